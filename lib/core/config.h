@@ -1,0 +1,159 @@
+// policyd's configuration: one TOML file (DESIGN §6), parsed into these value types.
+// Every key, its type, bounds, default and whether SIGHUP can change it lives in one table
+// (config_keys.cc); conf/policyd.toml documents the same keys and a test keeps them in step.
+// Durations are stored in milliseconds, sizes in bytes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/request_parser.h"
+#include "core/result.h"
+
+namespace policyd {
+
+enum class SubjectKind { kUser, kSender, kAccount, kIp };
+enum class Metric { kMessages, kRecipients, kBytes };
+
+std::string_view SubjectKindName(SubjectKind kind);  // "user", "sender", "account", "ip"
+std::string_view MetricName(Metric metric);          // "messages", "recipients", "bytes"
+
+// One sliding-window limit of a plan: at most `max` units of `metric` per `window_ms` for the
+// subject of kind `subject`.
+struct Limit {
+  SubjectKind subject = SubjectKind::kUser;
+  Metric metric = Metric::kMessages;
+  uint64_t max = 0;
+  uint64_t window_ms = 0;
+};
+
+struct Plan {
+  std::string name;               // [plans.NAME]; [a-z0-9_-], at most 64 bytes
+  bool allow_any_domain = false;  // lets mode "any" send from any domain
+  std::vector<Limit> limits;
+};
+
+struct ServerConfig {
+  std::vector<std::string> listen = {"127.0.0.1:10040"};  // "host:port", "[v6]:port", "unix:/path"
+  int max_connections = 4096;
+  ParserLimits parser;        // max_line_bytes, max_attributes, max_request_bytes
+  uint64_t request_timeout_ms = 1000;
+  uint64_t idle_timeout_ms = 1100 * 1000;  // above Postfix's max_ttl (1000 s); 0 = never
+  uint64_t shutdown_timeout_ms = 10 * 1000;
+  int threads = 1;
+};
+
+struct RedisConfig {
+  std::string url = "redis://127.0.0.1:6379/0";  // redis://[:password@]host:port/db, unix:///path
+  uint64_t connect_timeout_ms = 1000;
+  uint64_t reconnect_min_ms = 100;
+  uint64_t reconnect_max_ms = 5000;
+  std::string key_prefix = "pd:";
+};
+
+enum class FailureAction { kDunno, kDefer };
+struct FailureConfig {
+  FailureAction on_redis_error = FailureAction::kDunno;
+};
+
+enum class UnauthenticatedPolicy { kDunno, kReject, kSender };
+enum class CountAt { kEndOfMessage, kRcpt };
+struct PolicyConfig {
+  UnauthenticatedPolicy unauthenticated = UnauthenticatedPolicy::kDunno;
+  // "dunno", "reject", or the name of a plan (applied in account mode with no domains).
+  std::string unknown_user = "dunno";
+  std::string default_plan = "default";  // for users and accounts without a plan
+  CountAt count_at = CountAt::kEndOfMessage;
+  uint64_t dedup_ttl_ms = 600 * 1000;   // how long a counted message's identity is remembered
+  int buckets = 60;                     // sub-buckets per sliding window
+};
+
+struct AbuseConfig {
+  int throttle_events = 5;                       // throttles tolerated within `within`
+  uint64_t within_ms = 10 * 60 * 1000;
+  uint64_t block_for_ms = 60 * 60 * 1000;
+  uint64_t memory_ms = 7ull * 24 * 3600 * 1000;  // repeat blocks within this escalate
+  double escalate = 2.0;
+  uint64_t max_block_ms = 30ull * 24 * 3600 * 1000;
+  uint64_t score_window_ms = 60 * 60 * 1000;
+  double score_threshold = 10.0;
+  std::map<std::string, double> weights = {{"complaint", 5}, {"bounce", 1}, {"spam", 5},
+                                           {"bad_recipient", 1}, {"list_bombing", 5}};
+  int list_bombing_messages = 20;  // messages to one recipient from one subject...
+  uint64_t list_bombing_window_ms = 10 * 60 * 1000;  // ...within this window
+  int evidence_max = 50;
+  uint64_t evidence_ttl_ms = 30ull * 24 * 3600 * 1000;
+};
+
+struct ReportConfig {
+  std::string base_url = "http://127.0.0.1:10041/report";
+  std::string secret;  // HMAC key for report auth tokens; required, at least 16 bytes
+  uint64_t ttl_ms = 30ull * 24 * 3600 * 1000;
+  uint64_t acl_dedup_ms = 60 * 60 * 1000;
+};
+
+struct HttpConfig {
+  std::vector<std::string> listen;  // empty: no HTTP listener
+  std::string api_token;            // bearer token for /api/v1; empty: API disabled
+  uint64_t max_header_bytes = 8192;
+  uint64_t max_body_bytes = 1024 * 1024;
+  uint64_t timeout_ms = 10 * 1000;
+};
+
+struct MessagesConfig {
+  std::string acl = "550 [ACL] Blocked. See {report_url}";
+  std::string abuse = "550 5.7.1 [ABUSE] Sender blocked: spam or abuse detected. See: {report_url}";
+  std::string rate =
+      "421 4.7.1 Rate limit exceeded: {metric} {count}/{max} per {window}; try again in "
+      "{retry_after}s";
+  std::string defer = "451 4.3.0 Policy service temporarily unavailable";
+};
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+enum class LogTarget { kStderr, kSyslog };
+struct LogConfig {
+  LogLevel level = LogLevel::kInfo;
+  LogTarget target = LogTarget::kStderr;
+};
+
+struct Config {
+  std::string path;  // the file it came from, for messages
+  ServerConfig server;
+  RedisConfig redis;
+  FailureConfig failure;
+  PolicyConfig policy;
+  std::map<std::string, Plan> plans;
+  AbuseConfig abuse;
+  ReportConfig report;
+  HttpConfig http;
+  MessagesConfig messages;
+  LogConfig log;
+
+  const Plan* FindPlan(std::string_view name) const;
+};
+
+// Parses TOML text. On failure the Error's message holds one line per problem, each
+// "path:line:column: key: what is wrong" (unknown keys, wrong types, out-of-range values,
+// bad durations/sizes, reply templates that fail CheckReplyTemplate, cross-key rules such as
+// an unknown default_plan). Never throws.
+Result<Config> ParseConfig(std::string_view text, std::string_view path);
+
+// Reads and parses a file; a missing or unreadable file is an Error naming it.
+Result<Config> LoadConfigFile(const std::string& path);
+
+// Keys whose change needs a restart (listen addresses, threads, http listen): SIGHUP keeps
+// their old values and logs one line per changed key. Returns the names of changed keys.
+std::vector<std::string> NonReloadableChanges(const Config& running, const Config& loaded);
+
+// "90s", "15m", "1h", "1d", "1w", "500ms" or a bare integer of seconds -> milliseconds.
+Result<uint64_t> ParseDuration(std::string_view text);
+// "2GiB", "10MB", "512KiB", "1000" -> bytes (KB/MB/GB = 1000^n, KiB/MiB/GiB = 1024^n).
+Result<uint64_t> ParseSize(std::string_view text);
+// 3600000 -> "1h", 90000 -> "90s", 1500 -> "1500ms": the shortest exact form, for messages.
+std::string FormatDuration(uint64_t ms);
+
+}  // namespace policyd

@@ -1,0 +1,168 @@
+#include "core/decide_args.h"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <charconv>
+
+#include "core/redis_keys.h"
+
+namespace policyd {
+namespace {
+
+std::string HashHex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < 16 && i < len; ++i) {  // 128 bits: collisions are not a concern
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+std::string IdentityText(const PolicyRequest& r) {
+  std::string s;
+  for (std::string_view part :
+       {r.Instance(), r.ClientAddress(), r.Get("client_port"), r.SaslUsername()}) {
+    s.append(part);
+    s.push_back('\0');
+  }
+  return s;
+}
+
+uint64_t ToUint(const std::string& s) {
+  uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+}  // namespace
+
+std::optional<Verdict> DecideLocally(const PolicyRequest& request, const Config& config) {
+  if (request.State() == ProtocolState::kOther) {
+    return Verdict{.action = Action::kDunno, .rule = "stage not checked"};
+  }
+  if (!request.SaslUsername().empty()) return std::nullopt;
+  switch (config.policy.unauthenticated) {
+    case UnauthenticatedPolicy::kDunno:
+      return Verdict{.action = Action::kDunno, .rule = "unauthenticated dunno"};
+    case UnauthenticatedPolicy::kReject:
+      return Verdict{.action = Action::kAclReject, .rule = "unauthenticated reject"};
+    case UnauthenticatedPolicy::kSender:
+      if (request.Sender().empty()) {
+        return Verdict{.action = Action::kDunno, .rule = "unauthenticated null sender"};
+      }
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::string PlansSpec(const Config& config) {
+  std::string out;
+  for (const auto& [name, plan] : config.plans) {
+    if (!out.empty()) out += ';';
+    out += fmt::format("{}|{}|", name, plan.allow_any_domain ? 1 : 0);
+    bool first = true;
+    for (const Limit& l : plan.limits) {
+      out += fmt::format("{}{}:{}:{}:{}", first ? "" : ",", SubjectKindName(l.subject),
+                         MetricName(l.metric), l.max, l.window_ms / 1000);
+      first = false;
+    }
+  }
+  return out;
+}
+
+std::string AbuseSpec(const Config& config) {
+  const AbuseConfig& a = config.abuse;
+  return fmt::format("{},{},{},{},{},{},{},{}", a.throttle_events, a.within_ms, a.block_for_ms,
+                     a.memory_ms, a.escalate, a.max_block_ms, a.evidence_max, a.evidence_ttl_ms);
+}
+
+std::string MessageIdentity(const PolicyRequest& request) {
+  if (request.Instance().empty()) return {};
+  return HashHex(IdentityText(request));
+}
+
+std::string RecipientIdentity(const PolicyRequest& request) {
+  if (request.Instance().empty()) return {};
+  std::string text = IdentityText(request);
+  text.append(NormalizeSender(request.Recipient()));
+  return HashHex(text);
+}
+
+std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Config& config,
+                                         const DecideOptions& options,
+                                         const std::string& plans_spec,
+                                         const std::string& abuse_spec) {
+  std::string sender = NormalizeSender(request.Sender());
+  std::string sender_tag = SubjectTag(SubjectKind::kSender, sender);
+  std::string subject = request.SaslUsername().empty()
+                            ? sender_tag
+                            : SubjectTag(SubjectKind::kUser, request.SaslUsername());
+  bool eom = request.State() == ProtocolState::kEndOfMessage;
+  // Values that only reach evidence entries are escaped like key names: printable, bounded.
+  auto evidence = [](std::string_view v) { return EscapeKeyName(v.substr(0, 320)); };
+  return {
+      options.mode == DecideMode::kExplain ? "explain" : "decide",
+      std::to_string(options.now_ms),
+      config.redis.key_prefix,
+      eom ? "eom" : "rcpt",
+      config.policy.count_at == CountAt::kRcpt ? "rcpt" : "eom",
+      subject,
+      sender_tag,
+      SenderDomain(request.Sender()),
+      SubjectTag(SubjectKind::kIp, request.ClientAddress()),
+      evidence(request.Recipient()),
+      std::to_string(request.RecipientCount()),
+      std::to_string(request.Size()),
+      MessageIdentity(request),
+      RecipientIdentity(request),
+      config.policy.unknown_user,
+      config.policy.default_plan,
+      plans_spec,
+      std::to_string(config.policy.buckets),
+      std::to_string(config.policy.dedup_ttl_ms),
+      options.report_id,
+      std::to_string(config.report.ttl_ms),
+      std::to_string(config.report.acl_dedup_ms),
+      abuse_spec,
+      evidence(request.ClientAddress()),
+      evidence(request.Get("queue_id")),
+      evidence(sender),
+  };
+}
+
+Result<Verdict> ParseDecideReply(const std::vector<std::string>& f, std::string* facts) {
+  if (f.size() != 10) {
+    return Error{ErrorCode::kInternal,
+                 fmt::format("decide script returned {} fields, expected 10", f.size())};
+  }
+  Verdict v;
+  const std::string& action = f[0];
+  if (action == "dunno") {
+    v.action = Action::kDunno;
+  } else if (action == "acl") {
+    v.action = Action::kAclReject;
+  } else if (action == "block") {
+    v.action = Action::kBlocked;
+  } else if (action == "rate") {
+    v.action = Action::kThrottled;
+  } else {
+    return Error{ErrorCode::kInternal, fmt::format("decide script returned action '{}'", action)};
+  }
+  v.rule = f[1];
+  v.report_id = f[2];
+  v.domain = f[3];
+  v.metric = f[4];
+  v.count = ToUint(f[5]);
+  v.max = ToUint(f[6]);
+  v.window_ms = ToUint(f[7]) * 1000;
+  v.retry_after_s = ToUint(f[8]);
+  if (facts) *facts = f[9];
+  return v;
+}
+
+}  // namespace policyd

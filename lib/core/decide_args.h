@@ -1,0 +1,51 @@
+// The contract between C++ and lib/store/lua/decide.lua: which requests need Redis at all,
+// the script's ARGV for one request (in the order decide.lua reads them), and its reply as a
+// Verdict. Pure: the store sends what this builds and hands back what Redis returned.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/policy_request.h"
+#include "core/result.h"
+#include "core/verdict.h"
+
+namespace policyd {
+
+enum class DecideMode { kDecide, kExplain };
+
+struct DecideOptions {
+  DecideMode mode = DecideMode::kDecide;
+  uint64_t now_ms = 0;    // 0: the script uses Redis TIME (one clock for all instances)
+  std::string report_id;  // used if the decision creates a report (NewReportId())
+};
+
+// A verdict reached without Redis: stages other than RCPT and END-OF-MESSAGE (DUNNO), and
+// requests without sasl_username under [policy] unauthenticated = "dunno" or "reject".
+std::optional<Verdict> DecideLocally(const PolicyRequest& request, const Config& config);
+
+// [plans] and [abuse] as the compact strings decide.lua parses; computed once per config.
+std::string PlansSpec(const Config& config);
+std::string AbuseSpec(const Config& config);
+
+// ARGV for decide.lua. plans_spec and abuse_spec come from PlansSpec/AbuseSpec of the same
+// config. REQUIRES: !DecideLocally(request, config).
+std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Config& config,
+                                         const DecideOptions& options,
+                                         const std::string& plans_spec,
+                                         const std::string& abuse_spec);
+
+// decide.lua's reply { action, rule, report, domain, metric, count, max, window_s,
+// retry_after, facts } as a Verdict; facts (explain mode: JSON) goes to *facts if given.
+Result<Verdict> ParseDecideReply(const std::vector<std::string>& fields,
+                                 std::string* facts = nullptr);
+
+// The identity Postfix's retries share (instance, client address and port, SMTP user),
+// hashed; "" when the request has no instance. rcpt_identity adds the recipient.
+std::string MessageIdentity(const PolicyRequest& request);
+std::string RecipientIdentity(const PolicyRequest& request);
+
+}  // namespace policyd

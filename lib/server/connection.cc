@@ -1,0 +1,248 @@
+#include "server/connection.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log_text.h"
+#include "core/reply_template.h"
+#include "log/log.h"
+#include "server/server.h"
+
+namespace policyd {
+namespace {
+
+// A client that starts a request must finish it; Postfix writes a whole request at once, so
+// only a broken or hostile client (slow-loris) ever waits here.
+constexpr uint64_t kPartialRequestTimeoutMs = 30 * 1000;
+
+std::string PeerName(int fd, bool is_unix) {
+  if (is_unix) return "unix";
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (ss.ss_family == AF_INET6) {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &sa->sin6_addr, host, sizeof host);
+    port = ntohs(sa->sin6_port);
+    return fmt::format("[{}]:{}", host, port);
+  }
+  auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+  inet_ntop(AF_INET, &sa->sin_addr, host, sizeof host);
+  port = ntohs(sa->sin_port);
+  return fmt::format("{}:{}", host, port);
+}
+
+}  // namespace
+
+Connection::Connection(Server* server, uint64_t id, int fd, bool is_unix)
+    : server_(server),
+      id_(id),
+      fd_(fd),
+      is_unix_(is_unix),
+      parser_(server->config()->server.parser),
+      peer_(PeerName(fd, is_unix)) {}
+
+bool Connection::Start() {
+  uv_loop_t* loop = server_->loop();
+  uv_timer_init(loop, &timer_);
+  timer_.data = this;
+  open_handles_ = 1;
+  int rc = is_unix_ ? uv_pipe_init(loop, &sock_.pipe, 0) : uv_tcp_init(loop, &sock_.tcp);
+  if (rc == 0) {
+    sock_.handle.data = this;
+    ++open_handles_;
+    rc = is_unix_ ? uv_pipe_open(&sock_.pipe, fd_) : uv_tcp_open(&sock_.tcp, fd_);
+  }
+  if (rc != 0) {
+    ::close(fd_);  // libuv never took the fd
+    Close(fmt::format("cannot use socket: {}", uv_strerror(rc)));
+    return false;
+  }
+  if (!is_unix_) uv_tcp_nodelay(&sock_.tcp, 1);
+  ResumeReading();
+  ArmTimer(server_->config()->server.idle_timeout_ms);
+  return true;
+}
+
+void Connection::ResumeReading() {
+  if (reading_ || state_ == State::kClosing) return;
+  reading_ = uv_read_start(&sock_.stream, &Connection::OnAlloc, &Connection::OnRead) == 0;
+}
+
+void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  // One loop-wide buffer: libuv calls OnRead right after, and OnRead copies what it needs, so
+  // 10,000 idle connections hold no read buffers.
+  auto* self = static_cast<Connection*>(handle->data);
+  auto& scratch = self->server_->read_buffer();
+  *buf = uv_buf_init(scratch.data(), static_cast<unsigned>(scratch.size()));
+}
+
+void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(stream->data);
+  if (nread == 0) return;
+  if (nread < 0) {
+    if (nread == UV_EOF) {
+      // Postfix closes idle policy connections after max_idle/max_ttl: the normal end.
+      self->Close(self->in_.size() > self->in_offset_ ? "client closed mid-request"
+                                                      : "client closed");
+    } else {
+      self->Close(fmt::format("read error: {}", uv_strerror(static_cast<int>(nread))));
+    }
+    return;
+  }
+  self->in_.append(buf->base, static_cast<size_t>(nread));
+  if (self->state_ == State::kReading) self->ProcessInput();
+}
+
+void Connection::ProcessInput() {
+  while (state_ == State::kReading) {
+    std::string_view pending(in_.data() + in_offset_, in_.size() - in_offset_);
+    if (pending.empty()) break;
+    std::size_t consumed = 0;
+    RequestParser::Status status = parser_.Feed(pending, &consumed);
+    in_offset_ += consumed;
+    if (status == RequestParser::Status::kError) {
+      Close(fmt::format("bad request: {} (near {})", parser_.error(),
+                        LogSafe(pending.substr(0, 256), 64)));
+      return;
+    }
+    if (status == RequestParser::Status::kNeedMore) break;
+    StartRequest(parser_.TakeRequest());
+  }
+  // Compact: the parser keeps partial lines itself, so consumed bytes can go.
+  if (in_offset_ == in_.size()) {
+    in_.clear();
+    in_offset_ = 0;
+  } else if (in_offset_ > 0 && state_ == State::kReading) {
+    in_.erase(0, in_offset_);
+    in_offset_ = 0;
+  }
+  if (state_ == State::kReading) {
+    ResumeReading();
+    ArmTimer(parser_.pending_bytes() > 0 ? kPartialRequestTimeoutMs
+                                         : server_->config()->server.idle_timeout_ms);
+  }
+}
+
+void Connection::StartRequest(PolicyRequest request) {
+  state_ = State::kAwaitingStore;
+  if (reading_) {
+    uv_read_stop(&sock_.stream);  // a pipelining client waits in the kernel, not in our memory
+    reading_ = false;
+  }
+  request_ = std::move(request);
+  config_ = server_->config();
+  started_ns_ = uv_hrtime();
+  uint64_t seq = ++seq_;
+  ArmTimer(config_->server.request_timeout_ms);
+  server_->Decide(config_, request_, id_, seq);
+}
+
+void Connection::OnDecided(uint64_t seq, Result<Verdict> verdict) {
+  if (state_ != State::kAwaitingStore || seq != seq_) return;  // answered already
+  if (verdict.ok()) {
+    SendReply(FormatVerdict(*verdict, *config_), *verdict, false);
+    return;
+  }
+  POLICYD_LOG_WARN("event=failure_reply {} {} {}", LogField("peer", peer_),
+                   LogField("error", verdict.error().message),
+                   LogField("action", FailureActionText(*config_)));
+  Verdict failure;
+  failure.action = Action::kFailure;
+  failure.rule = verdict.error().message;
+  SendReply(FailureActionText(*config_), failure, true);
+}
+
+void Connection::SendReply(const std::string& action_text, const Verdict& verdict, bool failed) {
+  uint64_t latency_us = (uv_hrtime() - started_ns_) / 1000;
+  server_->RecordDecision(request_, verdict, latency_us, failed);
+  if (LogEnabled(LogLevel::kInfo)) {
+    LogLine(LogLevel::kInfo,
+            fmt::format("event=decision {} {} {} {} {} {} {} latency_us={}",
+                        LogField("state", request_.StateName(), 32),
+                        LogField("user", request_.SaslUsername()),
+                        LogField("sender", request_.Sender()),
+                        LogField("recipient", request_.Recipient()),
+                        LogField("client", request_.ClientAddress(), 64),
+                        LogField("action", action_text, 400), LogField("rule", verdict.rule),
+                        latency_us));
+  }
+  out_ = FormatPolicyReply(action_text);
+  state_ = State::kWriting;
+  ArmTimer(config_->server.idle_timeout_ms);
+  write_req_.data = this;
+  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  int rc = uv_write(&write_req_, &sock_.stream, &buf, 1, [](uv_write_t* req, int status) {
+    static_cast<Connection*>(req->data)->OnWriteDone(status);
+  });
+  if (rc != 0) Close(fmt::format("write failed: {}", uv_strerror(rc)));
+}
+
+void Connection::OnWriteDone(int status) {
+  if (state_ == State::kClosing) return;
+  if (status != 0) {
+    Close(fmt::format("write failed: {}", uv_strerror(status)));
+    return;
+  }
+  request_ = PolicyRequest();
+  config_.reset();
+  if (draining_) {
+    Close("shutdown");
+    return;
+  }
+  state_ = State::kReading;
+  ProcessInput();  // a pipelined request may be waiting in the buffer
+}
+
+void Connection::ArmTimer(uint64_t ms) {
+  if (ms == 0) {
+    uv_timer_stop(&timer_);
+    return;
+  }
+  uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->OnTimer(); }, ms,
+                 0);
+}
+
+void Connection::OnTimer() {
+  switch (state_) {
+    case State::kReading:
+      Close(parser_.pending_bytes() > 0 ? "request not completed in time" : "idle timeout");
+      return;
+    case State::kAwaitingStore:
+      // Backstop for the store's own deadline: Postfix must never wait past request_timeout.
+      ++seq_;
+      OnDecided(seq_, Error{ErrorCode::kTimeout, "no decision within request_timeout"});
+      return;
+    case State::kWriting:
+      Close("client does not read its replies");
+      return;
+    case State::kClosing:
+      return;
+  }
+}
+
+void Connection::Drain() {
+  draining_ = true;
+  if (state_ == State::kReading && parser_.pending_bytes() == 0 && in_offset_ == in_.size()) {
+    Close("shutdown");
+  }
+}
+
+void Connection::Close(std::string_view reason) {
+  if (state_ == State::kClosing) return;
+  state_ = State::kClosing;
+  POLICYD_LOG_INFO("event=close {} {} conn={}", LogField("peer", peer_), LogField("reason", reason),
+                   id_);
+  auto on_closed = [](uv_handle_t* h) { static_cast<Connection*>(h->data)->OnHandleClosed(); };
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
+  if (open_handles_ == 2) uv_close(&sock_.handle, on_closed);
+}
+
+void Connection::OnHandleClosed() {
+  if (--open_handles_ == 0) server_->OnConnectionClosed(this);  // deletes this
+}
+
+}  // namespace policyd

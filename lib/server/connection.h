@@ -1,0 +1,93 @@
+// One client connection speaking the policy protocol (STYLE §5):
+//
+//   kReading --request parsed--> kAwaitingStore --verdict | error | deadline--> kWriting
+//      ^  (parse error, idle, EOF -> Close(reason))                                  |
+//      +---- write done: another complete request buffered? handle it : read more ---+
+//
+// At most one request is in flight, so replies go out in request order even when a client
+// pipelines; while one is in flight we stop reading, so the buffer stays bounded by
+// max_request_bytes. Store completions find the connection through Server::Find(id) and
+// carry the request's sequence number, so a late reply for a connection that is gone, or for
+// a request already answered by the deadline fallback, is dropped.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/config.h"
+#include "core/policy_request.h"
+#include "core/request_parser.h"
+#include "core/verdict.h"
+
+namespace policyd {
+
+class Server;
+
+class Connection {
+ public:
+  // Takes ownership of fd. Call Start() next; the Server owns the object and deletes it in
+  // OnClosed() once every libuv handle is closed.
+  Connection(Server* server, uint64_t id, int fd, bool is_unix);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // False if libuv refused the socket; the connection is then already closing.
+  bool Start();
+  // Idempotent; logs the reason once with the peer.
+  void Close(std::string_view reason);
+  // Shutdown: close now if idle, else after the in-flight reply is written.
+  void Drain();
+
+  // The store's answer for request `seq`, or an error (-> [failure] reply).
+  void OnDecided(uint64_t seq, Result<Verdict> verdict);
+
+  uint64_t id() const { return id_; }
+  const std::string& peer() const { return peer_; }
+
+ private:
+  enum class State { kReading, kAwaitingStore, kWriting, kClosing };
+
+  void ProcessInput();
+  void StartRequest(PolicyRequest request);
+  void SendReply(const std::string& action_text, const Verdict& verdict, bool failed);
+  void ArmTimer(uint64_t ms);
+  void OnTimer();
+  void OnWriteDone(int status);
+  void OnHandleClosed();
+  void ResumeReading();
+
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+
+  Server* server_;
+  uint64_t id_;
+  int fd_;
+  bool is_unix_;
+  State state_ = State::kReading;
+  bool reading_ = false;
+  bool draining_ = false;
+  int open_handles_ = 0;
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+    uv_stream_t stream;
+    uv_handle_t handle;
+  } sock_;
+  uv_timer_t timer_;
+  uv_write_t write_req_;
+  std::string in_;             // received bytes not yet parsed, from in_offset_
+  std::size_t in_offset_ = 0;
+  std::string out_;            // the reply being written
+  RequestParser parser_;
+  std::string peer_;
+  uint64_t seq_ = 0;           // bumps per request; stale store replies are dropped
+  PolicyRequest request_;      // the request in flight (for the decision log line)
+  std::shared_ptr<const Config> config_;  // snapshot for the request in flight
+  uint64_t started_ns_ = 0;
+};
+
+}  // namespace policyd

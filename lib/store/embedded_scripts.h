@@ -1,0 +1,16 @@
+// The Lua scripts under lib/store/lua/, embedded at build time by cmake/embed_text.cmake.
+#pragma once
+
+#include <cstddef>
+
+namespace policyd {
+
+struct EmbeddedScript {
+  const char* name;  // file stem, e.g. "decide"
+  const char* body;
+};
+
+extern const EmbeddedScript kEmbeddedScripts[];
+extern const std::size_t kEmbeddedScriptCount;
+
+}  // namespace policyd

@@ -1,0 +1,216 @@
+-- Shared helpers, prepended to every policyd script (cmake/embed_text.cmake).
+-- Key layout (docs/redis-keys.md): PREFIX .. TYPE .. ':{' .. KIND .. ':' .. NAME .. '}' [.. rest].
+-- Subject tags ('user:alice', 'sender:bob@example.com', 'ip:192.0.2.1') arrive already escaped by
+-- the C++ side (redis_keys.cc), so a hostile name can never leave its braces; account names come
+-- from Redis and are checked against SAFE_NAME before use.
+
+local SAFE_NAME = '^[%w%._%-]+$'
+
+local function fmt_int(n)
+  return string.format('%.0f', n)
+end
+
+local function now_ms(arg)
+  local n = tonumber(arg) or 0
+  if n > 0 then return n end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function key(prefix, ktype, tag, rest)
+  local k = prefix .. ktype .. ':{' .. tag .. '}'
+  if rest then k = k .. ':' .. rest end
+  return k
+end
+
+local function hash_to_table(flat)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+-- Domain patterns. A grant 'example.com' matches only itself; '*.example.com' matches
+-- example.com and every subdomain. An account's verified domain also covers its subdomains
+-- (whoever controls example.com's DNS controls a.example.com's). Candidates are listed most
+-- specific first: grants for 'a.example.com' are looked up as 'a.example.com',
+-- '*.a.example.com', '*.example.com', '*.com'; verification adds 'example.com', 'com'.
+local function domain_candidates(domain, with_parents)
+  local out = { domain }
+  local rest = domain
+  while rest and rest ~= '' do
+    out[#out + 1] = '*.' .. rest
+    local dot = string.find(rest, '.', 1, true)
+    if not dot then break end
+    rest = string.sub(rest, dot + 1)
+    if with_parents then out[#out + 1] = rest end
+  end
+  return out
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Sliding windows. A limit's counter is a hash with 'total', 'first' (the oldest bucket index
+-- that may still be present) and one field per sub-bucket index. Bucket size is
+-- ceil(window / buckets) so buckets * size >= window, and the live buckets are
+-- [cur - buckets, cur]: every unit counted within one window of now is still counted, so no
+-- window-length interval ever admits more than max. Expired buckets are found by walking
+-- from 'first' (each index once in its life: O(1) amortised), never by scanning the hash.
+
+local function window_key(prefix, tag, metric, window_s)
+  return key(prefix, 'rate', tag, metric .. ':' .. window_s)
+end
+
+-- Reads a window without writing. Returns a state table used by window_retry/window_add.
+local function window_read(k, window_s, buckets, now)
+  local bs = math.ceil(window_s * 1000 / buckets)
+  local cur = math.floor(now / bs)
+  local cutoff = cur - buckets
+  local head = redis.call('HMGET', k, 'total', 'first')
+  local st = { key = k, bs = bs, cur = cur, cutoff = cutoff, buckets = buckets,
+               total = tonumber(head[1]) or 0, first = tonumber(head[2]), expired = {} }
+  if st.first == nil then
+    st.first = cur
+    st.total = 0
+  elseif st.first < cutoff then
+    if cutoff - st.first > buckets then
+      st.total = 0
+      st.reset = true
+    else
+      local fields = {}
+      for i = st.first, cutoff - 1 do fields[#fields + 1] = fmt_int(i) end
+      local vals = redis.call('HMGET', k, unpack(fields))
+      for i, v in ipairs(vals) do
+        if v then
+          st.total = st.total - tonumber(v)
+          st.expired[#st.expired + 1] = fields[i]
+        end
+      end
+    end
+    st.first = cutoff
+  end
+  if st.total < 0 then st.total = 0 end
+  return st
+end
+
+-- Seconds until the window admits `cost` more units under `max`: the time at which enough
+-- of the oldest buckets have left the window. Exact for this window, so never early.
+local function window_retry(st, cost, max, now)
+  if cost > max then return math.ceil(st.buckets * st.bs / 1000) end
+  local need = st.total + cost - max
+  if need <= 0 then return 0 end
+  local fields = {}
+  for i = st.first, st.cur do fields[#fields + 1] = fmt_int(i) end
+  local vals = redis.call('HMGET', st.key, unpack(fields))
+  local freed = 0
+  for i, v in ipairs(vals) do
+    if v then
+      freed = freed + tonumber(v)
+      if freed >= need then
+        local idx = st.first + i - 1
+        local at = (idx + st.buckets + 1) * st.bs
+        return math.max(1, math.ceil((at - now) / 1000))
+      end
+    end
+  end
+  return math.ceil(st.buckets * st.bs / 1000)
+end
+
+-- Adds cost to the current bucket, dropping expired buckets found by window_read.
+local function window_add(st, cost)
+  local k = st.key
+  if st.reset then
+    redis.call('DEL', k)
+  elseif #st.expired > 0 then
+    redis.call('HDEL', k, unpack(st.expired))
+  end
+  redis.call('HINCRBY', k, fmt_int(st.cur), cost)
+  redis.call('HSET', k, 'total', fmt_int(st.total + cost), 'first', fmt_int(st.first))
+  redis.call('PEXPIRE', k, (st.buckets + 1) * st.bs + 1000)
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Reports, evidence, blocks.
+
+local function create_report(prefix, id, ttl_ms, fields)
+  local k = prefix .. 'report:' .. id
+  local args = {}
+  for f, v in pairs(fields) do
+    args[#args + 1] = f
+    args[#args + 1] = v
+  end
+  redis.call('HSET', k, unpack(args))
+  redis.call('PEXPIRE', k, ttl_ms)
+  return id
+end
+
+-- Appends one evidence entry (JSON) to a subject's capped list.
+local function add_evidence(prefix, tag, entry, max_entries, ttl_ms)
+  local k = key(prefix, 'evidence', tag)
+  redis.call('LPUSH', k, cjson.encode(entry))
+  redis.call('LTRIM', k, 0, max_entries - 1)
+  redis.call('PEXPIRE', k, ttl_ms)
+end
+
+-- A block on a subject ('user:NAME' or 'sender:ADDRESS'). duration_ms 0 = until removed.
+-- The block hash has plain fields for redis-cli; the report carries the same facts plus the
+-- evidence that was current when the block was made.
+local function create_block(prefix, tag, reason, evidence, duration_ms, report_id, report_ttl_ms,
+                            now, source)
+  local k = key(prefix, 'block', tag)
+  local expires = ''
+  if duration_ms > 0 then expires = fmt_int(now + duration_ms) end
+  redis.call('DEL', k)
+  redis.call('HSET', k, 'subject', tag, 'reason', reason, 'evidence', evidence,
+             'created', fmt_int(now), 'expires', expires, 'report', report_id, 'source', source)
+  if duration_ms > 0 then redis.call('PEXPIREAT', k, now + duration_ms) end
+  local ev = redis.call('LRANGE', key(prefix, 'evidence', tag), 0, -1)
+  local ttl = report_ttl_ms
+  if duration_ms > 0 and duration_ms > ttl then ttl = duration_ms end
+  create_report(prefix, report_id, ttl, {
+    kind = 'block', subject = tag, reason = reason, detail = evidence, created = fmt_int(now),
+    expires = expires, evidence = cjson.encode(ev), review = 'none', source = source })
+  local hist = key(prefix, 'blockhist', tag)
+  redis.call('HINCRBY', hist, 'blocks', 1)
+  redis.call('HSET', hist, 'last_at', fmt_int(now), 'last_duration', fmt_int(duration_ms),
+             'last_reason', reason)
+  return expires
+end
+
+-- The active block of a subject, or nil. Expiry is checked against now (not only the key's
+-- TTL) so that an injected clock in tests sees the same expiry Redis would apply.
+local function active_block(prefix, tag, now)
+  local b = redis.call('HMGET', key(prefix, 'block', tag), 'reason', 'expires', 'report')
+  if not b[1] then return nil end
+  local expires = tonumber(b[2])
+  if expires and expires <= now then return nil end
+  return { reason = b[1], expires = b[2], report = b[3] or '' }
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Escalation (DESIGN §3): 'abuse' is the parsed [abuse] spec, see parse_abuse.
+
+local function parse_abuse(spec)
+  local v = {}
+  for n in string.gmatch(spec, '[^,]+') do v[#v + 1] = tonumber(n) end
+  return { events = v[1], within = v[2], block_for = v[3], memory = v[4], escalate = v[5],
+           max_block = v[6], evidence_max = v[7], evidence_ttl = v[8] }
+end
+
+-- The next block's duration for a subject: block_for, or the previous block's duration times
+-- escalate when that block was made within `memory`, capped at max_block.
+local function next_block_duration(prefix, tag, now, abuse)
+  local h = redis.call('HMGET', key(prefix, 'blockhist', tag), 'last_at', 'last_duration')
+  local last_at, last_d = tonumber(h[1]), tonumber(h[2])
+  local d = abuse.block_for
+  if last_at and last_d and last_d > 0 and now - last_at <= abuse.memory then
+    d = math.min(math.floor(last_d * abuse.escalate), abuse.max_block)
+  end
+  return d
+end
+
+-- Blocks `tag` with an escalated duration and remembers it for the next escalation.
+local function escalate_block(prefix, tag, reason, detail, now, abuse, report_id, report_ttl, source)
+  local d = next_block_duration(prefix, tag, now, abuse)
+  create_block(prefix, tag, reason, detail, d, report_id, report_ttl, now, source)
+  redis.call('PEXPIRE', key(prefix, 'blockhist', tag), d + abuse.memory)
+  return d
+end

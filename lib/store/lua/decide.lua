@@ -1,0 +1,252 @@
+-- decide: the whole decision for one policy request, in one atomic call (DESIGN §3):
+-- block -> ACL -> rate. Also counts (END-OF-MESSAGE, or RCPT with count_at = rcpt), records
+-- throttles and escalates them to blocks, and creates ACL reports. With mode 'explain' it
+-- writes nothing and returns the facts behind the decision as JSON.
+--
+-- ARGV (built by lib/core/decide_args.cc, in this order):
+local mode, now_arg, prefix, stage, count_at = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local subject, sender_tag, domain, ip_tag = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local recipient, rcpt_count, size = ARGV[10], tonumber(ARGV[11]) or 0, tonumber(ARGV[12]) or 0
+local msg_id, rcpt_id = ARGV[13], ARGV[14]
+local unknown_user, default_plan, plans_spec = ARGV[15], ARGV[16], ARGV[17]
+local buckets, dedup_ttl = tonumber(ARGV[18]), tonumber(ARGV[19])
+local report_id, report_ttl, acl_dedup = ARGV[20], tonumber(ARGV[21]), tonumber(ARGV[22])
+local abuse = parse_abuse(ARGV[23])
+local client, queue_id, sender = ARGV[24], ARGV[25], ARGV[26]
+-- Reply: { action, rule, report, domain, metric, count, max, window_s, retry_after, facts }
+
+local explain = mode == 'explain'
+local now = now_ms(now_arg)
+local facts = { now = now, subject = subject, stage = stage }
+
+local function reply(action, rule, report, metric, count, max, window, retry)
+  local f = ''
+  if explain then f = cjson.encode(facts) end
+  return { action, rule, report or '', domain, metric or '', fmt_int(count or 0),
+           fmt_int(max or 0), fmt_int(window or 0), fmt_int(retry or 0), f }
+end
+
+-- An earlier identical request (Postfix retries when it got no answer) gets the same answer
+-- and counts nothing again.
+local seen_key = nil
+if stage == 'eom' and count_at == 'eom' and msg_id ~= '' then
+  seen_key = key(prefix, 'seen', subject, msg_id)
+elseif stage == 'rcpt' and count_at == 'rcpt' and rcpt_id ~= '' then
+  seen_key = key(prefix, 'seen', subject, rcpt_id)
+end
+if seen_key and not explain then
+  local prev = redis.call('GET', seen_key)
+  if prev then
+    local r = cjson.decode(prev)
+    r[2] = r[2] .. ' (repeat)'
+    return r
+  end
+end
+
+-- 1. Blocks: the subject itself, then the envelope sender under any user.
+local function check_block(tag)
+  local b = active_block(prefix, tag, now)
+  if b then
+    facts.block = { subject = tag, reason = b.reason, expires = b.expires }
+    return reply('block', 'block ' .. tag .. ' reason=' .. b.reason, b.report)
+  end
+end
+local r = check_block(subject)
+if r then return r end
+if sender_tag ~= '' and sender_tag ~= subject then
+  r = check_block(sender_tag)
+  if r then return r end
+end
+
+-- 2. Who is sending: the user's record, account and plan.
+local plans = {}
+for spec in string.gmatch(plans_spec, '[^;]+') do
+  local name, any, limits = string.match(spec, '^([^|]*)|([01])|(.*)$')
+  local p = { any = any == '1', limits = {} }
+  for l in string.gmatch(limits, '[^,]+') do
+    local s, m, mx, w = string.match(l, '^(%a+):(%a+):(%d+):(%d+)$')
+    p.limits[#p.limits + 1] = { subject = s, metric = m, max = tonumber(mx), window = tonumber(w) }
+  end
+  plans[name] = p
+end
+
+local is_user = string.sub(subject, 1, 5) == 'user:'
+local user, account, plan_name, user_mode = {}, nil, default_plan, 'explicit'
+local acl_reason = nil
+if is_user then
+  user = hash_to_table(redis.call('HGETALL', key(prefix, 'user', subject)))
+  if next(user) == nil then
+    facts.user = 'unknown'
+    if unknown_user == 'dunno' then return reply('dunno', 'unknown-user dunno') end
+    if unknown_user == 'reject' then
+      acl_reason = 'unknown SMTP user'
+    else
+      plan_name, user_mode = unknown_user, 'account'
+    end
+  else
+    if user.account and string.match(user.account, SAFE_NAME) then account = user.account end
+    user_mode = user.mode or 'explicit'
+    local acct_plan = nil
+    if account then
+      acct_plan = redis.call('HGET', key(prefix, 'account', 'account:' .. account), 'plan')
+    end
+    plan_name = (user.plan ~= nil and user.plan ~= '' and user.plan) or acct_plan or default_plan
+  end
+end
+if not plans[plan_name] then
+  facts.plan_unknown = plan_name
+  plan_name = default_plan
+end
+local plan = plans[plan_name] or { any = false, limits = {} }
+facts.account, facts.plan, facts.mode = account or '', plan_name, user_mode
+
+-- 3. ACL: only for SMTP users, and never for the null sender.
+local function acl_refusal(reason)
+  local dedup = key(prefix, 'aclrep', subject, domain)
+  local id = redis.call('GET', dedup)
+  if not id and not explain then
+    id = create_report(prefix, report_id, report_ttl, {
+      kind = 'acl', subject = subject, reason = reason, domain = domain, sender = sender,
+      created = fmt_int(now), expires = '', review = 'none', client = client,
+      queue_id = queue_id })
+    redis.call('SET', dedup, id, 'PX', acl_dedup)
+  end
+  facts.acl = reason
+  return reply('acl', 'acl ' .. reason, id or '')
+end
+
+if is_user and sender_tag ~= '' then
+  if acl_reason then return acl_refusal(acl_reason) end
+  if domain == '' then return acl_refusal('sender has no valid domain') end
+  local mode_used = user_mode
+  if mode_used == 'any' and not plan.any then mode_used = 'account' end
+  facts.mode_used = mode_used
+  if mode_used ~= 'any' then
+    local verified = false
+    if account then
+      local dk = key(prefix, 'domains', 'account:' .. account)
+      for _, c in ipairs(domain_candidates(domain, true)) do
+        if redis.call('HGET', dk, c) == 'verified' then verified = c break end
+      end
+    end
+    facts.verified = verified or false
+    if not verified then
+      return acl_refusal('domain ' .. domain .. ' is not a verified domain of account ' ..
+                         (account or '(none)'))
+    end
+    if mode_used == 'explicit' then
+      local gk = key(prefix, 'grants', subject)
+      local granted = false
+      for _, c in ipairs(domain_candidates(domain, false)) do
+        if redis.call('SISMEMBER', gk, c) == 1 then granted = c break end
+      end
+      facts.granted = granted or false
+      if not granted then
+        return acl_refusal('domain ' .. domain .. ' is not granted to ' .. subject)
+      end
+    end
+  end
+end
+
+-- 4. Rate limits: the plan's, with per-user overrides (user fields 'limit:SUBJ:METRIC:SECS').
+local limits = {}
+local index = {}
+for _, l in ipairs(plan.limits) do
+  limits[#limits + 1] = { subject = l.subject, metric = l.metric, max = l.max, window = l.window }
+  index[l.subject .. ':' .. l.metric .. ':' .. l.window] = #limits
+end
+for f, v in pairs(user) do
+  local s, m, w = string.match(f, '^limit:(%a+):(%a+):(%d+)$')
+  if s and tonumber(v) then
+    local id = s .. ':' .. m .. ':' .. w
+    if index[id] then
+      limits[index[id]].max = tonumber(v)
+    else
+      limits[#limits + 1] = { subject = s, metric = m, max = tonumber(v), window = tonumber(w) }
+      index[id] = #limits
+    end
+  end
+end
+
+local tags = { user = subject, sender = sender_tag, ip = ip_tag }
+if account then tags.account = 'account:' .. account end
+
+-- What this request costs, per metric. RCPT with count_at = eom is a read-only pre-check:
+-- is there room for one more message with one more recipient?
+local counting = (stage == 'eom' and count_at == 'eom') or (stage == 'rcpt' and count_at == 'rcpt')
+local cost
+if stage == 'eom' and count_at == 'eom' then
+  cost = { messages = 1, recipients = rcpt_count, bytes = size }
+elseif stage == 'rcpt' and count_at == 'rcpt' then
+  local msg_seen = msg_id ~= '' and redis.call('EXISTS', key(prefix, 'seen', subject, msg_id)) == 1
+  if msg_seen then
+    cost = { messages = 0, recipients = 1, bytes = 0 }
+  else
+    cost = { messages = 1, recipients = 1, bytes = size }
+  end
+elseif stage == 'rcpt' then
+  cost = { messages = 1, recipients = 1, bytes = size }
+else
+  return reply('dunno', 'no rate check at this stage')
+end
+
+local states = {}
+local refused = nil
+facts.limits = {}
+for _, l in ipairs(limits) do
+  local tag = tags[l.subject]
+  local c = cost[l.metric]
+  if tag and tag ~= '' and c then
+    local st = window_read(window_key(prefix, tag, l.metric, l.window), l.window, buckets, now)
+    states[#states + 1] = { st = st, cost = c }
+    local entry = { subject = tag, metric = l.metric, max = l.max, window = l.window,
+                    count = st.total }
+    if st.total + c > l.max and c > 0 then
+      entry.retry_after = window_retry(st, c, l.max, now)
+      if not refused then refused = { l = l, st = st, cost = c, retry = entry.retry_after } end
+    end
+    facts.limits[#facts.limits + 1] = entry
+  end
+end
+
+local result
+if refused then
+  local l = refused.l
+  result = reply('rate', 'rate ' .. l.subject .. '.' .. l.metric .. '.' .. l.window .. 's', nil,
+                 l.metric, refused.st.total, l.max, l.window, refused.retry)
+  if not explain then
+    -- Every throttle is evidence, and enough of them within [abuse] within become a block,
+    -- decided here so that concurrent instances cannot both (or neither) block.
+    add_evidence(prefix, subject, {
+      at = now, kind = 'throttle', detail = l.metric .. ' ' .. fmt_int(refused.st.total) .. '/' ..
+        fmt_int(l.max) .. ' per ' .. l.window .. 's (' .. l.subject .. ')',
+      client = client, sender = sender, recipient = recipient, queue_id = queue_id },
+      abuse.evidence_max, abuse.evidence_ttl)
+    local tk = key(prefix, 'throttles', subject)
+    redis.call('LPUSH', tk, fmt_int(now))
+    redis.call('LTRIM', tk, 0, abuse.events)
+    redis.call('PEXPIRE', tk, abuse.within)
+    local oldest = tonumber(redis.call('LINDEX', tk, abuse.events))
+    if oldest and now - oldest <= abuse.within then
+      escalate_block(prefix, subject, 'rate', 'throttled more than ' .. abuse.events ..
+                     ' times within ' .. math.floor(abuse.within / 1000) .. 's', now, abuse,
+                     report_id, report_ttl, 'escalation')
+      redis.call('DEL', tk)
+    end
+  end
+elseif counting and not explain then
+  for _, s in ipairs(states) do
+    if s.cost > 0 then window_add(s.st, s.cost) end
+  end
+  result = reply('dunno', 'counted')
+else
+  result = reply('dunno', counting and 'within limits' or 'pre-check within limits')
+end
+
+if seen_key and not explain then
+  redis.call('SET', seen_key, cjson.encode(result), 'PX', dedup_ttl)
+  if stage == 'rcpt' and msg_id ~= '' and not refused then
+    redis.call('SET', key(prefix, 'seen', subject, msg_id), '1', 'PX', dedup_ttl)
+  end
+end
+return result
