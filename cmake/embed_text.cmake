@@ -1,7 +1,8 @@
-# cmake -P helper: turns lib/store/lua/*.lua into policyd::kEmbeddedScripts, {name, body}.
+# cmake -P helper (-DDIR=lib/store/lua -DOUT=file.cc): turns DIR/*.lua into policyd::kEmbeddedScripts, {name, body}.
 # Files whose name starts with '_' are preludes (shared helpers): they are not scripts of their
 # own but are prepended, in name order, to every script, so Lua helpers exist once in source
 # and each script Redis runs is self-contained. Raw string literals keep the Lua readable.
+file(GLOB FILES ${DIR}/*.lua)
 set(preludes "")
 set(scripts "")
 foreach(file IN LISTS FILES)

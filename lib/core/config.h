@@ -126,6 +126,8 @@ struct Config {
   RedisConfig redis;
   FailureConfig failure;
   PolicyConfig policy;
+  // By name. A file without any [plans] table gets one built-in plan, "default", with no
+  // limits and allow_any_domain = false; a file with [plans] gets exactly the plans it defines.
   std::map<std::string, Plan> plans;
   AbuseConfig abuse;
   ReportConfig report;
@@ -133,6 +135,7 @@ struct Config {
   MessagesConfig messages;
   LogConfig log;
 
+  // The plan named `name`, or null. The pointer lives as long as this Config.
   const Plan* FindPlan(std::string_view name) const;
 };
 

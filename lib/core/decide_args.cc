@@ -39,21 +39,28 @@ uint64_t ToUint(const std::string& s) {
   return v;
 }
 
+Verdict LocalVerdict(Action action, std::string rule) {
+  Verdict v;
+  v.action = action;
+  v.rule = std::move(rule);
+  return v;
+}
+
 }  // namespace
 
 std::optional<Verdict> DecideLocally(const PolicyRequest& request, const Config& config) {
   if (request.State() == ProtocolState::kOther) {
-    return Verdict{.action = Action::kDunno, .rule = "stage not checked"};
+    return LocalVerdict(Action::kDunno, "stage not checked");
   }
   if (!request.SaslUsername().empty()) return std::nullopt;
   switch (config.policy.unauthenticated) {
     case UnauthenticatedPolicy::kDunno:
-      return Verdict{.action = Action::kDunno, .rule = "unauthenticated dunno"};
+      return LocalVerdict(Action::kDunno, "unauthenticated dunno");
     case UnauthenticatedPolicy::kReject:
-      return Verdict{.action = Action::kAclReject, .rule = "unauthenticated reject"};
+      return LocalVerdict(Action::kAclReject, "unauthenticated reject");
     case UnauthenticatedPolicy::kSender:
       if (request.Sender().empty()) {
-        return Verdict{.action = Action::kDunno, .rule = "unauthenticated null sender"};
+        return LocalVerdict(Action::kDunno, "unauthenticated null sender");
       }
       return std::nullopt;
   }

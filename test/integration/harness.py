@@ -61,7 +61,8 @@ class RedisServer:
     def start(self):
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", self.dir, "--save", "", "--appendonly", "no",
-                "--logfile", os.path.join(self.dir, "redis.log")] + self.extra
+                "--logfile", os.path.join(self.dir, "redis.log"),
+                "--enable-debug-command", "yes"] + self.extra
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self.ping, what=f"redis on {self.port}")
 
@@ -202,7 +203,16 @@ class Policyd:
             return False
 
     def wait_redis_ready(self, timeout=10):
-        wait_for(lambda: "event=redis_ready" in self.read_log(), timeout, what="redis_ready")
+        """Until a request is decided by Redis (not by the [failure] reply): RCPT of an
+        unknown user counts nothing, so this changes no state."""
+        probe = request_bytes(protocol_state="RCPT", sasl_username="probe.unknown.user",
+                              sender="", instance="probe")
+        c = self.client()
+        try:
+            wait_for(lambda: c.ask(probe) == "DUNNO" and "failure_reply" not in
+                     self.read_log()[-300:], timeout, interval=0.05, what="redis ready")
+        finally:
+            c.close()
 
     def read_log(self):
         with open(self.log_path, "rb") as f:

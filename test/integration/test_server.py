@@ -55,7 +55,12 @@ class ServerTest(unittest.TestCase):
 
     def test_ipv6_listener_serves(self):
         port = free_port()
-        p = self.policyd(listen=[f"[::1]:{port}", f"127.0.0.1:{free_port()}"])
+        p = Policyd(self.tmp, self.redis.port)
+        p.config_text = p.config_text.replace(f'"unix:{p.unix_path}"', f'"[::1]:{port}"')
+        with open(p.config_path, "w") as f:
+            f.write(p.config_text)
+        self.procs.append(p)
+        p.start()
         s = socket.create_connection(("::1", port), timeout=5)
         s.sendall(RCPT)
         self.assertEqual(s.recv(100), b"action=DUNNO\n\n")
@@ -217,7 +222,7 @@ class ServerTest(unittest.TestCase):
         wait_for(lambda: "event=reload_failed" in p.read_log(), what="reload_failed")
         self.assertEqual(c.ask(RCPT), "DUNNO")
         with open(p.config_path, "w") as f:
-            f.write(p.config_text.replace('level = "info"', 'level = "warning"'))
+            f.write(p.config_text.replace('request_timeout = "1s"', 'request_timeout = "2s"'))
         p.signal(signal.SIGHUP)
         wait_for(lambda: "event=reloaded" in p.read_log(), what="reloaded")
         self.assertEqual(c.ask(RCPT), "DUNNO")  # the connection survived both reloads
@@ -227,7 +232,9 @@ class ServerTest(unittest.TestCase):
         clients = [p.client() for _ in range(5)]
         idle = p.client()
         # DEBUG SLEEP keeps Redis busy so the requests are in flight when SIGTERM lands.
-        sleeper = threading.Thread(target=lambda: self.redis.cmd("DEBUG", "SLEEP", "0.5"))
+        slept = []
+        sleeper = threading.Thread(
+            target=lambda: slept.append(self.redis.cmd("DEBUG", "SLEEP", "0.5")))
         sleeper.start()
         time.sleep(0.1)
         for c in clients:
@@ -239,6 +246,8 @@ class ServerTest(unittest.TestCase):
         self.assertIsNone(idle.read_reply())
         self.assertEqual(p.proc.wait(10), 0)
         sleeper.join()
+        self.assertEqual(slept, ["OK"])
+        self.assertNotIn("failure_reply", p.read_log())
 
 
 class CheckConfigTest(unittest.TestCase):

@@ -1,0 +1,67 @@
+#include "core/request_parser.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace policyd {
+
+RequestParser::Status RequestParser::Fail(std::string reason) {
+  error_ = std::move(reason);
+  return Status::kError;
+}
+
+RequestParser::Status RequestParser::Feed(std::string_view input, std::size_t* consumed) {
+  *consumed = 0;
+  if (!error_.empty()) return Status::kError;
+  while (*consumed < input.size()) {
+    std::string_view rest = input.substr(*consumed);
+    const void* lf = std::memchr(rest.data(), '\n', rest.size());
+    std::size_t take = lf ? static_cast<const char*>(lf) - rest.data() : rest.size();
+    // Bounds are checked before bytes are kept, so a hostile client cannot grow the buffer.
+    if (line_.size() + take > limits_.max_line_bytes) {
+      return Fail(fmt::format("line longer than max_line_bytes ({})", limits_.max_line_bytes));
+    }
+    if (request_bytes_ + take + (lf ? 1 : 0) > limits_.max_request_bytes) {
+      return Fail(
+          fmt::format("request larger than max_request_bytes ({})", limits_.max_request_bytes));
+    }
+    if (std::memchr(rest.data(), '\0', take) != nullptr) return Fail("NUL byte in request");
+    line_.append(rest.data(), take);
+    request_bytes_ += take;
+    *consumed += take;
+    if (!lf) return Status::kNeedMore;
+    ++*consumed;  // the LF
+    ++request_bytes_;
+    if (line_.empty()) {
+      if (attribute_count_ == 0) return Fail("empty request (a blank line without attributes)");
+      if (!request_.Has("request")) return Fail("request without request= attribute");
+      return Status::kRequest;
+    }
+    if (Status s = FinishLine(); s == Status::kError) return s;
+  }
+  return Status::kNeedMore;
+}
+
+RequestParser::Status RequestParser::FinishLine() {
+  auto eq = line_.find('=');
+  if (eq == std::string::npos) return Fail("line without '=' in request");
+  if (eq == 0) return Fail("empty attribute name");
+  if (++attribute_count_ > limits_.max_attributes) {
+    return Fail(fmt::format("more than max_attributes ({}) attributes", limits_.max_attributes));
+  }
+  request_.Add(line_.substr(0, eq), line_.substr(eq + 1));
+  line_.clear();
+  return Status::kNeedMore;
+}
+
+PolicyRequest RequestParser::TakeRequest() {
+  PolicyRequest out = std::move(request_);
+  request_ = PolicyRequest();
+  line_.clear();
+  request_bytes_ = 0;
+  attribute_count_ = 0;
+  return out;
+}
+
+}  // namespace policyd

@@ -1,0 +1,149 @@
+// Issue 3, acceptance 5 and 6: hostile names stay inside their own keys, each request is one
+// script call, and every key the scripts write is documented in docs/redis-keys.md.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "core/redis_keys.h"
+#include "redis_server.h"
+
+namespace policyd::test {
+namespace {
+
+constexpr uint64_t kNow = 1'800'000'000'000;
+constexpr uint64_t kHour = 3600 * 1000;
+
+Config Limited() {
+  Config c = TestConfig();
+  c.plans["default"].limits = {{SubjectKind::kUser, Metric::kMessages, 2, kHour},
+                               {SubjectKind::kSender, Metric::kRecipients, 100, kHour},
+                               {SubjectKind::kAccount, Metric::kBytes, 1000000, kHour},
+                               {SubjectKind::kIp, Metric::kMessages, 100, kHour}};
+  c.abuse.throttle_events = 1;
+  c.policy.unknown_user = "default";
+  return c;
+}
+
+PolicyRequest Eom(const std::string& user, const std::string& sender, int n) {
+  return MakeRequest({{"protocol_state", "END-OF-MESSAGE"},
+                      {"sasl_username", user},
+                      {"sender", sender},
+                      {"recipient_count", "1"},
+                      {"size", "100"},
+                      {"client_address", "192.0.2.1"},
+                      {"client_port", "1"},
+                      {"instance", "i" + std::to_string(n)}});
+}
+
+// Every key of a subject carries its tag between the first '{' and the first '}' after it.
+std::string TagOf(const std::string& key) {
+  auto open = key.find('{');
+  auto close = key.find('}', open);
+  if (open == std::string::npos || close == std::string::npos) return "";
+  return key.substr(open + 1, close - open - 1);
+}
+
+}  // namespace
+
+TEST_CASE("keys: hostile names cannot read or write another subject's keys") {
+  RedisServer redis;
+  StoreHarness store(redis.port(), Limited());
+  redis.Cmd({"HSET", "pd:user:{user:alice}", "account", "acme", "mode", "any"});
+  const std::string hostile[] = {
+      "alice}:x",     "alice} {user:bob", "user:alice",        "a:b{c}d",
+      "alice bob",    "alice\nbob",       "alice\r\naction=OK", std::string(2000, 'z'),
+      "%7Duser:alice", std::string("nul\0byte", 8)};
+  int n = 0;
+  for (const std::string& name : hostile) {
+    CAPTURE(name.substr(0, 40));
+    std::string before = redis.CmdOne({"HGET", "pd:user:{user:alice}", "account"});
+    for (int i = 0; i < 4; ++i) {
+      ++n;
+      Result<Verdict> v = store.TryDecide(Eom(name, name + "@x.example", n), kNow + n);
+      REQUIRE(v.ok());  // the script never breaks
+    }
+    CHECK(redis.CmdOne({"HGET", "pd:user:{user:alice}", "account"}) == before);
+    std::string user_tag = SubjectTag(SubjectKind::kUser, name);
+    std::string sender_tag = SubjectTag(SubjectKind::kSender, name + "@x.example");
+    for (const std::string& key : redis.Keys()) {
+      std::string tag = TagOf(key);
+      if (tag == "user:alice" || tag == "ip:192.0.2.1" || key.rfind("pd:report:", 0) == 0) {
+        continue;
+      }
+      CHECK_MESSAGE((tag == user_tag || tag == sender_tag), key);
+    }
+    // alice's own counters never moved: the hostile users never counted as alice.
+    CHECK(redis.Cmd({"KEYS", "pd:rate:{user:alice}*"}).empty());
+    redis.FlushAll();
+    redis.Cmd({"HSET", "pd:user:{user:alice}", "account", "acme", "mode", "any"});
+  }
+}
+
+TEST_CASE("keys: each request costs exactly one script call in one round trip") {
+  RedisServer redis;
+  StoreHarness store(redis.port(), Limited());
+  redis.Cmd({"HSET", "pd:user:{user:alice}", "account", "acme", "mode", "any"});
+  store.Decide(Eom("alice", "a@x.example", 0), kNow);  // warm: loads the script once
+  redis.Cmd({"CONFIG", "RESETSTAT"});
+  const int requests = 50;
+  for (int i = 1; i <= requests; ++i) store.Decide(Eom("alice", "a@x.example", i), kNow + i);
+  std::string stats = redis.CmdOne({"INFO", "commandstats"});
+  std::regex evalsha("cmdstat_evalsha:calls=(\\d+)");
+  std::smatch m;
+  REQUIRE(std::regex_search(stats, m, evalsha));
+  CHECK(std::stoi(m[1]) == requests);
+  // No other command from the client: every other cmdstat line is INFO/CONFIG from the test.
+  std::istringstream lines(stats);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("cmdstat_", 0) != 0) continue;
+    bool ours = line.rfind("cmdstat_evalsha:", 0) == 0 || line.rfind("cmdstat_info:", 0) == 0 ||
+                line.rfind("cmdstat_config", 0) == 0;
+    // Commands run inside the script are counted too; those are not round trips.
+    bool inside = line.find("cmdstat_hmget") == 0 || line.find("cmdstat_hgetall") == 0 ||
+                  line.find("cmdstat_hget") == 0 || line.find("cmdstat_hset") == 0 ||
+                  line.find("cmdstat_hincrby") == 0 || line.find("cmdstat_pexpire") == 0 ||
+                  line.find("cmdstat_get") == 0 || line.find("cmdstat_set") == 0 ||
+                  line.find("cmdstat_time") == 0 || line.find("cmdstat_hdel") == 0 ||
+                  line.find("cmdstat_exists") == 0 || line.find("cmdstat_del") == 0 ||
+                  line.find("cmdstat_sismember") == 0 || line.find("cmdstat_lpush") == 0 ||
+                  line.find("cmdstat_ltrim") == 0 || line.find("cmdstat_lindex") == 0 ||
+                  line.find("cmdstat_lrange") == 0 || line.find("cmdstat_pexpireat") == 0;
+    CHECK_MESSAGE((ours || inside), line);
+  }
+  // The same from the network's view: one reply per request on the connection.
+  std::string clients = redis.CmdOne({"CLIENT", "LIST"});
+  CHECK(clients.find("cmd=evalsha") != std::string::npos);
+}
+
+TEST_CASE("keys: every key the scripts write is documented in docs/redis-keys.md") {
+  RedisServer redis;
+  Config c = Limited();
+  StoreHarness store(redis.port(), c);
+  redis.Cmd({"HSET", "pd:user:{user:alice}", "account", "acme", "mode", "explicit"});
+  redis.Cmd({"HSET", "pd:account:{account:acme}", "plan", "default"});
+  redis.Cmd({"HSET", "pd:domains:{account:acme}", "example.com", "verified"});
+  redis.Cmd({"SADD", "pd:grants:{user:alice}", "example.com"});
+  for (int i = 0; i < 6; ++i) store.Decide(Eom("alice", "a@example.com", i), kNow + i);
+  store.Decide(Eom("alice", "a@other.example", 100), kNow + 100);
+  std::ifstream doc(std::string(POLICYD_SOURCE_DIR) + "/docs/redis-keys.md");
+  REQUIRE(doc.good());
+  std::stringstream text;
+  text << doc.rdbuf();
+  // A key's documented form: its type and the kind in its tag, e.g. "pd:rate:{user:".
+  std::set<std::string> forms;
+  for (const std::string& key : redis.Keys()) {
+    std::string tag = TagOf(key);
+    std::string form = key.substr(0, key.find('{') == std::string::npos ? key.rfind(':') + 1
+                                                                          : key.find('{') + 1);
+    if (!tag.empty()) form += tag.substr(0, tag.find(':') + 1);
+    forms.insert(form);
+  }
+  CHECK(forms.size() >= 10);
+  for (const std::string& form : forms) CHECK_MESSAGE(text.str().find(form) != std::string::npos, form);
+}
+
+}  // namespace policyd::test

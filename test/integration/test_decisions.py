@@ -1,0 +1,109 @@
+"""Issue 3: decisions through real policyd processes sharing one real Redis."""
+
+import asyncio
+import re
+import unittest
+
+from harness import Policyd, RedisServer, TempDir, request_bytes
+
+PLANS = """
+[policy]
+default_plan = "default"
+
+[abuse]
+throttle_events = {events}
+
+[plans.default]
+limits = [ {{ subject = "user", metric = "messages", max = {n}, window = "1h" }} ]
+"""
+
+
+def eom(user, instance):
+    return request_bytes(protocol_state="END-OF-MESSAGE", sasl_username=user,
+                         sender=f"{user}@example.com", recipient="r@dest.example",
+                         recipient_count=1, size=1000, client_address="192.0.2.7",
+                         client_port=instance, instance=f"race.{instance}")
+
+
+class SeveralInstancesTest(unittest.TestCase):
+    def test_four_instances_with_64_connections_each_admit_exactly_n(self):
+        n = 100
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            procs = []
+            try:
+                for _ in range(4):
+                    p = Policyd(tmp, redis.port, extra=PLANS.format(n=n, events=100000))
+                    p.start()
+                    procs.append(p)
+                for p in procs:
+                    p.wait_redis_ready()
+                redis.cmd("HSET", "pd:user:{user:racer}", "account", "acme", "mode", "account")
+                redis.cmd("HSET", "pd:domains:{account:acme}", "example.com", "verified")
+
+                async def connection(port, first, count):
+                    r, w = await asyncio.open_connection("127.0.0.1", port)
+                    replies = []
+                    for i in range(first, first + count):
+                        w.write(eom("racer", i))
+                        await w.drain()
+                        replies.append((await r.readuntil(b"\n\n")).decode())
+                    w.close()
+                    return replies
+
+                async def race(round_no):
+                    tasks = []
+                    per_conn = 2
+                    for pi, p in enumerate(procs):
+                        for c in range(64):
+                            first = round_no * 100000 + (pi * 64 + c) * per_conn
+                            tasks.append(connection(p.port, first, per_conn))
+                    return [r for rs in await asyncio.gather(*tasks) for r in rs]
+
+                for round_no in range(20):
+                    for key in redis.cmd("KEYS", "pd:rate:*") + redis.cmd("KEYS", "pd:seen:*"):
+                        redis.cmd("DEL", key)
+                    replies = asyncio.run(race(round_no))
+                    admitted = sum(1 for r in replies if r == "action=DUNNO\n\n")
+                    throttled = sum(1 for r in replies if r.startswith("action=421 4.7.1"))
+                    self.assertEqual(len(replies), 4 * 64 * 2)
+                    self.assertEqual(admitted, n, f"round {round_no}")
+                    self.assertEqual(throttled, len(replies) - n)
+                    self.assertEqual(redis.cmd("HGET", "pd:rate:{user:racer}:messages:3600",
+                                               "total"), str(n))
+            finally:
+                for p in procs:
+                    p.stop()
+                redis.stop()
+
+
+class RepliesTest(unittest.TestCase):
+    """The three refusals as Postfix receives them, through a real policyd."""
+
+    def test_acl_block_and_rate_replies(self):
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            p = Policyd(tmp, redis.port, extra=PLANS.format(n=1, events=5))
+            try:
+                p.start()
+                p.wait_redis_ready()
+                redis.cmd("HSET", "pd:user:{user:u1}", "account", "acme", "mode", "account")
+                redis.cmd("HSET", "pd:domains:{account:acme}", "example.com", "verified")
+                c = p.client()
+                acl = c.ask(request_bytes(protocol_state="RCPT", sasl_username="u1",
+                                          sender="x@not-ours.example", instance="a"))
+                self.assertRegex(acl, r"^550 \[ACL\] Blocked\. See https://policy\.example\.test/"
+                                      r"report\?id=[0-9a-f]{20}&auth=[0-9a-f-]{36}$")
+                self.assertEqual(c.ask(eom("u1", 1)), "DUNNO")
+                rate = c.ask(eom("u1", 2))
+                self.assertRegex(rate, r"^421 4\.7\.1 Rate limit exceeded: messages 1/1 per 1h; "
+                                       r"try again in \d+s$")
+                log = p.read_log()
+                self.assertRegex(log, r"event=decision state=END-OF-MESSAGE user=u1 .*action=\"421")
+            finally:
+                p.stop()
+                redis.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
