@@ -82,10 +82,15 @@ std::string PlansSpec(const Config& config) {
   return out;
 }
 
-std::string AbuseSpec(const Config& config) {
+AbuseSpecs AbuseSpec(const Config& config) {
   const AbuseConfig& a = config.abuse;
-  return fmt::format("{},{},{},{},{},{},{},{}", a.throttle_events, a.within_ms, a.block_for_ms,
-                     a.memory_ms, a.escalate, a.max_block_ms, a.evidence_max, a.evidence_ttl_ms);
+  AbuseSpecs out;
+  out.escalation = fmt::format("{},{},{},{},{},{},{},{}", a.throttle_events, a.within_ms,
+                               a.block_for_ms, a.memory_ms, a.escalate, a.max_block_ms,
+                               a.evidence_max, a.evidence_ttl_ms);
+  out.score = fmt::format("window={},threshold={}", a.score_window_ms, a.score_threshold);
+  for (const auto& [kind, weight] : a.weights) out.score += fmt::format(",{}={}", kind, weight);
+  return out;
 }
 
 std::string MessageIdentity(const PolicyRequest& request) {
@@ -103,7 +108,7 @@ std::string RecipientIdentity(const PolicyRequest& request) {
 std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Config& config,
                                          const DecideOptions& options,
                                          const std::string& plans_spec,
-                                         const std::string& abuse_spec) {
+                                         const AbuseSpecs& abuse_spec) {
   std::string sender = NormalizeSender(request.Sender());
   std::string sender_tag = SubjectTag(SubjectKind::kSender, sender);
   std::string subject = request.SaslUsername().empty()
@@ -122,7 +127,7 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
       sender_tag,
       SenderDomain(request.Sender()),
       SubjectTag(SubjectKind::kIp, request.ClientAddress()),
-      evidence(request.Recipient()),
+      evidence(NormalizeSender(request.Recipient())),
       std::to_string(request.RecipientCount()),
       std::to_string(request.Size()),
       MessageIdentity(request),
@@ -135,17 +140,19 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
       options.report_id,
       std::to_string(config.report.ttl_ms),
       std::to_string(config.report.acl_dedup_ms),
-      abuse_spec,
+      abuse_spec.escalation,
       evidence(request.ClientAddress()),
       evidence(request.Get("queue_id")),
       evidence(sender),
+      abuse_spec.score,
+      fmt::format("{},{}", config.abuse.list_bombing_messages, config.abuse.list_bombing_window_ms),
   };
 }
 
 Result<Verdict> ParseDecideReply(const std::vector<std::string>& f, std::string* facts) {
-  if (f.size() != 10) {
+  if (f.size() != 11) {
     return Error{ErrorCode::kInternal,
-                 fmt::format("decide script returned {} fields, expected 10", f.size())};
+                 fmt::format("decide script returned {} fields, expected 11", f.size())};
   }
   Verdict v;
   const std::string& action = f[0];
@@ -169,6 +176,7 @@ Result<Verdict> ParseDecideReply(const std::vector<std::string>& f, std::string*
   v.window_ms = ToUint(f[7]) * 1000;
   v.retry_after_s = ToUint(f[8]);
   if (facts) *facts = f[9];
+  v.created_block = f[10];
   return v;
 }
 

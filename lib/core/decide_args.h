@@ -27,19 +27,24 @@ struct DecideOptions {
 // requests without sasl_username under [policy] unauthenticated = "dunno" or "reject".
 std::optional<Verdict> DecideLocally(const PolicyRequest& request, const Config& config);
 
-// [plans] and [abuse] as the compact strings decide.lua parses; computed once per config.
+// [plans] and [abuse] as the compact strings the scripts parse (_common.lua parse_abuse,
+// parse_score); computed once per config.
+struct AbuseSpecs {
+  std::string escalation;  // throttle_events,within,block_for,memory,escalate,max_block,...
+  std::string score;       // window=MS,threshold=X,KIND=WEIGHT,...
+};
 std::string PlansSpec(const Config& config);
-std::string AbuseSpec(const Config& config);
+AbuseSpecs AbuseSpec(const Config& config);
 
 // ARGV for decide.lua. plans_spec and abuse_spec come from PlansSpec/AbuseSpec of the same
 // config. REQUIRES: !DecideLocally(request, config).
 std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Config& config,
                                          const DecideOptions& options,
                                          const std::string& plans_spec,
-                                         const std::string& abuse_spec);
+                                         const AbuseSpecs& abuse_spec);
 
 // decide.lua's reply { action, rule, report, domain, metric, count, max, window_s,
-// retry_after, facts } as a Verdict; facts (explain mode: JSON) goes to *facts if given.
+// retry_after, facts, created_block } as a Verdict; facts (explain mode: JSON) goes to *facts if given.
 Result<Verdict> ParseDecideReply(const std::vector<std::string>& fields,
                                  std::string* facts = nullptr);
 

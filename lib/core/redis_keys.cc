@@ -48,6 +48,18 @@ std::string BuildKey(std::string_view prefix, std::string_view type, std::string
   return fmt::format("{}{}:{{{}}}:{}", prefix, type, tag, rest);
 }
 
+Result<std::string> ParseBlockSubject(std::string_view text) {
+  constexpr std::size_t kMaxName = 320;  // an address is at most 64 + 1 + 255
+  if (text.rfind("user:", 0) == 0 && text.size() > 5 && text.size() - 5 <= kMaxName) {
+    return SubjectTag(SubjectKind::kUser, text.substr(5));
+  }
+  if (text.rfind("sender:", 0) == 0 && text.size() > 7 && text.size() - 7 <= kMaxName &&
+      text.find('@') != std::string_view::npos) {
+    return SubjectTag(SubjectKind::kSender, NormalizeSender(text.substr(7)));
+  }
+  return Invalid(fmt::format("subject '{}': expected user:NAME or sender:ADDRESS", text));
+}
+
 bool IsValidAccountName(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "core/config.h"
+#include "core/result.h"
 
 namespace policyd {
 
@@ -25,6 +26,10 @@ std::string BuildKey(std::string_view prefix, std::string_view type, std::string
 // Account names are chosen by operators (policyctl) and used by scripts without escaping:
 // 1-64 bytes of [A-Za-z0-9._-].
 bool IsValidAccountName(std::string_view name);
+
+// A block or signal subject as operators and the API write it: "user:NAME" or
+// "sender:ADDRESS" (never an account, DESIGN §3) -> its escaped tag. The error names the value.
+Result<std::string> ParseBlockSubject(std::string_view text);
 
 // The envelope sender's domain for ACL decisions: after the last '@', lower-cased, without a
 // trailing dot; "" when there is none or it is not a plausible DNS name (1-253 bytes of

@@ -33,6 +33,7 @@ struct Verdict {
   uint64_t window_ms = 0;
   uint64_t retry_after_s = 0;
   std::string facts;  // explain mode: the script's facts as JSON
+  std::string created_block;  // reason of a block this request's throttle or signal created
 };
 
 // The action text for Postfix ("DUNNO", "550 [ACL] Blocked. See https://...") from the

@@ -32,6 +32,12 @@ Status Server::Start() {
                              config_->redis.reconnect_max_ms};
   redis_ = std::make_unique<RedisClient>(&loop_, *endpoint, options);
   store_ = std::make_unique<PolicyStore>(redis_.get());
+  reports_ = std::make_unique<ReportStore>(redis_.get(), &store_->scripts());
+  http_ = std::make_unique<HttpServer>(
+      &loop_, [this] { return config_; }, reports_.get(), &metrics_, [this] {
+        return MetricsGauges{connections_.size(), redis_->ready()};
+      });
+  if (Status s = http_->Start(config_->http.listen); !s.ok()) return s;
   redis_->SetReadyListener([this](bool ready) {
     if (ready) store_->scripts().LoadAll(config_->server.request_timeout_ms);
   });
@@ -62,6 +68,7 @@ bool Server::CanAccept() const {
 
 void Server::OnAccept(int fd, bool is_unix) {
   uint64_t id = next_connection_id_++;
+  ++metrics_.connections_total;
   auto* connection = new Connection(this, id, fd, is_unix);
   connections_.emplace(id, connection);
   connection->Start();  // on failure it is already closing and will call OnConnectionClosed
@@ -79,7 +86,15 @@ void Server::Decide(const std::shared_ptr<const Config>& config, const PolicyReq
   });
 }
 
-void Server::RecordDecision(const PolicyRequest&, const Verdict&, uint64_t, bool) {}
+void Server::RecordDecision(const PolicyRequest& request, const Verdict& verdict,
+                            uint64_t latency_us, bool failed) {
+  metrics_.RecordDecision(request.StateName(), ActionName(verdict.action), latency_us);
+  if (failed) {
+    ++metrics_.redis_errors;
+    ++metrics_.failure_replies;
+  }
+  if (!verdict.created_block.empty()) ++metrics_.blocks_created[verdict.created_block];
+}
 
 void Server::OnConnectionClosed(Connection* connection) {
   connections_.erase(connection->id());
@@ -135,6 +150,7 @@ void Server::MaybeFinishShutdown() {
   if (!connections_.empty() || finished_) return;
   finished_ = true;
   uv_timer_stop(&shutdown_timer_);
+  http_->Stop([] {});
   redis_->Stop([this] {
     for (uv_handle_t* h :
          {reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&sigterm_),

@@ -14,10 +14,13 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/metrics.h"
 #include "core/policy_request.h"
 #include "core/verdict.h"
 #include "server/listener.h"
+#include "http/http_server.h"
 #include "store/policy_store.h"
+#include "store/report_store.h"
 #include "store/redis_client.h"
 
 namespace policyd {
@@ -65,6 +68,9 @@ class Server {
   uint64_t next_connection_id_ = 1;
   std::unique_ptr<RedisClient> redis_;
   std::unique_ptr<PolicyStore> store_;
+  std::unique_ptr<ReportStore> reports_;
+  std::unique_ptr<HttpServer> http_;
+  Metrics metrics_;
   uv_signal_t sighup_, sigterm_, sigint_;
   uv_timer_t shutdown_timer_;
   bool shutting_down_ = false;

@@ -34,7 +34,7 @@ class PolicyStore {
  private:
   struct Specs {
     std::string plans;
-    std::string abuse;
+    AbuseSpecs abuse;
   };
   const Specs& SpecsFor(const std::shared_ptr<const Config>& config);
 

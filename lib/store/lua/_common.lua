@@ -214,3 +214,49 @@ local function escalate_block(prefix, tag, reason, detail, now, abuse, report_id
   redis.call('PEXPIRE', key(prefix, 'blockhist', tag), d + abuse.memory)
   return d
 end
+
+-- ---------------------------------------------------------------------------------------
+-- Signals (DESIGN §3): weighted events per subject in a sliding score window. A subject whose
+-- score reaches the threshold is blocked ('spam' when spam and complaints weigh most, else
+-- 'abuse') and its score starts over. 'score' is the parsed spec, see parse_score.
+
+local function parse_score(spec)
+  local s = { weights = {} }
+  local first = true
+  for part in string.gmatch(spec, '[^,]+') do
+    local k, v = string.match(part, '^([%w_]+)=([%d%.]+)$')
+    if k == 'window' then s.window = tonumber(v)
+    elseif k == 'threshold' then s.threshold = tonumber(v)
+    elseif k then s.weights[k] = tonumber(v) end
+  end
+  return s
+end
+
+-- Adds one signal. Returns the subject's score after it and the reason of a block it caused
+-- ('' if none).
+local function add_signal(prefix, tag, kind, detail, now, score, abuse, report_id, report_ttl,
+                          source)
+  local weight = score.weights[kind] or 0
+  local k = key(prefix, 'signals', tag)
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. fmt_int(now - score.window))
+  redis.call('ZADD', k, now, fmt_int(now) .. ':' .. kind .. ':' .. weight .. ':' .. report_id)
+  redis.call('PEXPIRE', k, score.window)
+  add_evidence(prefix, tag, { at = now, kind = kind, detail = detail, weight = weight,
+                              source = source }, abuse.evidence_max, abuse.evidence_ttl)
+  local total, spamlike = 0, 0
+  for _, m in ipairs(redis.call('ZRANGE', k, 0, -1)) do
+    local mk, mw = string.match(m, '^%d+:([%w_]+):([%d%.]+):')
+    local w = tonumber(mw) or 0
+    total = total + w
+    if mk == 'spam' or mk == 'complaint' then spamlike = spamlike + w end
+  end
+  if total < score.threshold or weight <= 0 then return total, '' end
+  if active_block(prefix, tag, now) then return total, '' end
+  local reason = 'abuse'
+  if spamlike * 2 >= total then reason = 'spam' end
+  escalate_block(prefix, tag, reason, string.format('signal score %g reached %g within %ds',
+                 total, score.threshold, math.floor(score.window / 1000)), now, abuse, report_id,
+                 report_ttl, source)
+  redis.call('DEL', k)
+  return total, reason
+end

@@ -13,17 +13,22 @@ local buckets, dedup_ttl = tonumber(ARGV[18]), tonumber(ARGV[19])
 local report_id, report_ttl, acl_dedup = ARGV[20], tonumber(ARGV[21]), tonumber(ARGV[22])
 local abuse = parse_abuse(ARGV[23])
 local client, queue_id, sender = ARGV[24], ARGV[25], ARGV[26]
--- Reply: { action, rule, report, domain, metric, count, max, window_s, retry_after, facts }
+local score = parse_score(ARGV[27])
+local lb_messages, lb_window = string.match(ARGV[28], '^(%d+),(%d+)$')
+lb_messages, lb_window = tonumber(lb_messages), tonumber(lb_window)
+-- Reply: { action, rule, report, domain, metric, count, max, window_s, retry_after, facts,
+--          reason of a block this request created ('' if none) }
 
 local explain = mode == 'explain'
 local now = now_ms(now_arg)
 local facts = { now = now, subject = subject, stage = stage }
+local created_block = ''
 
 local function reply(action, rule, report, metric, count, max, window, retry)
   local f = ''
   if explain then f = cjson.encode(facts) end
   return { action, rule, report or '', domain, metric or '', fmt_int(count or 0),
-           fmt_int(max or 0), fmt_int(window or 0), fmt_int(retry or 0), f }
+           fmt_int(max or 0), fmt_int(window or 0), fmt_int(retry or 0), f, created_block }
 end
 
 -- An earlier identical request (Postfix retries when it got no answer) gets the same answer
@@ -228,6 +233,8 @@ if refused then
     redis.call('PEXPIRE', tk, abuse.within)
     local oldest = tonumber(redis.call('LINDEX', tk, abuse.events))
     if oldest and now - oldest <= abuse.within then
+      created_block = 'rate'
+      result[11] = created_block
       escalate_block(prefix, subject, 'rate', 'throttled more than ' .. abuse.events ..
                      ' times within ' .. math.floor(abuse.within / 1000) .. 's', now, abuse,
                      report_id, report_ttl, 'escalation')
@@ -241,6 +248,23 @@ elseif counting and not explain then
   result = reply('dunno', 'counted')
 else
   result = reply('dunno', counting and 'within limits' or 'pre-check within limits')
+end
+
+-- List-bombing: many messages from one subject to one recipient within a short window. The
+-- set holds message identities, so the RCPT and END-OF-MESSAGE of one message count once.
+if result[1] == 'dunno' and not explain and recipient ~= '' and msg_id ~= '' then
+  local lbk = key(prefix, 'lb', subject, recipient)
+  redis.call('ZREMRANGEBYSCORE', lbk, '-inf', '(' .. fmt_int(now - lb_window))
+  if redis.call('ZADD', lbk, now, msg_id) == 1 and redis.call('ZCARD', lbk) == lb_messages then
+    local _, reason = add_signal(prefix, subject, 'list_bombing', lb_messages .. ' messages to ' ..
+      recipient .. ' within ' .. math.floor(lb_window / 1000) .. 's', now, score, abuse,
+      report_id, report_ttl, 'list-bombing')
+    if reason ~= '' then
+      created_block = reason
+      result[11] = reason
+    end
+  end
+  redis.call('PEXPIRE', lbk, lb_window)
 end
 
 if seen_key and not explain then

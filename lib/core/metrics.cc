@@ -1,0 +1,91 @@
+#include "core/metrics.h"
+
+#include <fmt/format.h>
+
+namespace policyd {
+namespace {
+
+// Label values come from our own vocabulary, but escape anyway: a stray quote would break
+// every scraper, not just one series.
+std::string Label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void Header(std::string& out, std::string_view name, std::string_view type,
+            std::string_view help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+}  // namespace
+
+void Metrics::RecordDecision(std::string_view state, std::string_view action,
+                             uint64_t latency_us) {
+  std::string s = (state == "RCPT" || state == "END-OF-MESSAGE") ? std::string(state) : "other";
+  ++requests[{s, std::string(action)}];
+  ++latency_count;
+  latency_sum_us += latency_us;
+  for (std::size_t i = 0; i < kLatencyBucketsUs.size(); ++i) {
+    if (latency_us <= kLatencyBucketsUs[i]) {
+      ++latency_buckets[i];
+      return;
+    }
+  }
+}
+
+std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
+  std::string out;
+  Header(out, "policyd_requests_total", "counter", "Policy requests answered, by state and action.");
+  for (const auto& [key, n] : m.requests) {
+    out += fmt::format("policyd_requests_total{{state=\"{}\",action=\"{}\"}} {}\n",
+                       Label(key.first), Label(key.second), n);
+  }
+  Header(out, "policyd_decision_latency_seconds", "histogram",
+         "Time from a complete request to its reply.");
+  uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < kLatencyBucketsUs.size(); ++i) {
+    cumulative += m.latency_buckets[i];
+    out += fmt::format("policyd_decision_latency_seconds_bucket{{le=\"{}\"}} {}\n",
+                       kLatencyBucketsUs[i] / 1e6, cumulative);
+  }
+  out += fmt::format("policyd_decision_latency_seconds_bucket{{le=\"+Inf\"}} {}\n",
+                     m.latency_count);
+  out += fmt::format("policyd_decision_latency_seconds_sum {}\n", m.latency_sum_us / 1e6);
+  out += fmt::format("policyd_decision_latency_seconds_count {}\n", m.latency_count);
+  Header(out, "policyd_redis_errors_total", "counter",
+         "Decisions Redis did not answer (down, slow, or script error).");
+  out += fmt::format("policyd_redis_errors_total {}\n", m.redis_errors);
+  Header(out, "policyd_failure_replies_total", "counter", "[failure] replies sent.");
+  out += fmt::format("policyd_failure_replies_total {}\n", m.failure_replies);
+  Header(out, "policyd_connections_total", "counter", "Policy connections accepted.");
+  out += fmt::format("policyd_connections_total {}\n", m.connections_total);
+  Header(out, "policyd_open_connections", "gauge", "Policy connections open now.");
+  out += fmt::format("policyd_open_connections {}\n", g.open_connections);
+  Header(out, "policyd_redis_up", "gauge", "1 when the Redis connection is ready.");
+  out += fmt::format("policyd_redis_up {}\n", g.redis_up ? 1 : 0);
+  Header(out, "policyd_blocks_created_total", "counter",
+         "Blocks this instance created (escalation and signals), by reason.");
+  for (const auto& [reason, n] : m.blocks_created) {
+    out += fmt::format("policyd_blocks_created_total{{reason=\"{}\"}} {}\n", Label(reason), n);
+  }
+  Header(out, "policyd_signals_total", "counter", "Abuse signals ingested, by kind.");
+  for (const auto& [kind, n] : m.signals_ingested) {
+    out += fmt::format("policyd_signals_total{{kind=\"{}\"}} {}\n", Label(kind), n);
+  }
+  Header(out, "policyd_http_requests_total", "counter", "HTTP requests, by route and status.");
+  for (const auto& [key, n] : m.http_requests) {
+    out += fmt::format("policyd_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
+                       Label(key.first), key.second, n);
+  }
+  return out;
+}
+
+}  // namespace policyd

@@ -1,0 +1,42 @@
+// Process-local counters behind GET /metrics (Prometheus text format 0.0.4). Counters only
+// grow; gauges are sampled at render time. Updated on the event loop thread only.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+
+namespace policyd {
+
+// Upper bounds of the decision latency histogram, in microseconds.
+inline constexpr std::array<uint64_t, 14> kLatencyBucketsUs = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+    2500000};
+
+struct Metrics {
+  // (protocol_state, action) -> count; state is RCPT, END-OF-MESSAGE or other.
+  std::map<std::pair<std::string, std::string>, uint64_t> requests;
+  std::array<uint64_t, kLatencyBucketsUs.size()> latency_buckets{};  // non-cumulative
+  uint64_t latency_count = 0;
+  uint64_t latency_sum_us = 0;
+  uint64_t redis_errors = 0;       // decisions that got no answer from Redis
+  uint64_t failure_replies = 0;    // [failure] replies sent
+  uint64_t connections_total = 0;  // accepted policy connections
+  std::map<std::string, uint64_t> connection_closes;  // by reason class
+  std::map<std::string, uint64_t> blocks_created;     // by reason
+  std::map<std::string, uint64_t> signals_ingested;   // by kind
+  std::map<std::pair<std::string, int>, uint64_t> http_requests;  // (route, status)
+
+  void RecordDecision(std::string_view state, std::string_view action, uint64_t latency_us);
+};
+
+struct MetricsGauges {
+  uint64_t open_connections = 0;
+  bool redis_up = false;
+};
+
+std::string RenderPrometheus(const Metrics& metrics, const MetricsGauges& gauges);
+
+}  // namespace policyd

@@ -1,0 +1,72 @@
+#include "store/report_store.h"
+
+#include "core/decide_args.h"
+#include "core/report_token.h"
+
+namespace policyd {
+namespace {
+
+// Transport errors and script errors alike become an Error for the caller.
+Result<RedisValue> Checked(Result<RedisValue> r) {
+  if (!r.ok()) return r.error();
+  if (r->IsError()) return Error{ErrorCode::kInternal, r->str};
+  return r;
+}
+
+}  // namespace
+
+void ReportStore::Get(const Config& config, const std::string& id,
+                      std::function<void(Result<std::optional<Report>>)> callback) {
+  client_->Command({"HGETALL", config.redis.key_prefix + "report:" + id},
+                   config.server.request_timeout_ms,
+                   [id, callback = std::move(callback)](Result<RedisValue> reply) {
+                     Result<RedisValue> r = Checked(std::move(reply));
+                     if (!r.ok()) return callback(r.error());
+                     if (r->elements.empty()) return callback(std::optional<Report>());
+                     std::vector<std::string> flat;
+                     for (const RedisValue& v : r->elements) flat.push_back(v.AsString());
+                     callback(std::optional<Report>(MakeReport(id, flat)));
+                   });
+}
+
+void ReportStore::RequestReview(const Config& config, const std::string& id,
+                                std::function<void(Result<std::string>)> callback) {
+  scripts_->Run("review", {config.redis.key_prefix, "0", id}, config.server.request_timeout_ms,
+                [callback = std::move(callback)](Result<RedisValue> reply) {
+                  Result<RedisValue> r = Checked(std::move(reply));
+                  if (!r.ok()) return callback(r.error());
+                  callback(r->AsString());
+                });
+}
+
+void ReportStore::IngestSignals(const Config& config, const std::vector<Signal>& signals,
+                                const std::string& source,
+                                std::function<void(Result<std::vector<SignalOutcome>>)> callback) {
+  AbuseSpecs specs = AbuseSpec(config);
+  std::vector<std::string> args = {config.redis.key_prefix, "0", specs.escalation, specs.score,
+                                   std::to_string(config.report.ttl_ms), source};
+  for (const Signal& s : signals) {
+    args.insert(args.end(), {s.tag, s.kind, s.evidence, NewReportId()});
+  }
+  // A batch of 1,000 is one script call; give it more than one request's time.
+  scripts_->Run("signal", std::move(args), config.server.request_timeout_ms * 5,
+                [callback = std::move(callback)](Result<RedisValue> reply) {
+                  Result<RedisValue> r = Checked(std::move(reply));
+                  if (!r.ok()) return callback(r.error());
+                  std::vector<SignalOutcome> out;
+                  for (const RedisValue& e : r->elements) {
+                    if (e.elements.size() == 2) {
+                      out.push_back({e.elements[0].AsString(), e.elements[1].AsString()});
+                    }
+                  }
+                  callback(std::move(out));
+                });
+}
+
+void ReportStore::Ping(uint64_t timeout_ms, std::function<void(bool)> callback) {
+  client_->Command({"PING"}, timeout_ms, [callback = std::move(callback)](Result<RedisValue> r) {
+    callback(r.ok() && !r->IsError());
+  });
+}
+
+}  // namespace policyd
