@@ -77,6 +77,49 @@ class SeveralInstancesTest(unittest.TestCase):
                 redis.stop()
 
 
+class EscalationRaceTest(unittest.TestCase):
+    def test_four_instances_racing_create_exactly_one_block(self):
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            procs = [Policyd(tmp, redis.port, extra=PLANS.format(n=1, events=5))
+                     for _ in range(4)]
+            try:
+                for p in procs:
+                    p.start()
+                    p.wait_redis_ready()
+
+                async def connection(port, first):
+                    r, w = await asyncio.open_connection("127.0.0.1", port)
+                    out = []
+                    for i in range(first, first + 3):
+                        w.write(eom("esc", i))
+                        await w.drain()
+                        out.append((await r.readuntil(b"\n\n")).decode())
+                    w.close()
+                    return out
+
+                async def race(round_no):
+                    tasks = [connection(p.port, round_no * 10000 + (pi * 16 + c) * 3)
+                             for pi, p in enumerate(procs) for c in range(16)]
+                    return [x for rs in await asyncio.gather(*tasks) for x in rs]
+
+                for round_no in range(5):
+                    for key in redis.cmd("KEYS", "pd:*"):
+                        redis.cmd("DEL", key)
+                    redis.cmd("HSET", "pd:user:{user:esc}", "account", "acme", "mode", "account")
+                    redis.cmd("HSET", "pd:domains:{account:acme}", "example.com", "verified")
+                    replies = asyncio.run(race(round_no))
+                    blocked = [r for r in replies if "[ABUSE]" in r]
+                    throttled = [r for r in replies if r.startswith("action=421")]
+                    self.assertEqual(redis.cmd("HGET", "pd:blockhist:{user:esc}", "blocks"), "1")
+                    self.assertEqual(len(throttled), 6, f"round {round_no}")
+                    self.assertEqual(len(blocked), len(replies) - 1 - 6)
+            finally:
+                for p in procs:
+                    p.stop()
+                redis.stop()
+
+
 class RepliesTest(unittest.TestCase):
     """The three refusals as Postfix receives them, through a real policyd."""
 
