@@ -111,6 +111,8 @@ struct MessagesConfig {
       "421 4.7.1 Rate limit exceeded: {metric} {count}/{max} per {window}; try again in "
       "{retry_after}s";
   std::string defer = "451 4.3.0 Policy service temporarily unavailable";
+  // [policy] unauthenticated = "reject": there is no user, so no report to link.
+  std::string unauthenticated = "550 5.7.1 Authentication required to send through this relay";
 };
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };

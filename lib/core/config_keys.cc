@@ -258,6 +258,7 @@ std::vector<ConfigKey> BuildKeys() {
       String("messages.abuse", FIELD(messages.abuse), CheckRejectTemplate),
       String("messages.rate", FIELD(messages.rate), CheckDeferTemplate),
       String("messages.defer", FIELD(messages.defer), CheckDeferTemplate),
+      String("messages.unauthenticated", FIELD(messages.unauthenticated), CheckRejectTemplate),
 
       Enum("log.level", {"debug", "info", "warning", "error"}, FIELD(log.level)),
       Enum("log.target", {"stderr", "syslog"}, FIELD(log.target)),

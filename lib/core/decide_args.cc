@@ -57,7 +57,7 @@ std::optional<Verdict> DecideLocally(const PolicyRequest& request, const Config&
     case UnauthenticatedPolicy::kDunno:
       return LocalVerdict(Action::kDunno, "unauthenticated dunno");
     case UnauthenticatedPolicy::kReject:
-      return LocalVerdict(Action::kAclReject, "unauthenticated reject");
+      return LocalVerdict(Action::kUnauthenticatedReject, "unauthenticated reject");
     case UnauthenticatedPolicy::kSender:
       if (request.Sender().empty()) {
         return LocalVerdict(Action::kDunno, "unauthenticated null sender");

@@ -14,6 +14,7 @@ std::string_view ActionName(Action action) {
     case Action::kBlocked: return "block";
     case Action::kThrottled: return "rate";
     case Action::kFailure: return "failure";
+    case Action::kUnauthenticatedReject: return "unauthenticated";
   }
   return "dunno";
 }
@@ -31,12 +32,15 @@ std::string FormatVerdict(const Verdict& verdict, const Config& config) {
       return "DUNNO";
     case Action::kFailure:
       return FailureActionText(config);
+    case Action::kUnauthenticatedReject:
+      return FillReplyTemplate(config.messages.unauthenticated, values);
     case Action::kAclReject:
-      values["report_url"] = ReportUrl(config.report.base_url, config.report.secret, verdict.report_id);
-      return FillReplyTemplate(config.messages.acl, values);
     case Action::kBlocked:
-      values["report_url"] = ReportUrl(config.report.base_url, config.report.secret, verdict.report_id);
-      return FillReplyTemplate(config.messages.abuse, values);
+      values["report_url"] =
+          ReportUrl(config.report.base_url, config.report.secret, verdict.report_id);
+      return FillReplyTemplate(
+          verdict.action == Action::kAclReject ? config.messages.acl : config.messages.abuse,
+          values);
     case Action::kThrottled:
       values["metric"] = verdict.metric;
       values["count"] = std::to_string(verdict.count);

@@ -16,6 +16,7 @@ enum class Action {
   kBlocked,    // 550 5.7.1 [ABUSE]: the user or sender is blocked
   kThrottled,  // 421 4.7.1: a sliding-window limit is exceeded
   kFailure,    // Redis unavailable: the [failure] reply
+  kUnauthenticatedReject,  // no sasl_username under [policy] unauthenticated = "reject"
 };
 
 std::string_view ActionName(Action action);  // "dunno", "acl", "block", "rate", "failure"

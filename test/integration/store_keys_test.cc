@@ -147,3 +147,58 @@ TEST_CASE("keys: every key the scripts write is documented in docs/redis-keys.md
 }
 
 }  // namespace policyd::test
+
+namespace policyd::test {
+
+// Not a pass/fail check on size: prints what one active user costs, for the docs and the
+// closing note. "Active" = sending through a whole window, so every sub-bucket holds a count.
+TEST_CASE("keys: memory per active user with 3 limits (printed)") {
+  RedisServer redis;
+  Config c = TestConfig();
+  c.plans["default"].limits = {{SubjectKind::kUser, Metric::kMessages, 100000, kHour},
+                               {SubjectKind::kUser, Metric::kRecipients, 100000, kHour},
+                               {SubjectKind::kUser, Metric::kBytes, 1000000000, 24 * kHour}};
+  c.policy.dedup_ttl_ms = 1;  // idempotency keys are short-lived; measure the counters
+  StoreHarness store(redis.port(), c);
+  const int users = 200;
+  for (int u = 0; u < users; ++u) {
+    redis.Cmd({"HSET", "pd:user:{user:u" + std::to_string(u) + "}", "account", "acme", "mode",
+               "any"});
+  }
+  redis.Cmd({"HSET", "pd:domains:{account:acme}", "example.com", "verified"});
+  auto info_used = [&] {
+    std::string info = redis.CmdOne({"INFO", "memory"});
+    auto pos = info.find("used_memory:");
+    return std::stoll(info.substr(pos + 12));
+  };
+  redis.Cmd({"FLUSHALL"});
+  for (int u = 0; u < users; ++u) {
+    redis.Cmd({"HSET", "pd:user:{user:u" + std::to_string(u) + "}", "account", "acme", "mode",
+               "any"});
+  }
+  long long before = info_used();
+  // One message per sub-bucket for an hour: 60 buckets in the 1h windows, 3 in the 1d one.
+  for (int minute = 0; minute < 60; ++minute) {
+    for (int u = 0; u < users; ++u) {
+      store.Decide(MakeRequest({{"protocol_state", "END-OF-MESSAGE"},
+                                {"sasl_username", "u" + std::to_string(u)},
+                                {"sender", ""},
+                                {"recipient_count", "3"},
+                                {"size", "20000"},
+                                {"instance", "m" + std::to_string(minute)}}),
+                   kNow + minute * 60 * 1000);
+    }
+  }
+  for (const auto& k : redis.Cmd({"KEYS", "pd:seen:*"})) redis.Cmd({"DEL", k});
+  long long per_user = (info_used() - before) / users;
+  long long counters = 0;
+  for (const auto& k : redis.Cmd({"KEYS", "pd:rate:{user:u7}*"})) {
+    counters += std::stoll(redis.CmdOne({"MEMORY", "USAGE", k}));
+  }
+  MESSAGE("redis memory per active user with 3 limits: " << per_user
+          << " bytes (used_memory delta); MEMORY USAGE of one user's 3 counter hashes: "
+          << counters << " bytes");
+  CHECK(per_user > 0);
+}
+
+}  // namespace policyd::test

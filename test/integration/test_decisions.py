@@ -148,5 +148,50 @@ class RepliesTest(unittest.TestCase):
                 redis.stop()
 
 
+
+
+class UnauthenticatedTest(unittest.TestCase):
+    """[policy] unauthenticated: dunno, reject, and sender (the envelope sender is the subject
+    under the default plan)."""
+
+    def run_policy(self, mode, requests, n=2):
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            extra = PLANS.format(n=n, events=100).replace(
+                '[policy]\n', f'[policy]\nunauthenticated = "{mode}"\n')
+            p = Policyd(tmp, redis.port, extra=extra)
+            try:
+                p.start()
+                p.wait_redis_ready()
+                c = p.client()
+                return [c.ask(r) for r in requests], redis.cmd("KEYS", "pd:rate:*")
+            finally:
+                p.stop()
+                redis.stop()
+
+    def anon(self, sender, i):
+        return request_bytes(protocol_state="END-OF-MESSAGE", sender=sender,
+                             recipient_count=1, size=10, client_address="192.0.2.50",
+                             client_port=i, instance=f"anon{i}")
+
+    def test_dunno_lets_requests_without_a_user_through_untouched(self):
+        replies, keys = self.run_policy("dunno", [self.anon("a@x.example", i) for i in range(4)])
+        self.assertEqual(replies, ["DUNNO"] * 4)
+        self.assertEqual(keys, [])
+
+    def test_reject_refuses_requests_without_a_user(self):
+        replies, _ = self.run_policy("reject", [self.anon("a@x.example", 0)])
+        self.assertEqual(replies, ["550 5.7.1 Authentication required to send through this relay"])
+
+    def test_sender_counts_each_envelope_sender_on_its_own(self):
+        reqs = [self.anon("a@x.example", i) for i in range(3)] + [self.anon("B@x.example", 9)]
+        replies, keys = self.run_policy("sender", reqs)
+        self.assertEqual(replies[:2], ["DUNNO", "DUNNO"])
+        self.assertTrue(replies[2].startswith("421 4.7.1 Rate limit exceeded: messages 2/2"))
+        self.assertEqual(replies[3], "DUNNO")
+        self.assertIn("pd:rate:{sender:a@x.example}:messages:3600", keys)
+        self.assertIn("pd:rate:{sender:b@x.example}:messages:3600", keys)
+
+
 if __name__ == "__main__":
     unittest.main()
