@@ -166,7 +166,8 @@ class HttpTest(unittest.TestCase):
         try:
             from prometheus_client.parser import text_string_to_metric_families
         except ImportError:
-            self.skipTest("python3-prometheus-client not installed")
+            self.fail("python3-prometheus-client is needed (scripts/test installs it; run the "
+                      "tests with Debian's /usr/bin/python3)")
         names = {f.name for f in text_string_to_metric_families(after)}
         self.assertIn("policyd_requests", names)
         self.assertIn("policyd_decision_latency_seconds", names)
@@ -181,6 +182,18 @@ class HttpTest(unittest.TestCase):
         c.endheaders()
         self.assertEqual(c.getresponse().status, 413)
         c.close()
+
+    def test_slow_client_times_out(self):
+        """A client that never finishes its request is cut off at [http] timeout (2 s here)."""
+        import socket
+        import time
+        s = socket.create_connection(("127.0.0.1", self.http_port), timeout=5)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        t = time.monotonic()
+        data = s.recv(1000)
+        self.assertTrue(data.startswith(b"HTTP/1.1 408"), data)
+        self.assertLess(time.monotonic() - t, 4)
+        s.close()
 
 
 class HealthzDownTest(unittest.TestCase):

@@ -250,6 +250,49 @@ class ServerTest(unittest.TestCase):
         self.assertNotIn("failure_reply", p.read_log())
 
 
+class IdleTest(unittest.TestCase):
+    def test_idle_connections_outlive_postfix_and_close_at_idle_timeout(self):
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            short = Policyd(tmp, redis.port, server_extra='idle_timeout = "1s"')
+            default = Policyd(tmp, redis.port)
+            try:
+                for p in (short, default):
+                    p.start()
+                    p.wait_redis_ready()
+                a, b = short.client(), default.client()
+                self.assertEqual(a.ask(RCPT), "DUNNO")
+                self.assertEqual(b.ask(RCPT), "DUNNO")
+                time.sleep(1.5)
+                self.assertTrue(a.closed_by_server())
+                self.assertIn('reason="idle timeout"', short.read_log())
+                self.assertEqual(b.ask(RCPT), "DUNNO")  # default 1100 s > Postfix's 1000 s
+                r = subprocess.run([POLICYD, "--check-config", "-c", default.config_path])
+                self.assertEqual(r.returncode, 0)
+            finally:
+                short.stop()
+                default.stop()
+                redis.stop()
+
+
+class ScriptCacheTest(unittest.TestCase):
+    def test_script_flush_is_survived_through_the_eval_fallback(self):
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            p = Policyd(tmp, redis.port)
+            try:
+                p.start()
+                p.wait_redis_ready()
+                c = p.client()
+                redis.cmd("SCRIPT", "FLUSH")
+                self.assertEqual(c.ask(RCPT), "DUNNO")
+                self.assertEqual(c.ask(RCPT), "DUNNO")
+                self.assertNotIn("failure_reply", p.read_log())
+            finally:
+                p.stop()
+                redis.stop()
+
+
 class CheckConfigTest(unittest.TestCase):
     def test_check_config_reports_each_error_with_its_line(self):
         with TempDir() as tmp:
