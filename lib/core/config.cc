@@ -228,4 +228,10 @@ std::vector<std::string> NonReloadableChanges(const Config& running, const Confi
   return changed;
 }
 
+void KeepNonReloadable(const Config& running, Config* loaded) {
+  for (const ConfigKey& row : ConfigKeys()) {
+    if (!row.reloadable) row.set(*loaded, row.get(running));
+  }
+}
+
 }  // namespace policyd

@@ -53,6 +53,10 @@ struct RedisConfig {
   uint64_t reconnect_min_ms = 100;
   uint64_t reconnect_max_ms = 5000;
   std::string key_prefix = "pd:";
+  // Redis Sentinel: when set, the primary is asked from these "host:port" sentinels under
+  // master_name; url then only gives password and db.
+  std::vector<std::string> sentinels;
+  std::string master_name = "mymaster";
 };
 
 enum class FailureAction { kDunno, kDefer };
@@ -153,6 +157,8 @@ Result<Config> LoadConfigFile(const std::string& path);
 // Keys whose change needs a restart (listen addresses, threads, http listen): SIGHUP keeps
 // their old values and logs one line per changed key. Returns the names of changed keys.
 std::vector<std::string> NonReloadableChanges(const Config& running, const Config& loaded);
+// Copies the running values of those keys into loaded, so what runs is what reload applied.
+void KeepNonReloadable(const Config& running, Config* loaded);
 
 // "90s", "15m", "1h", "1d", "1w", "500ms" or a bare integer of seconds -> milliseconds.
 Result<uint64_t> ParseDuration(std::string_view text);

@@ -96,8 +96,9 @@ ConfigKey Enum(std::string_view name, std::vector<std::string_view> allowed, F) 
 }
 
 template <typename F>
-ConfigKey String(std::string_view name, F, std::string (*check)(const KeyValue&) = nullptr) {
-  ConfigKey key = Row(name, KeyType::kString);
+ConfigKey String(std::string_view name, F, std::string (*check)(const KeyValue&) = nullptr,
+                 Reload reload = Reload::kYes) {
+  ConfigKey key = Row(name, KeyType::kString, 0, 0, reload);
   key.check = check;
   key.set = [](Config& c, const KeyValue& v) { F{}(c) = std::get<std::string>(v); };
   key.get = [](const Config& c) -> KeyValue { return F{}(c); };
@@ -148,6 +149,16 @@ std::string CheckHttpListen(const KeyValue& v) {
 std::string CheckRedisUrl(const KeyValue& v) {
   auto endpoint = ParseRedisUrl(std::get<std::string>(v));
   return endpoint ? "" : endpoint.error().message;
+}
+
+std::string CheckSentinels(const KeyValue& v) {
+  for (const std::string& s : std::get<std::vector<std::string>>(v)) {
+    auto endpoint = ParseRedisUrl("redis://" + s);
+    if (!endpoint || s.find('/') != std::string::npos || s.find('@') != std::string::npos) {
+      return fmt::format("'{}' is not host:port", s);
+    }
+  }
+  return "";
 }
 
 // The prefix starts every Redis key; braces would break the hash tags that follow it.
@@ -209,7 +220,9 @@ std::vector<ConfigKey> BuildKeys() {
       Duration("server.shutdown_timeout", 0, kHour, FIELD(server.shutdown_timeout_ms)),
       Int("server.threads", 1, 64, FIELD(server.threads), Reload::kRestart),
 
-      String("redis.url", FIELD(redis.url), CheckRedisUrl),
+      String("redis.url", FIELD(redis.url), CheckRedisUrl, Reload::kRestart),
+      StringList("redis.sentinels", FIELD(redis.sentinels), CheckSentinels, Reload::kRestart),
+      String("redis.master_name", FIELD(redis.master_name), nullptr, Reload::kRestart),
       Duration("redis.connect_timeout", 10, kMinute, FIELD(redis.connect_timeout_ms)),
       Duration("redis.reconnect_min", 1, kMinute, FIELD(redis.reconnect_min_ms)),
       Duration("redis.reconnect_max", 1, 10 * kMinute, FIELD(redis.reconnect_max_ms)),

@@ -31,6 +31,11 @@ Status Server::Start() {
   RedisClientOptions options{config_->redis.connect_timeout_ms, config_->redis.reconnect_min_ms,
                              config_->redis.reconnect_max_ms};
   redis_ = std::make_unique<RedisClient>(&loop_, *endpoint, options);
+  if (!config_->redis.sentinels.empty()) {
+    redis_->UseSentinel(std::make_unique<SentinelResolver>(
+        &loop_, config_->redis.sentinels, config_->redis.master_name, *endpoint,
+        config_->redis.connect_timeout_ms));
+  }
   store_ = std::make_unique<PolicyStore>(redis_.get());
   reports_ = std::make_unique<ReportStore>(redis_.get(), &store_->scripts());
   http_ = std::make_unique<HttpServer>(
@@ -117,10 +122,7 @@ void Server::Reload() {
     POLICYD_LOG_WARN("event=reload_ignored {} reason=needs_restart", LogField("key", key));
   }
   auto next = std::make_shared<Config>(std::move(*loaded));
-  // Keys that need a restart keep their running values, so what runs is what the config says.
-  next->server.listen = config_->server.listen;
-  next->server.threads = config_->server.threads;
-  next->http.listen = config_->http.listen;
+  KeepNonReloadable(*config_, next.get());
   SetLogConfig(next->log.level, next->log.target);
   config_ = std::move(next);
   POLICYD_LOG_INFO("event=reloaded {}", LogField("config", config_path_));

@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <string_view>
 #include <cassert>
 
 #include "log/log.h"
@@ -80,6 +81,23 @@ void RedisClient::SetState(State state) {
 
 void RedisClient::Connect() {
   if (state_ == State::kStopped) return;
+  if (!resolver_) return ConnectNow();
+  SetState(State::kConnecting);
+  resolver_->Resolve([this](Result<RedisEndpoint> primary) {
+    if (state_ == State::kStopped) return;
+    if (!primary.ok()) {
+      POLICYD_LOG_WARN("event=sentinel_no_primary {}", LogField("error", primary.error().message));
+      return ScheduleReconnect();
+    }
+    if (primary->host != endpoint_.host || primary->port != endpoint_.port) {
+      POLICYD_LOG_INFO("event=sentinel_primary {}", LogField("redis", primary->Describe()));
+    }
+    endpoint_ = std::move(*primary);
+    ConnectNow();
+  });
+}
+
+void RedisClient::ConnectNow() {
   redisAsyncContext* ac =
       endpoint_.IsUnix() ? redisAsyncConnectUnix(endpoint_.unix_path.c_str())
                          : redisAsyncConnect(endpoint_.host.c_str(), endpoint_.port);
@@ -121,6 +139,15 @@ void RedisClient::SendHandshake() {
   }
   if (endpoint_.db != 0) {
     Send({"SELECT", std::to_string(endpoint_.db)}, options_.connect_timeout_ms, step);
+  }
+  if (resolver_) {
+    // Sentinel may still name a primary that was just demoted: only a master will do.
+    Send({"ROLE"}, options_.connect_timeout_ms, [this](Result<RedisValue> r) {
+      if (state_ != State::kConnecting || !r.ok()) return;
+      if (r->elements.empty() || r->elements[0].AsString() != "master") {
+        Drop("ROLE is not master");
+      }
+    });
   }
   Send({"PING"}, options_.connect_timeout_ms, [this](Result<RedisValue> r) {
     if (state_ == State::kConnecting) OnHandshakeDone(std::move(r));
@@ -245,7 +272,20 @@ void RedisClient::OnReply(redisAsyncContext* /*ac*/, void* reply, void* privdata
     self->OnReplyFor(pending, Error{ErrorCode::kUnavailable, "redis connection lost"});
   } else {
     self->last_reply_ms_ = uv_now(self->loop_);
-    self->OnReplyFor(pending, ToValue(static_cast<redisReply*>(reply)));
+    auto* r = static_cast<redisReply*>(reply);
+    if (r->type == REDIS_REPLY_ERROR && self->resolver_ &&
+        std::string_view(r->str, r->len).rfind("READONLY", 0) == 0) {
+      self->drop_reason_ = "primary was demoted (READONLY)";
+      uv_timer_start(
+          &self->drop_timer_,
+          [](uv_timer_t* t) {
+            auto* c = static_cast<RedisClient*>(t->data);
+            c->backoff_ms_ = 0;
+            c->Drop(c->drop_reason_);
+          },
+          0, 0);
+    }
+    self->OnReplyFor(pending, ToValue(r));
   }
 }
 
@@ -310,6 +350,15 @@ void RedisClient::Stop(std::function<void()> done) {
     redisAsyncFree(ac);
   }
   SetState(State::kStopped);
+  if (resolver_) {
+    ++open_handles_;
+    resolver_->Close([this] {
+      if (--open_handles_ == 0 && stop_done_) {
+        auto done = std::move(stop_done_);
+        done();
+      }
+    });
+  }
   for (uv_timer_t* t : {&deadline_timer_, &reconnect_timer_, &drop_timer_}) {
     uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) {
       auto* self = static_cast<RedisClient*>(h->data);

@@ -22,6 +22,7 @@
 #include "core/redis_url.h"
 #include "core/result.h"
 #include "store/redis_value.h"
+#include "store/sentinel_resolver.h"
 
 struct redisAsyncContext;
 
@@ -55,8 +56,12 @@ class RedisClient {
   void SetReadyListener(std::function<void(bool ready)> listener) {
     ready_listener_ = std::move(listener);
   }
-  // Points the client at another server (Sentinel failover); drops the current connection.
+  // Points the client at another server; drops the current connection.
   void SetEndpoint(RedisEndpoint endpoint);
+  // Sentinel mode: every (re)connect first asks the resolver for the primary, the handshake
+  // checks ROLE is master, and a -READONLY reply (a demoted primary) drops the connection so
+  // the next connect asks again. Call before Start().
+  void UseSentinel(std::unique_ptr<SentinelResolver> resolver) { resolver_ = std::move(resolver); }
   const RedisEndpoint& endpoint() const { return endpoint_; }
 
  private:
@@ -64,6 +69,7 @@ class RedisClient {
   struct Pending;
 
   void Connect();
+  void ConnectNow();
   void SendHandshake();
   void OnHandshakeDone(Result<RedisValue> reply);
   void Drop(const std::string& reason);  // frees the context; schedules a reconnect
@@ -94,6 +100,7 @@ class RedisClient {
   int open_handles_ = 0;
   std::function<void()> stop_done_;
   std::function<void(bool)> ready_listener_;
+  std::unique_ptr<SentinelResolver> resolver_;
 };
 
 }  // namespace policyd
