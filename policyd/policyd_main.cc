@@ -8,7 +8,7 @@
 
 #include "core/config.h"
 #include "log/log.h"
-#include "server/server.h"
+#include "server/supervisor.h"
 
 namespace {
 
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   }  // a client that vanished is a write error, not a death
   policyd::SetLogConfig(config->log.level, config->log.target);
   auto shared = std::make_shared<const policyd::Config>(std::move(*config));
-  policyd::Server server(shared, path);
+  policyd::Supervisor server(shared, path);
   if (policyd::Status s = server.Start(); !s.ok()) {
     POLICYD_LOG_ERROR("event=start_failed {}", policyd::LogField("error", s.error().message, 500));
     return 1;

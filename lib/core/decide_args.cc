@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 
 #include <charconv>
+#include <cmath>
+#include <limits>
 
 #include "core/redis_keys.h"
 
@@ -44,6 +46,15 @@ Verdict LocalVerdict(Action action, std::string rule) {
   v.action = action;
   v.rule = std::move(rule);
   return v;
+}
+
+// parse_score reads numbers with the Lua pattern [%d%.]+: never an exponent, never "inf".
+std::string PlainNumber(double v) {
+  if (!std::isfinite(v)) v = std::numeric_limits<double>::max();
+  std::string s = fmt::format("{:.15f}", v);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
 }
 
 }  // namespace
@@ -88,8 +99,11 @@ AbuseSpecs AbuseSpec(const Config& config) {
   out.escalation = fmt::format("{},{},{},{},{},{},{},{}", a.throttle_events, a.within_ms,
                                a.block_for_ms, a.memory_ms, a.escalate, a.max_block_ms,
                                a.evidence_max, a.evidence_ttl_ms);
-  out.score = fmt::format("window={},threshold={}", a.score_window_ms, a.score_threshold);
-  for (const auto& [kind, weight] : a.weights) out.score += fmt::format(",{}={}", kind, weight);
+  out.score =
+      fmt::format("window={},threshold={}", a.score_window_ms, PlainNumber(a.score_threshold));
+  for (const auto& [kind, weight] : a.weights) {
+    out.score += fmt::format(",{}={}", kind, PlainNumber(weight));
+  }
   return out;
 }
 

@@ -41,6 +41,22 @@ void Metrics::RecordDecision(std::string_view state, std::string_view action,
   }
 }
 
+void MergeMetrics(Metrics& into, const Metrics& from) {
+  for (const auto& [k, n] : from.requests) into.requests[k] += n;
+  for (std::size_t i = 0; i < into.latency_buckets.size(); ++i) {
+    into.latency_buckets[i] += from.latency_buckets[i];
+  }
+  into.latency_count += from.latency_count;
+  into.latency_sum_us += from.latency_sum_us;
+  into.redis_errors += from.redis_errors;
+  into.failure_replies += from.failure_replies;
+  into.connections_total += from.connections_total;
+  for (const auto& [k, n] : from.connection_closes) into.connection_closes[k] += n;
+  for (const auto& [k, n] : from.blocks_created) into.blocks_created[k] += n;
+  for (const auto& [k, n] : from.signals_ingested) into.signals_ingested[k] += n;
+  for (const auto& [k, n] : from.http_requests) into.http_requests[k] += n;
+}
+
 std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
   std::string out;
   Header(out, "policyd_requests_total", "counter", "Policy requests answered, by state and action.");

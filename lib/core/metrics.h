@@ -37,6 +37,9 @@ struct MetricsGauges {
   bool redis_up = false;
 };
 
+// Adds every counter of `from` to `into` (several event loops, one /metrics).
+void MergeMetrics(Metrics& into, const Metrics& from);
+
 std::string RenderPrometheus(const Metrics& metrics, const MetricsGauges& gauges);
 
 }  // namespace policyd

@@ -6,9 +6,11 @@ namespace policyd {
 namespace {
 
 uint64_t ParseCount(std::string_view s) {
+  for (char c : s) {
+    if (c < '0' || c > '9') return 0;  // garbage is 0 even when its digits would overflow
+  }
   uint64_t v = 0;
   for (char c : s) {
-    if (c < '0' || c > '9') return 0;
     uint64_t digit = static_cast<uint64_t>(c - '0');
     if (v > (std::numeric_limits<uint64_t>::max() - digit) / 10) {
       return std::numeric_limits<uint64_t>::max();

@@ -26,7 +26,7 @@ void HttpServer::Route(const HttpRequest& request, Reply reply) {
   const std::string& path = request.path;
   if (path == "/healthz" && request.method == "GET") return ServeHealth(counted("healthz"));
   if (path == "/metrics" && request.method == "GET") {
-    return counted("metrics")(TextResponse(200, RenderPrometheus(*metrics_, gauges_())));
+    return counted("metrics")(TextResponse(200, RenderPrometheus(all_metrics_(), gauges_())));
   }
   if (path == "/report" || path == "/report/") {
     if (request.method == "GET") return ServeReport(request, counted("report"));

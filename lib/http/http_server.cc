@@ -13,12 +13,13 @@ constexpr std::size_t kMaxHttpConnections = 512;
 
 HttpServer::HttpServer(uv_loop_t* loop, std::function<std::shared_ptr<const Config>()> config,
                        ReportStore* reports, Metrics* metrics,
-                       std::function<MetricsGauges()> gauges)
+                       std::function<Metrics()> all_metrics, std::function<MetricsGauges()> gauges)
     : loop_(loop),
       config_(std::move(config)),
       current_(config_()),
       reports_(reports),
       metrics_(metrics),
+      all_metrics_(std::move(all_metrics)),
       gauges_(std::move(gauges)) {}
 
 HttpServer::~HttpServer() = default;

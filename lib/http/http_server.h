@@ -25,8 +25,11 @@ class HttpConnection;
 class HttpServer {
  public:
   // config() is read per request, so a reload applies to the next request.
+  // metrics: this loop's counters (HTTP and signal counts are added there); all_metrics: every
+  // loop's counters merged, for /metrics.
   HttpServer(uv_loop_t* loop, std::function<std::shared_ptr<const Config>()> config,
-             ReportStore* reports, Metrics* metrics, std::function<MetricsGauges()> gauges);
+             ReportStore* reports, Metrics* metrics, std::function<Metrics()> all_metrics,
+             std::function<MetricsGauges()> gauges);
   ~HttpServer();
 
   Status Start(const std::vector<std::string>& listen);
@@ -53,6 +56,7 @@ class HttpServer {
   std::shared_ptr<const Config> current_;
   ReportStore* reports_;
   Metrics* metrics_;
+  std::function<Metrics()> all_metrics_;
   std::function<MetricsGauges()> gauges_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<uint64_t, HttpConnection*> connections_;

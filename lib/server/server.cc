@@ -7,23 +7,25 @@
 
 namespace policyd {
 
-Server::Server(std::shared_ptr<const Config> config, std::string config_path)
-    : config_(std::move(config)), config_path_(std::move(config_path)) {
+Server::Server(std::shared_ptr<const Config> config, SharedState* shared, bool primary)
+    : config_(std::move(config)), shared_(shared), primary_(primary) {
   uv_loop_init(&loop_);
 }
 
 Server::~Server() { uv_loop_close(&loop_); }
 
 Status Server::Start() {
+  bool shared_port = config_->server.threads > 1;
   for (const std::string& text : config_->server.listen) {
     Result<ListenAddress> address = ParseListenAddress(text);
     if (!address.ok()) return address.error();
     bool is_unix = address->IsUnix();
+    if (is_unix && !primary_) continue;  // a unix path has one owner
     auto listener = std::make_unique<Listener>(
         &loop_, *address, [this] { return CanAccept(); },
         [this, is_unix](int fd) { OnAccept(fd, is_unix); });
-    if (Status s = listener->Open(); !s.ok()) return s;
-    POLICYD_LOG_INFO("event=listening {}", LogField("listen", address->Describe()));
+    if (Status s = listener->Open(shared_port && !is_unix); !s.ok()) return s;
+    if (primary_) POLICYD_LOG_INFO("event=listening {}", LogField("listen", address->Describe()));
     listeners_.push_back(std::move(listener));
   }
   Result<RedisEndpoint> endpoint = ParseRedisUrl(config_->redis.url);
@@ -38,42 +40,71 @@ Status Server::Start() {
   }
   store_ = std::make_unique<PolicyStore>(redis_.get());
   reports_ = std::make_unique<ReportStore>(redis_.get(), &store_->scripts());
-  http_ = std::make_unique<HttpServer>(
-      &loop_, [this] { return config_; }, reports_.get(), &metrics_, [this] {
-        return MetricsGauges{connections_.size(), redis_->ready()};
-      });
-  if (Status s = http_->Start(config_->http.listen); !s.ok()) return s;
+  if (primary_) {
+    http_ = std::make_unique<HttpServer>(
+        &loop_, [this] { return config_; }, reports_.get(), &metrics_,
+        [this] { return shared_->merged_metrics(); }, [this] { return shared_->gauges(); });
+    if (Status s = http_->Start(config_->http.listen); !s.ok()) return s;
+  }
   redis_->SetReadyListener([this](bool ready) {
+    redis_ready_ = ready;
     if (ready) store_->scripts().LoadAll(config_->server.request_timeout_ms);
   });
   redis_->Start();
 
-  uv_signal_init(&loop_, &sighup_);
-  uv_signal_init(&loop_, &sigterm_);
-  uv_signal_init(&loop_, &sigint_);
+  uv_async_init(&loop_, &control_, [](uv_async_t* a) { static_cast<Server*>(a->data)->OnControl(); });
   uv_timer_init(&loop_, &shutdown_timer_);
-  sighup_.data = sigterm_.data = sigint_.data = shutdown_timer_.data = this;
-  uv_signal_start(&sighup_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->Reload(); },
-                  SIGHUP);
-  auto on_stop = [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->BeginShutdown(); };
-  uv_signal_start(&sigterm_, on_stop, SIGTERM);
-  uv_signal_start(&sigint_, on_stop, SIGINT);
+  control_.data = shutdown_timer_.data = this;
   return Ok{};
 }
 
-int Server::Run() {
-  uv_run(&loop_, UV_RUN_DEFAULT);
-  return exit_code_;
+void Server::Run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+void Server::RequestReload(std::shared_ptr<const Config> config) {
+  {
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    pending_config_ = std::move(config);
+  }
+  uv_async_send(&control_);
+}
+
+void Server::RequestShutdown() {
+  {
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    pending_shutdown_ = true;
+  }
+  uv_async_send(&control_);
+}
+
+void Server::OnControl() {
+  std::shared_ptr<const Config> next;
+  bool shutdown;
+  {
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    next = std::move(pending_config_);
+    shutdown = pending_shutdown_;
+  }
+  if (next) config_ = std::move(next);
+  if (shutdown) BeginShutdown();
+}
+
+Metrics Server::MetricsSnapshot() {
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
+  return metrics_;
 }
 
 bool Server::CanAccept() const {
   return !shutting_down_ &&
-         connections_.size() < static_cast<std::size_t>(config_->server.max_connections);
+         shared_->connections < static_cast<std::size_t>(config_->server.max_connections);
 }
 
 void Server::OnAccept(int fd, bool is_unix) {
   uint64_t id = next_connection_id_++;
-  ++metrics_.connections_total;
+  ++shared_->connections;
+  {
+    std::lock_guard<std::mutex> lock(metrics_mutex_);
+    ++metrics_.connections_total;
+  }
   auto* connection = new Connection(this, id, fd, is_unix);
   connections_.emplace(id, connection);
   connection->Start();  // on failure it is already closing and will call OnConnectionClosed
@@ -93,6 +124,7 @@ void Server::Decide(const std::shared_ptr<const Config>& config, const PolicyReq
 
 void Server::RecordDecision(const PolicyRequest& request, const Verdict& verdict,
                             uint64_t latency_us, bool failed) {
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
   metrics_.RecordDecision(request.StateName(), ActionName(verdict.action), latency_us);
   if (failed) {
     ++metrics_.redis_errors;
@@ -103,6 +135,7 @@ void Server::RecordDecision(const PolicyRequest& request, const Verdict& verdict
 
 void Server::OnConnectionClosed(Connection* connection) {
   connections_.erase(connection->id());
+  --shared_->connections;
   delete connection;
   if (shutting_down_) {
     MaybeFinishShutdown();
@@ -111,27 +144,9 @@ void Server::OnConnectionClosed(Connection* connection) {
   for (auto& listener : listeners_) listener->Resume();
 }
 
-void Server::Reload() {
-  Result<Config> loaded = LoadConfigFile(config_path_);
-  if (!loaded.ok()) {
-    POLICYD_LOG_ERROR("event=reload_failed {} keeping=previous_config",
-                      LogField("error", loaded.error().message, 2000));
-    return;
-  }
-  for (const std::string& key : NonReloadableChanges(*config_, *loaded)) {
-    POLICYD_LOG_WARN("event=reload_ignored {} reason=needs_restart", LogField("key", key));
-  }
-  auto next = std::make_shared<Config>(std::move(*loaded));
-  KeepNonReloadable(*config_, next.get());
-  SetLogConfig(next->log.level, next->log.target);
-  config_ = std::move(next);
-  POLICYD_LOG_INFO("event=reloaded {}", LogField("config", config_path_));
-}
-
 void Server::BeginShutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
-  POLICYD_LOG_INFO("event=shutdown connections={}", connections_.size());
   for (auto& listener : listeners_) listener->Close(nullptr);
   uv_timer_start(
       &shutdown_timer_,
@@ -141,7 +156,7 @@ void Server::BeginShutdown() {
         for (auto& [id, c] : self->connections_) c->Close("shutdown timeout");
       },
       config_->server.shutdown_timeout_ms, 0);
-  // Copy the ids: Drain may close (but never delete) connections synchronously.
+  // Drain may close (but never delete) connections synchronously: iterate over a copy.
   std::vector<Connection*> all;
   for (auto& [id, c] : connections_) all.push_back(c);
   for (Connection* c : all) c->Drain();
@@ -152,15 +167,17 @@ void Server::MaybeFinishShutdown() {
   if (!connections_.empty() || finished_) return;
   finished_ = true;
   uv_timer_stop(&shutdown_timer_);
-  http_->Stop([] {});
-  redis_->Stop([this] {
-    for (uv_handle_t* h :
-         {reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&sigterm_),
-          reinterpret_cast<uv_handle_t*>(&sigint_),
-          reinterpret_cast<uv_handle_t*>(&shutdown_timer_)}) {
-      uv_close(h, nullptr);
-    }
-  });
+  auto stop_redis = [this] {
+    redis_->Stop([this] {
+      uv_close(reinterpret_cast<uv_handle_t*>(&control_), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);
+    });
+  };
+  if (http_) {
+    http_->Stop(stop_redis);
+  } else {
+    stop_redis();
+  }
 }
 
 }  // namespace policyd

@@ -140,6 +140,7 @@ BASE_CONFIG = """
 listen = {listen}
 request_timeout = "{request_timeout}"
 max_connections = {max_connections}
+threads = {threads}
 {server_extra}
 
 [redis]
@@ -178,7 +179,8 @@ class Policyd:
             listen="[" + ", ".join(f'"{l}"' for l in listens) + "]",
             request_timeout=request_timeout, max_connections=max_connections,
             redis_port=redis_port, on_redis_error=on_redis_error, log_level=log_level,
-            extra=extra, server_extra=server_extra)
+            extra=extra, server_extra=server_extra,
+            threads=os.environ.get("POLICYD_THREADS", "1"))
         with open(self.config_path, "w") as f:
             f.write(self.config_text)
         self.log_path = os.path.join(self.dir, "policyd.log")
