@@ -44,7 +44,7 @@ struct ServerConfig {
   uint64_t request_timeout_ms = 1000;
   uint64_t idle_timeout_ms = 1100 * 1000;  // above Postfix's max_ttl (1000 s); 0 = never
   uint64_t shutdown_timeout_ms = 10 * 1000;
-  int threads = 1;
+  int threads = 0;  // 0: one event loop per core
 };
 
 struct RedisConfig {

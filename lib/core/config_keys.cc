@@ -218,7 +218,7 @@ std::vector<ConfigKey> BuildKeys() {
       Duration("server.request_timeout", 10, 100 * kSecond, FIELD(server.request_timeout_ms)),
       Duration("server.idle_timeout", 0, 7 * kDay, FIELD(server.idle_timeout_ms)),
       Duration("server.shutdown_timeout", 0, kHour, FIELD(server.shutdown_timeout_ms)),
-      Int("server.threads", 1, 64, FIELD(server.threads), Reload::kRestart),
+      Int("server.threads", 0, 64, FIELD(server.threads), Reload::kRestart),
 
       String("redis.url", FIELD(redis.url), CheckRedisUrl, Reload::kRestart),
       StringList("redis.sentinels", FIELD(redis.sentinels), CheckSentinels, Reload::kRestart),

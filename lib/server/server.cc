@@ -15,7 +15,7 @@ Server::Server(std::shared_ptr<const Config> config, SharedState* shared, bool p
 Server::~Server() { uv_loop_close(&loop_); }
 
 Status Server::Start() {
-  bool shared_port = config_->server.threads > 1;
+  bool shared_port = shared_->loops > 1;
   for (const std::string& text : config_->server.listen) {
     Result<ListenAddress> address = ParseListenAddress(text);
     if (!address.ok()) return address.error();

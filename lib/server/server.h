@@ -36,6 +36,7 @@ class Connection;
 // What the loops of one process share: the connection count behind max_connections, and a
 // way for the primary loop's /metrics to see every loop's counters.
 struct SharedState {
+  int loops = 1;  // how many Servers run; more than one share TCP ports with SO_REUSEPORT
   std::atomic<std::size_t> connections{0};
   std::function<Metrics()> merged_metrics;
   std::function<MetricsGauges()> gauges;

@@ -24,7 +24,11 @@ Supervisor::Supervisor(std::shared_ptr<const Config> config, std::string config_
 Supervisor::~Supervisor() { uv_loop_close(&loop_); }
 
 Status Supervisor::Start() {
-  int threads = std::max(1, config_->server.threads);
+  // threads = 0 (the default): one loop per core the process may run on.
+  int threads = config_->server.threads;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  shared_.loops = threads;
+  POLICYD_LOG_INFO("event=starting threads={}", threads);
   for (int i = 0; i < threads; ++i) {
     servers_.push_back(std::make_unique<Server>(config_, &shared_, i == 0));
     if (Status s = servers_.back()->Start(); !s.ok()) return s;

@@ -187,7 +187,7 @@ TEST_CASE("config: each kind of bad value names path, line, key and what is expe
       {"[server]\nthreads = \"2\"",
        "t.toml:2:11: server.threads: expected an integer, got a string"},
       {"[server]\nthreads = 100",
-       "t.toml:2:11: server.threads: 100 is out of range, expected 1..64"},
+       "t.toml:2:11: server.threads: 100 is out of range, expected 0..64"},
       {"[server]\nrequest_timeout = \"200s\"",
        "t.toml:2:19: server.request_timeout: 200s is out of range, expected 10ms..100s"},
       {"[server]\nrequest_timeout = \"soon\"",
@@ -266,7 +266,7 @@ TEST_CASE("config: a TOML syntax error names path, line and column") {
 
 TEST_CASE("config: all problems are reported at once, one per line, in file order") {
   std::string errors = ErrorsOf(R"([server]
-threads = 0
+threads = -1
 bogus = 1
 [redis]
 url = "nope"
