@@ -175,12 +175,13 @@ class Policyd:
         listens = listen if listen is not None else [f"127.0.0.1:{self.port}",
                                                       f"unix:{self.unix_path}"]
         self.config_path = os.path.join(self.dir, "policyd.toml")
+        self.threads = int(os.environ.get("POLICYD_THREADS", "1"))
         self.config_text = BASE_CONFIG.format(
             listen="[" + ", ".join(f'"{l}"' for l in listens) + "]",
             request_timeout=request_timeout, max_connections=max_connections,
             redis_port=redis_port, on_redis_error=on_redis_error, log_level=log_level,
             extra=extra, server_extra=server_extra,
-            threads=os.environ.get("POLICYD_THREADS", "1"))
+            threads=self.threads)
         with open(self.config_path, "w") as f:
             f.write(self.config_text)
         self.log_path = os.path.join(self.dir, "policyd.log")
@@ -209,12 +210,20 @@ class Policyd:
         unknown user counts nothing, so this changes no state."""
         probe = request_bytes(protocol_state="RCPT", sasl_username="probe.unknown.user",
                               sender="", instance="probe")
-        c = self.client()
-        try:
-            wait_for(lambda: c.ask(probe) == "DUNNO" and "failure_reply" not in
-                     self.read_log()[-300:], timeout, interval=0.05, what="redis ready")
-        finally:
-            c.close()
+        def every_loop_ready():
+            # Fresh connections: with [server] threads > 1 the kernel spreads them over the
+            # loops (SO_REUSEPORT), and each loop has its own Redis connection to wait for.
+            failures_before = self.read_log().count("event=failure_reply")
+            for _ in range(16 if self.threads > 1 else 1):
+                c = self.client()
+                try:
+                    if c.ask(probe) != "DUNNO":
+                        return False
+                finally:
+                    c.close()
+            return self.read_log().count("event=failure_reply") == failures_before
+
+        wait_for(every_loop_ready, timeout, interval=0.05, what="redis ready")
 
     def read_log(self):
         with open(self.log_path, "rb") as f:
@@ -233,6 +242,18 @@ class Policyd:
                 self.proc.wait()
         if self.proc:
             self.log.close()
+            self.check_sanitizers()
+
+    SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                         "WARNING: ThreadSanitizer", "runtime error:")
+
+    def check_sanitizers(self):
+        """A sanitizer report in the log fails the test that ran this policyd."""
+        log = self.read_log()
+        for marker in self.SANITIZER_MARKERS:
+            if marker in log:
+                at = log.index(marker)
+                raise AssertionError(f"policyd log has a sanitizer report:\n{log[max(0, at - 200):at + 3000]}")
 
     def client(self, unix=False, timeout=5):
         return PolicyClient(self.unix_path if unix else ("127.0.0.1", self.port), timeout)
