@@ -2,55 +2,53 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <iterator>
 
 namespace policyd::bench {
 
 std::string UserName(uint64_t index) { return fmt::format("u{:012}", index); }
 
-Workload::Workload(uint64_t connection_index, uint64_t users, double eom_ratio, uint64_t seed)
-    : conn_(connection_index),
-      users_(users ? users : 1),
-      eom_ratio_(eom_ratio),
-      rng_(seed + connection_index) {
-  StartMessage();
+std::string SenderAddress(uint64_t index, std::string_view domain) {
+  return fmt::format("u{:012}@{}", index, domain);
 }
 
-void Workload::StartMessage() {
-  ++message_seq_;
-  user_ = rng_.Below(users_);
-  rcpts_ = 0;
-  client_port_ = 1024 + rng_.Below(64000);
+std::string ClientAddress(uint64_t user) {
+  return fmt::format("10.{}.{}.{}", (user >> 16) & 255, (user >> 8) & 255, user & 255);
 }
 
-void Workload::NextRequest(std::string* out) {
-  // A message has at least one RCPT before its END-OF-MESSAGE unless every request is EOM.
-  bool eom = eom_ratio_ >= 1.0 || (rcpts_ > 0 && rng_.Unit() < eom_ratio_ / (1.0 - eom_ratio_ + 1e-12) * 0 + rng_.Unit() < eom_ratio_);
-  (void)eom;
-  eom = eom_ratio_ >= 1.0 || (eom_ratio_ > 0 && rcpts_ > 0 && rng_.Unit() < eom_ratio_ * 2 / (1 + eom_ratio_ * 0));
-  uint64_t u = user_;
-  std::string user = UserName(u);
-  // The recipient varies per recipient and message, so no recipient collects a long history.
-  uint64_t rcpt = rng_.Below(1000000);
-  auto it = std::back_inserter(*out);
-  fmt::format_to(it,
+void FormatRequest(const RequestFields& f, std::string_view sender_domain, std::string* out) {
+  // Postfix 3.7's attribute order (smtpd_check.c check_policy_service), as in
+  // test/data/requests/*.req.
+  fmt::format_to(std::back_inserter(*out),
                  "request=smtpd_access_policy\n"
                  "protocol_state={}\n"
                  "protocol_name=ESMTP\n"
-                 "helo_name=host{}.example.net\n"
-                 "queue_id={}\n"
-                 "sender={}@example.com\n"
-                 "recipient={}\n"
-                 "recipient_count={}\n"
                  "client_address=10.{}.{}.{}\n"
-                 "client_name=host{}.example.net\n"
+                 "client_name=unknown\n"
                  "client_port={}\n"
-                 "reverse_client_name=host{}.example.net\n"
-                 "instance={:x}.{:x}\n"
-                 "sasl_method=PLAIN\n"
-                 "sasl_username={}\n"
-                 "sasl_sender=\n"
+                 "reverse_client_name=unknown\n"
+                 "server_address=10.255.0.1\n"
+                 "server_port=587\n"
+                 "helo_name=host{}.example.net\n"
+                 "sender=u{:012}@{}\n",
+                 f.eom ? "END-OF-MESSAGE" : "RCPT", (f.user >> 16) & 255, (f.user >> 8) & 255,
+                 f.user & 255, f.client_port, f.user, f.user, sender_domain);
+  if (f.has_recipient) {
+    fmt::format_to(std::back_inserter(*out), "recipient=r{:012}@example.org\n", f.recipient);
+  } else {
+    out->append("recipient=\n");
+  }
+  fmt::format_to(std::back_inserter(*out),
+                 "recipient_count={}\n"
+                 "queue_id={}\n"
+                 "instance={}\n"
                  "size={}\n"
+                 "etrn_domain=\n"
+                 "stress=\n"
+                 "sasl_method=PLAIN\n"
+                 "sasl_username=u{:012}\n"
+                 "sasl_sender=\n"
                  "ccert_subject=\n"
                  "ccert_issuer=\n"
                  "ccert_fingerprint=\n"
@@ -58,46 +56,66 @@ void Workload::NextRequest(std::string* out) {
                  "encryption_protocol=TLSv1.3\n"
                  "encryption_cipher=TLS_AES_256_GCM_SHA384\n"
                  "encryption_keysize=256\n"
-                 "etrn_domain=\n"
-                 "stress=\n"
-                 "server_address=10.255.0.1\n"
-                 "server_port=587\n"
-                 "policy_context=submission\n"
-                 "compatibility_level=3.6\n"
+                 "policy_context=\n"
                  "\n",
-                 eom ? "END-OF-MESSAGE" : "RCPT", u, eom ? fmt::format("{:X}", message_seq_) : "",
-                 user, eom && rcpts_ > 1 ? "" : fmt::format("r{}@example.org", rcpt),
-                 eom ? rcpts_ : 0, (u >> 16) & 255, (u >> 8) & 255, u & 255, u, client_port_, u,
-                 conn_, message_seq_, user, eom ? 2000 + (u % 50000) : 0);
-  if (eom) {
-    StartMessage();
-  } else {
-    ++rcpts_;
-  }
+                 f.recipient_count, f.queue_id, f.instance, f.size, f.user);
 }
 
-bool ClassifyReply(std::string_view reply, ReplyKind* kind) {
-  constexpr std::string_view kPrefix = "action=";
-  if (!reply.starts_with(kPrefix)) return false;
-  std::string_view action = reply.substr(kPrefix.size());
-  action = action.substr(0, action.find('\n'));
-  auto iequals = [](std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
-    }
-    return true;
-  };
-  if (iequals(action, "dunno")) {
-    *kind = ReplyKind::kDunno;
-  } else if (action.starts_with("421")) {
-    *kind = ReplyKind::k421;
-  } else if (action.starts_with("550")) {
-    *kind = ReplyKind::k550;
+Workload::Workload(uint64_t connection_index, const WorkloadOptions& options)
+    : conn_(connection_index), options_(options), rng_(options.seed * 1000003 + connection_index) {
+  StartMessage();
+}
+
+void Workload::StartMessage() {
+  ++message_seq_;
+  // A message has k RCPTs and one END-OF-MESSAGE, so the END-OF-MESSAGE share is 1/(k+1):
+  // k averages (1-e)/e, drawn as its floor or ceiling. e = 0 means RCPTs only, each its own
+  // message (a pre-check load); e = 1 means END-OF-MESSAGE only.
+  double e = options_.eom_ratio;
+  if (e <= 0) {
+    rcpts_planned_ = 1;
   } else {
-    *kind = ReplyKind::kOther;
+    double mean = (1.0 - e) / e;
+    rcpts_planned_ = static_cast<uint64_t>(mean);
+    if (rng_.Unit() < mean - std::floor(mean)) ++rcpts_planned_;
   }
-  return true;
+  rcpts_sent_ = 0;
+  fields_.user = rng_.Below(options_.users ? options_.users : 1);
+  fields_.client_port = 1024 + rng_.Below(64000);
+  // Postfix: process id, time and microseconds in hex, then a counter; unique per message
+  // across connections and runs, so no message is mistaken for a retry of another.
+  fields_.instance = fmt::format("{:x}.{:x}.{:x}.0", 1000 + conn_, options_.run_id, message_seq_);
+  fields_.queue_id.clear();
+}
+
+const RequestFields& Workload::NextRequest(std::string* out) {
+  // The next message starts here rather than after its END-OF-MESSAGE, so the fields returned
+  // for that END-OF-MESSAGE stay those of the request sent.
+  if (message_done_) {
+    StartMessage();
+    message_done_ = false;
+  }
+  bool eom = options_.eom_ratio > 0 && rcpts_sent_ >= rcpts_planned_;
+  fields_.eom = eom;
+  if (eom) {
+    if (rcpts_sent_ == 0) fields_.recipient = rng_.Below(1000000000000ull);
+    uint64_t n = rcpts_sent_ ? rcpts_sent_ : 1;
+    fields_.recipient_count = n;
+    fields_.has_recipient = n == 1;  // a single recipient stays; several leave it empty
+    fields_.size = 2000 + (fields_.user * 7919 + message_seq_) % 50000;
+    fields_.queue_id = fmt::format("{:X}{:05X}", conn_ + 1, message_seq_ & 0xFFFFF);
+    message_done_ = true;
+  } else {
+    fields_.recipient = rng_.Below(1000000000000ull);
+    fields_.recipient_count = 0;
+    fields_.has_recipient = true;
+    fields_.size = 0;
+    ++rcpts_sent_;
+    // RCPT-only load: every RCPT is a message of its own.
+    if (options_.eom_ratio <= 0) message_done_ = true;
+  }
+  FormatRequest(fields_, options_.sender_domain, out);
+  return fields_;
 }
 
 }  // namespace policyd::bench
