@@ -260,3 +260,72 @@ local function add_signal(prefix, tag, kind, detail, now, score, abuse, report_i
   redis.call('DEL', k)
   return total, reason
 end
+
+-- ---------------------------------------------------------------------------------------
+-- Plans and the limits that apply to a subject: decide.lua and usage.lua resolve them the
+-- same way, so `policyctl usage` shows exactly the limits a decision checks.
+
+-- The [plans] spec (lib/core/decide_args.cc PlansSpec): 'NAME|ANY|S:M:MAX:W,...;...'.
+local function parse_plans(spec)
+  local plans = {}
+  for p in string.gmatch(spec, '[^;]+') do
+    local name, any, limits = string.match(p, '^([^|]*)|([01])|(.*)$')
+    local plan = { any = any == '1', limits = {} }
+    for l in string.gmatch(limits, '[^,]+') do
+      local s, m, mx, w = string.match(l, '^(%a+):(%a+):(%d+):(%d+)$')
+      plan.limits[#plan.limits + 1] = { subject = s, metric = m, max = tonumber(mx),
+                                        window = tonumber(w) }
+    end
+    plans[name] = plan
+  end
+  return plans
+end
+
+-- A user's record ({} when unknown), its account name (nil unless it is a safe name) and the
+-- plan name decisions use: the user's own plan, else the account's, else default_plan.
+local function load_user(prefix, subject, default_plan)
+  local user = hash_to_table(redis.call('HGETALL', key(prefix, 'user', subject)))
+  if next(user) == nil then return user, nil, default_plan end
+  local account = nil
+  if user.account and string.match(user.account, SAFE_NAME) then account = user.account end
+  local acct_plan = nil
+  if account then
+    acct_plan = redis.call('HGET', key(prefix, 'account', 'account:' .. account), 'plan')
+    if acct_plan == '' then acct_plan = nil end  -- an account without a plan of its own
+  end
+  local plan_name = (user.plan ~= nil and user.plan ~= '' and user.plan) or acct_plan or
+                    default_plan
+  return user, account, plan_name
+end
+
+-- The plan called name, or the default plan when config has no such plan (a plan removed
+-- from the config while users still name it). Third value: the unknown name, or nil.
+local function resolve_plan(plans, name, default_plan)
+  if plans[name] then return plans[name], name, nil end
+  return plans[default_plan] or { any = false, limits = {} }, default_plan, name
+end
+
+-- The plan's limits with the user's overrides (fields 'limit:SUBJECT:METRIC:WINDOW_S' = max)
+-- replacing a plan limit's max or adding a limit. Overridden entries have override = true.
+local function effective_limits(plan, user)
+  local limits, index = {}, {}
+  for _, l in ipairs(plan.limits) do
+    limits[#limits + 1] = { subject = l.subject, metric = l.metric, max = l.max, window = l.window }
+    index[l.subject .. ':' .. l.metric .. ':' .. l.window] = #limits
+  end
+  for f, v in pairs(user) do
+    local s, m, w = string.match(f, '^limit:(%a+):(%a+):(%d+)$')
+    if s and tonumber(v) then
+      local id = s .. ':' .. m .. ':' .. w
+      if index[id] then
+        limits[index[id]].max = tonumber(v)
+        limits[index[id]].override = true
+      else
+        limits[#limits + 1] = { subject = s, metric = m, max = tonumber(v), window = tonumber(w),
+                                override = true }
+        index[id] = #limits
+      end
+    end
+  end
+  return limits
+end

@@ -63,23 +63,13 @@ if sender_tag ~= '' and sender_tag ~= subject then
   if r then return r end
 end
 
--- 2. Who is sending: the user's record, account and plan.
-local plans = {}
-for spec in string.gmatch(plans_spec, '[^;]+') do
-  local name, any, limits = string.match(spec, '^([^|]*)|([01])|(.*)$')
-  local p = { any = any == '1', limits = {} }
-  for l in string.gmatch(limits, '[^,]+') do
-    local s, m, mx, w = string.match(l, '^(%a+):(%a+):(%d+):(%d+)$')
-    p.limits[#p.limits + 1] = { subject = s, metric = m, max = tonumber(mx), window = tonumber(w) }
-  end
-  plans[name] = p
-end
-
+-- 2. Who is sending: the user's record, account and plan (_common.lua load_user).
+local plans = parse_plans(plans_spec)
 local is_user = string.sub(subject, 1, 5) == 'user:'
 local user, account, plan_name, user_mode = {}, nil, default_plan, 'explicit'
 local acl_reason = nil
 if is_user then
-  user = hash_to_table(redis.call('HGETALL', key(prefix, 'user', subject)))
+  user, account, plan_name = load_user(prefix, subject, default_plan)
   if next(user) == nil then
     facts.user = 'unknown'
     if unknown_user == 'dunno' then return reply('dunno', 'unknown-user dunno') end
@@ -89,20 +79,12 @@ if is_user then
       plan_name, user_mode = unknown_user, 'account'
     end
   else
-    if user.account and string.match(user.account, SAFE_NAME) then account = user.account end
     user_mode = user.mode or 'explicit'
-    local acct_plan = nil
-    if account then
-      acct_plan = redis.call('HGET', key(prefix, 'account', 'account:' .. account), 'plan')
-    end
-    plan_name = (user.plan ~= nil and user.plan ~= '' and user.plan) or acct_plan or default_plan
   end
 end
-if not plans[plan_name] then
-  facts.plan_unknown = plan_name
-  plan_name = default_plan
-end
-local plan = plans[plan_name] or { any = false, limits = {} }
+local plan, unknown_plan
+plan, plan_name, unknown_plan = resolve_plan(plans, plan_name, default_plan)
+if unknown_plan then facts.plan_unknown = unknown_plan end
 facts.account, facts.plan, facts.mode = account or '', plan_name, user_mode
 
 -- 3. ACL: only for SMTP users, and never for the null sender.
@@ -154,24 +136,7 @@ if is_user and sender_tag ~= '' then
 end
 
 -- 4. Rate limits: the plan's, with per-user overrides (user fields 'limit:SUBJ:METRIC:SECS').
-local limits = {}
-local index = {}
-for _, l in ipairs(plan.limits) do
-  limits[#limits + 1] = { subject = l.subject, metric = l.metric, max = l.max, window = l.window }
-  index[l.subject .. ':' .. l.metric .. ':' .. l.window] = #limits
-end
-for f, v in pairs(user) do
-  local s, m, w = string.match(f, '^limit:(%a+):(%a+):(%d+)$')
-  if s and tonumber(v) then
-    local id = s .. ':' .. m .. ':' .. w
-    if index[id] then
-      limits[index[id]].max = tonumber(v)
-    else
-      limits[#limits + 1] = { subject = s, metric = m, max = tonumber(v), window = tonumber(w) }
-      index[id] = #limits
-    end
-  end
-end
+local limits = effective_limits(plan, user)
 
 local tags = { user = subject, sender = sender_tag, ip = ip_tag }
 if account then tags.account = 'account:' .. account end
