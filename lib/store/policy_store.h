@@ -20,7 +20,7 @@ class PolicyStore {
  public:
   using Callback = std::function<void(Result<Verdict>)>;
 
-  explicit PolicyStore(RedisClient* client) : client_(client), scripts_(client) {}
+  explicit PolicyStore(RedisClient* client) : scripts_(client) {}
 
   // Decides one request under config (a snapshot the caller keeps alive until callback).
   // callback runs exactly once, possibly before Decide returns (Redis not connected).
@@ -38,7 +38,6 @@ class PolicyStore {
   };
   const Specs& SpecsFor(const std::shared_ptr<const Config>& config);
 
-  RedisClient* client_;
   ScriptRunner scripts_;
   const Config* specs_config_ = nullptr;
   std::shared_ptr<const Config> specs_hold_;

@@ -62,7 +62,10 @@ FeedResult FeedChunks(const std::vector<std::string>& chunks, ParserLimits limit
 TEST_CASE("request_parser: every golden request parses whole, split anywhere, byte by byte") {
   auto files = GoldenFiles();
   REQUIRE(files.size() >= 10);
-  for (const auto& [name, bytes] : files) {
+  for (const auto& file : files) {
+    // Not a structured binding: clang 14 cannot capture one in CAPTURE's lambda.
+    const std::string& name = file.first;
+    const std::string& bytes = file.second;
     CAPTURE(name);
     FeedResult whole = FeedChunks({bytes});
     REQUIRE(whole.requests.size() == 1);
