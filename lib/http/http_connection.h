@@ -1,10 +1,9 @@
-// One HTTP/1.1 connection on the report/metrics listener: Debian's http-parser turns bytes into
-// an HttpRequest; one request per connection (every response says Connection: close), which
+// One HTTP/1.1 connection on the report/metrics listener: HttpRequestReader (Debian's
+// http-parser) turns bytes into an HttpRequest; one request per connection (every response says Connection: close), which
 // is all a report page, a scraper or a signals client needs. Limits: [http] max_header_bytes,
 // max_body_bytes, and [http] timeout for the whole exchange (slow clients are cut off).
 #pragma once
 
-#include <http_parser.h>
 #include <uv.h>
 
 #include <cstdint>
@@ -12,6 +11,7 @@
 #include <string_view>
 
 #include "core/http_message.h"
+#include "http/http_request_reader.h"
 
 namespace policyd {
 
@@ -28,14 +28,6 @@ class HttpConnection {
   void Respond(const HttpResponse& response);
   void Close(std::string_view reason);
   uint64_t id() const { return id_; }
-
-  // http-parser callbacks (public only so the parser settings table can name them).
-  static int OnUrl(http_parser* p, const char* at, size_t len);
-  static int OnHeaderField(http_parser* p, const char* at, size_t len);
-  static int OnHeaderValue(http_parser* p, const char* at, size_t len);
-  static int OnHeadersComplete(http_parser* p);
-  static int OnBody(http_parser* p, const char* at, size_t len);
-  static int OnMessageComplete(http_parser* p);
 
  private:
   enum class State { kReading, kHandling, kWriting, kClosing };
@@ -57,14 +49,7 @@ class HttpConnection {
   } sock_;
   uv_timer_t timer_;
   uv_write_t write_req_;
-  http_parser parser_;
-  std::string url_;
-  std::string field_;
-  std::string value_;
-  bool in_value_ = false;
-  std::size_t header_bytes_ = 0;
-  bool too_large_ = false;
-  HttpRequest request_;
+  HttpRequestReader reader_;
   std::string out_;
 };
 
