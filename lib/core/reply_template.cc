@@ -29,6 +29,17 @@ std::size_t EnhancedCodeLength(std::string_view s) {
   return (i == s.size() || s[i] == ' ') ? i : 0;
 }
 
+// True when reply is "NNN TEXT" or "NNN X.Y.Z TEXT" with TEXT not blank.
+bool HasTextAfterCode(std::string_view reply) {
+  if (reply.size() < 4 || !IsDigit(reply[0]) || !IsDigit(reply[1]) || !IsDigit(reply[2]) ||
+      reply[3] != ' ') {
+    return false;
+  }
+  std::string_view rest = reply.substr(4);
+  rest.remove_prefix(EnhancedCodeLength(rest));
+  return rest.find_first_not_of(' ') != std::string_view::npos;
+}
+
 template <typename OnPlaceholder, typename OnText>
 Status Walk(std::string_view text, OnPlaceholder on_placeholder, OnText on_text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -97,7 +108,16 @@ Status CheckReplyTemplate(std::string_view text, TemplatePurpose purpose) {
   if (rest.find_first_not_of(' ') == std::string_view::npos) {
     return Invalid("reply template needs text after the code");
   }
-  return Walk(text, [](std::string_view) {}, [](char) {});
+  if (Status walked = Walk(text, [](std::string_view) {}, [](char) {}); !walked.ok()) {
+    return walked;
+  }
+  // A placeholder's value may be empty ({user} of an unknown user), so placeholders alone
+  // cannot be the text: FillReplyTemplate falls back on the template with every value empty.
+  if (!HasTextAfterCode(FillReplyTemplate(text, {}))) {
+    return Invalid("reply template needs text after the code besides placeholders (their "
+                   "values may be empty)");
+  }
+  return Ok{};
 }
 
 std::string SanitizeReplyValue(std::string_view value) {
@@ -120,6 +140,10 @@ std::string FillReplyTemplate(std::string_view text,
   if (!walked.ok()) out = std::string(text);  // unchecked template: still sanitised below
   out = SanitizeReplyValue(out);
   if (out.size() > kMaxReplyChars) out.resize(kMaxReplyChars);
+  // Values that are empty or blank, or long enough to push the template's text past the cut,
+  // would leave a bare code that Postfix misreads; the template's own text is then the reply
+  // (found by test/fuzz/reply_fuzz.cc).
+  if (walked.ok() && !values.empty() && !HasTextAfterCode(out)) return FillReplyTemplate(text, {});
   return out;
 }
 

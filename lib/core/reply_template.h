@@ -22,7 +22,8 @@ enum class TemplatePurpose {
 
 // A valid template starts with a 3-digit code of the purpose's class, optionally followed by
 // an enhanced status code (X.Y.Z with the same first digit), and has non-space text after
-// each (Postfix reads a bare "550" as OK and garbles "550 5.7.1" with nothing after it).
+// each (Postfix reads a bare "550" as OK and garbles "550 5.7.1" with nothing after it), also
+// with every placeholder empty.
 // Only known placeholders: {report_url} {metric} {count} {max} {window} {retry_after} {user}
 // {domain}; "{{" and "}}" are literal braces. The error names the problem.
 Status CheckReplyTemplate(std::string_view text, TemplatePurpose purpose);
@@ -31,7 +32,9 @@ Status CheckReplyTemplate(std::string_view text, TemplatePurpose purpose);
 std::string SanitizeReplyValue(std::string_view value);
 
 // Fills a checked template. Unknown or missing placeholders become "". The result is
-// sanitised and cut to kMaxReplyChars (never inside the leading code).
+// sanitised and cut to kMaxReplyChars (never inside the leading code). When the values leave
+// no text after the code (empty or blank, or pushing the text past the cut), the reply is the
+// template with every value empty, which CheckReplyTemplate ensures has text.
 std::string FillReplyTemplate(std::string_view text,
                               const std::map<std::string, std::string>& values);
 

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace policyd {
 
@@ -19,14 +21,25 @@ RequestParser::Status RequestParser::Feed(std::string_view input, std::size_t* c
     const void* lf = std::memchr(rest.data(), '\n', rest.size());
     std::size_t take = lf ? static_cast<const char*>(lf) - rest.data() : rest.size();
     // Bounds are checked before bytes are kept, so a hostile client cannot grow the buffer.
-    if (line_.size() + take > limits_.max_line_bytes) {
-      return Fail(fmt::format("line longer than max_line_bytes ({})", limits_.max_line_bytes));
+    // The first offending byte names the error (ties: line, request, NUL), so the reason does
+    // not depend on how read() split the stream (found by test/fuzz/request_parser_fuzz.cc).
+    constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+    std::size_t line_room = limits_.max_line_bytes - line_.size();
+    std::size_t request_room = limits_.max_request_bytes - request_bytes_;
+    std::size_t line_at = take > line_room ? line_room : kNone;
+    std::size_t request_at = take + (lf ? 1 : 0) > request_room ? request_room : kNone;
+    const void* nul = std::memchr(rest.data(), '\0', take);
+    std::size_t nul_at = nul ? static_cast<const char*>(nul) - rest.data() : kNone;
+    if (std::size_t first = std::min({line_at, request_at, nul_at}); first != kNone) {
+      if (first == line_at) {
+        return Fail(fmt::format("line longer than max_line_bytes ({})", limits_.max_line_bytes));
+      }
+      if (first == request_at) {
+        return Fail(
+            fmt::format("request larger than max_request_bytes ({})", limits_.max_request_bytes));
+      }
+      return Fail("NUL byte in request");
     }
-    if (request_bytes_ + take + (lf ? 1 : 0) > limits_.max_request_bytes) {
-      return Fail(
-          fmt::format("request larger than max_request_bytes ({})", limits_.max_request_bytes));
-    }
-    if (std::memchr(rest.data(), '\0', take) != nullptr) return Fail("NUL byte in request");
     line_.append(rest.data(), take);
     request_bytes_ += take;
     *consumed += take;
