@@ -21,7 +21,7 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string path = "conf/policyd.toml";
+  std::string path = policyd::kDefaultConfigPath;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

@@ -145,6 +145,9 @@ struct Config {
   const Plan* FindPlan(std::string_view name) const;
 };
 
+// Where policyd and policyctl read their configuration unless given -c FILE.
+inline constexpr const char* kDefaultConfigPath = "conf/policyd.toml";
+
 // Parses TOML text. On failure the Error's message holds one line per problem, each
 // "path:line:column: key: what is wrong" (unknown keys, wrong types, out-of-range values,
 // bad durations/sizes, reply templates that fail CheckReplyTemplate, cross-key rules such as

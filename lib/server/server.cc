@@ -4,6 +4,7 @@
 
 #include "log/log.h"
 #include "server/connection.h"
+#include "store/redis_connect.h"
 
 namespace policyd {
 
@@ -28,16 +29,9 @@ Status Server::Start() {
     if (primary_) POLICYD_LOG_INFO("event=listening {}", LogField("listen", address->Describe()));
     listeners_.push_back(std::move(listener));
   }
-  Result<RedisEndpoint> endpoint = ParseRedisUrl(config_->redis.url);
-  if (!endpoint.ok()) return endpoint.error();
-  RedisClientOptions options{config_->redis.connect_timeout_ms, config_->redis.reconnect_min_ms,
-                             config_->redis.reconnect_max_ms};
-  redis_ = std::make_unique<RedisClient>(&loop_, *endpoint, options);
-  if (!config_->redis.sentinels.empty()) {
-    redis_->UseSentinel(std::make_unique<SentinelResolver>(
-        &loop_, config_->redis.sentinels, config_->redis.master_name, *endpoint,
-        config_->redis.connect_timeout_ms));
-  }
+  Result<std::unique_ptr<RedisClient>> client = MakeRedisClient(&loop_, config_->redis);
+  if (!client.ok()) return client.error();
+  redis_ = std::move(*client);
   store_ = std::make_unique<PolicyStore>(redis_.get());
   reports_ = std::make_unique<ReportStore>(redis_.get(), &store_->scripts());
   if (primary_) {

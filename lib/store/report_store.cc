@@ -29,6 +29,46 @@ void ReportStore::Get(const Config& config, const std::string& id,
                    });
 }
 
+void ReportStore::ListReviews(const Config& config, std::size_t max,
+                              std::function<void(Result<std::vector<Report>>)> callback) {
+  if (max == 0) return callback(std::vector<Report>());
+  uint64_t timeout = config.server.request_timeout_ms;
+  auto snapshot = std::make_shared<const Config>(config);  // used again when the ids arrive
+  client_->Command(
+      {"LRANGE", config.redis.key_prefix + "reviews", "0", std::to_string(max - 1)}, timeout,
+      [this, snapshot, callback = std::move(callback)](Result<RedisValue> reply) {
+        Result<RedisValue> r = Checked(std::move(reply));
+        if (!r.ok()) return callback(r.error());
+        struct Pending {
+          std::vector<std::optional<Report>> reports;
+          std::size_t left = 0;
+          std::optional<Error> error;
+        };
+        auto pending = std::make_shared<Pending>();
+        pending->reports.resize(r->elements.size());
+        pending->left = r->elements.size();
+        if (pending->left == 0) return callback(std::vector<Report>());
+        // One HGETALL per report, all in flight at once; the last reply assembles the list.
+        for (std::size_t i = 0; i < r->elements.size(); ++i) {
+          Get(*snapshot, r->elements[i].AsString(),
+              [pending, i, callback](Result<std::optional<Report>> report) {
+                if (report.ok()) {
+                  pending->reports[i] = std::move(*report);
+                } else if (!pending->error) {
+                  pending->error = report.error();
+                }
+                if (--pending->left > 0) return;
+                if (pending->error) return callback(*pending->error);
+                std::vector<Report> out;
+                for (auto& rep : pending->reports) {
+                  if (rep) out.push_back(std::move(*rep));
+                }
+                callback(std::move(out));
+              });
+        }
+      });
+}
+
 void ReportStore::RequestReview(const Config& config, const std::string& id,
                                 std::function<void(Result<std::string>)> callback) {
   scripts_->Run("review", {config.redis.key_prefix, "0", id}, config.server.request_timeout_ms,

@@ -29,6 +29,10 @@ class ReportStore {
   // nullopt when the report does not exist (or expired). REQUIRES: IsValidReportId(id).
   void Get(const Config& config, const std::string& id,
            std::function<void(Result<std::optional<Report>>)> callback);
+  // Reports whose review was requested (review.lua's list), newest request first, at most
+  // max; reports that expired since are left out.
+  void ListReviews(const Config& config, std::size_t max,
+                   std::function<void(Result<std::vector<Report>>)> callback);
   // "requested", "already" or "missing".
   void RequestReview(const Config& config, const std::string& id,
                      std::function<void(Result<std::string>)> callback);

@@ -1,0 +1,65 @@
+// policyctl's connection to Redis: a private libuv loop with the same RedisClient,
+// PolicyStore, ReportStore and ScriptRunner policyd uses, made synchronous for a CLI: each call
+// runs the loop until its reply arrives. Connects lazily, on the first call, so a verb whose
+// input is invalid never touches Redis.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.h"
+#include "core/policy_request.h"
+#include "core/result.h"
+#include "core/verdict.h"
+#include "store/policy_store.h"
+#include "store/redis_client.h"
+#include "store/report_store.h"
+
+namespace policyd::admin {
+
+class AdminSession {
+ public:
+  // config: as loaded from the file; calls get at least kMinCallTimeoutMs each.
+  explicit AdminSession(const Config& config);
+  ~AdminSession();
+  AdminSession(const AdminSession&) = delete;
+  AdminSession& operator=(const AdminSession&) = delete;
+
+  static constexpr uint64_t kMinCallTimeoutMs = 5000;
+
+  // The config calls run under (request_timeout raised to kMinCallTimeoutMs).
+  const Config& config() const { return *config_; }
+
+  // One command. Errors: kUnavailable (Redis unreachable), kTimeout, kInternal (a Redis
+  // error reply, e.g. WRONGTYPE; its text is the message).
+  Result<RedisValue> Command(std::vector<std::string> argv);
+  // An embedded script (lib/store/lua/NAME.lua) with numkeys 0 and these ARGV.
+  Result<RedisValue> Script(std::string_view name, std::vector<std::string> args);
+  // decide.lua in explain mode: writes nothing, counts nothing; facts in Verdict::facts.
+  Result<Verdict> Explain(const PolicyRequest& request);
+  // Keys matching a glob pattern, by SCAN (never KEYS: it would stall a busy Redis).
+  Result<std::vector<std::string>> Scan(const std::string& pattern);
+
+  Result<std::optional<Report>> GetReport(const std::string& id);
+  Result<std::vector<Report>> ListReviews(std::size_t max);
+  Result<std::vector<SignalOutcome>> IngestSignal(const Signal& signal);
+
+ private:
+  Status Connect();
+  template <typename T, typename Start>
+  Result<T> Wait(Start start);
+
+  std::shared_ptr<const Config> config_;
+  uv_loop_t loop_;
+  std::unique_ptr<RedisClient> client_;
+  std::unique_ptr<PolicyStore> store_;
+  std::unique_ptr<ReportStore> reports_;
+  std::optional<Status> connected_;  // the outcome of the one connection attempt
+};
+
+}  // namespace policyd::admin
