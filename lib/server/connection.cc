@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "core/log_text.h"
 #include "core/reply_template.h"
 #include "log/log.h"
@@ -13,8 +15,14 @@ namespace policyd {
 namespace {
 
 // A client that starts a request must finish it; Postfix writes a whole request at once, so
-// only a broken or hostile client (slow-loris) ever waits here.
+// only a broken or hostile client (slow-loris) ever waits here. A shorter idle_timeout caps it:
+// a half-sent request is no more deserving than an idle connection.
 constexpr uint64_t kPartialRequestTimeoutMs = 30 * 1000;
+
+uint64_t PartialRequestTimeoutMs(uint64_t idle_timeout_ms) {
+  if (idle_timeout_ms == 0) return kPartialRequestTimeoutMs;
+  return std::min(kPartialRequestTimeoutMs, idle_timeout_ms);
+}
 
 std::string PeerName(int fd, bool is_unix) {
   if (is_unix) return "unix";
@@ -122,13 +130,22 @@ void Connection::ProcessInput() {
   }
   if (state_ == State::kReading) {
     ResumeReading();
-    ArmTimer(parser_.pending_bytes() > 0 ? kPartialRequestTimeoutMs
-                                         : server_->config()->server.idle_timeout_ms);
+    uint64_t idle_ms = server_->config()->server.idle_timeout_ms;
+    if (parser_.pending_bytes() == 0) {
+      partial_deadline_armed_ = false;
+      ArmTimer(idle_ms);
+    } else if (!partial_deadline_armed_) {
+      // One deadline from the request's first byte, not one per read: re-arming on every
+      // read let a client trickling a byte a second hold its connection for hours.
+      partial_deadline_armed_ = true;
+      ArmTimer(PartialRequestTimeoutMs(idle_ms));
+    }
   }
 }
 
 void Connection::StartRequest(PolicyRequest request) {
   state_ = State::kAwaitingStore;
+  partial_deadline_armed_ = false;
   if (reading_) {
     uv_read_stop(&sock_.stream);  // a pipelining client waits in the kernel, not in our memory
     reading_ = false;

@@ -9,6 +9,8 @@
 // max_request_bytes. Store completions find the connection through Server::Find(id) and
 // carry the request's sequence number, so a late reply for a connection that is gone, or for
 // a request already answered by the deadline fallback, is dropped.
+// A request must arrive whole within 30 s of its first byte (or idle_timeout, if shorter),
+// however slowly its bytes trickle in.
 #pragma once
 
 #include <uv.h>
@@ -70,6 +72,7 @@ class Connection {
   State state_ = State::kReading;
   bool reading_ = false;
   bool draining_ = false;
+  bool partial_deadline_armed_ = false;  // the current partial request's deadline is running
   int open_handles_ = 0;
   union {
     uv_tcp_t tcp;
