@@ -131,7 +131,8 @@ Status DomainVerify(VerbContext& ctx) {
     return NotFound(fmt::format("account {} has no domain {}; add it: policyctl domain add {} {}",
                                 account, domain, account, domain));
   }
-  Result<RedisValue> r = ctx.session.Command({"HSET", ctx.keys.Domains(account), domain, kVerified});
+  Result<RedisValue> r =
+      ctx.session.Command({"HSET", ctx.keys.Domains(account), domain, kVerified});
   if (!r.ok()) return r.error();
   return EmitDomain(ctx, account, domain);
 }

@@ -76,13 +76,14 @@ std::string FactsText(const nlohmann::json& f, const Config& config) {
   if (f.contains("limits") && f["limits"].is_array() && !f["limits"].empty()) {
     std::vector<Row> limits;
     for (const nlohmann::json& l : f["limits"]) {
-      std::string retry = l.contains("retry_after") ? WaitText(Number(l, "retry_after")) : "";
-      limits.push_back({Text(l, "subject"), Text(l, "metric"),
-                        FormatDuration(Number(l, "window") * 1000),
-                        Text(l, "count"), Text(l, "max"), retry.empty() ? "" : "full, " + retry});
+      std::string metric = Text(l, "metric");
+      limits.push_back({Text(l, "subject"), metric, FormatDuration(Number(l, "window") * 1000),
+                        AmountText(metric, Number(l, "count")),
+                        AmountText(metric, Number(l, "max")),
+                        WaitText(l.contains("retry_after") ? Number(l, "retry_after") : 0)});
     }
     text += "\nwindows (before this request):\n" +
-            RenderTable({"COUNTER", "METRIC", "WINDOW", "COUNT", "MAX", "REFUSED"}, limits);
+            RenderTable({"COUNTER", "METRIC", "WINDOW", "COUNT", "MAX", "ROOM"}, limits);
   }
   return text;
 }

@@ -59,8 +59,8 @@ Status EmitUser(VerbContext& ctx, const std::string& user, const StoredUser& u) 
   for (const LimitState& l : usage->limits) {
     j["limits"].push_back({{"subject", l.kind}, {"metric", l.metric}, {"window_s", l.window_s},
                            {"max", l.max}, {"override", l.override}});
-    rows.push_back({l.kind, l.metric, FormatDuration(l.window_s * 1000), AmountText(l.metric, l.max),
-                    l.override ? "override" : "plan"});
+    rows.push_back({l.kind, l.metric, FormatDuration(l.window_s * 1000),
+                    AmountText(l.metric, l.max), l.override ? "override" : "plan"});
   }
   std::string effective = usage->plan;
   if (!usage->unknown_plan.empty()) {
