@@ -161,14 +161,21 @@ else
 end
 
 local states = {}
+local counted = {}  -- window keys already in states
 local refused = nil
 facts.limits = {}
 for _, l in ipairs(limits) do
   local tag = tags[l.subject]
   local c = cost[l.metric]
   if tag and tag ~= '' and c then
-    local st = window_read(window_key(prefix, tag, l.metric, l.window), l.window, buckets, now)
-    states[#states + 1] = { st = st, cost = c }
+    local wk = window_key(prefix, tag, l.metric, l.window)
+    local st = window_read(wk, l.window, buckets, now)
+    -- An unauthenticated sender is both the 'user' and the 'sender' subject: a window that
+    -- two limits share is checked against both but counted once.
+    if not counted[wk] then
+      counted[wk] = true
+      states[#states + 1] = { st = st, cost = c }
+    end
     local entry = { subject = tag, metric = l.metric, max = l.max, window = l.window,
                     count = st.total }
     if st.total + c > l.max and c > 0 then
