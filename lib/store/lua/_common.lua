@@ -64,15 +64,18 @@ local function window_read(k, window_s, buckets, now)
   local bs = math.ceil(window_s * 1000 / buckets)
   local cur = math.floor(now / bs)
   local cutoff = cur - buckets
-  local head = redis.call('HMGET', k, 'total', 'first')
+  local head = redis.call('HMGET', k, 'total', 'first', fmt_int(cur))
   local st = { key = k, bs = bs, cur = cur, cutoff = cutoff, buckets = buckets,
-               total = tonumber(head[1]) or 0, first = tonumber(head[2]), expired = {} }
+               total = tonumber(head[1]) or 0, first = tonumber(head[2]), expired = {},
+               cur_count = tonumber(head[3]) or 0 }
   if st.first == nil then
     st.first = cur
     st.total = 0
+    st.cur_count = 0
   elseif st.first < cutoff then
     if cutoff - st.first > buckets then
       st.total = 0
+      st.cur_count = 0
       st.reset = true
     else
       local fields = {}
@@ -122,9 +125,10 @@ local function window_add(st, cost)
   elseif #st.expired > 0 then
     redis.call('HDEL', k, unpack(st.expired))
   end
-  redis.call('HINCRBY', k, fmt_int(st.cur), cost)
-  redis.call('HSET', k, 'total', fmt_int(st.total + cost), 'first', fmt_int(st.first))
-  redis.call('PEXPIRE', k, (st.buckets + 1) * st.bs + 1000)
+  redis.call('HSET', k, fmt_int(st.cur), fmt_int(st.cur_count + cost),
+             'total', fmt_int(st.total + cost), 'first', fmt_int(st.first))
+  -- The first write into a sub-bucket sets the TTL: it outlives every count the key holds.
+  if st.cur_count == 0 then redis.call('PEXPIRE', k, (st.buckets + 1) * st.bs + 1000) end
 end
 
 -- ---------------------------------------------------------------------------------------

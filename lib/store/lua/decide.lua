@@ -11,9 +11,9 @@ local msg_id, rcpt_id = ARGV[13], ARGV[14]
 local unknown_user, default_plan, plans_spec = ARGV[15], ARGV[16], ARGV[17]
 local buckets, dedup_ttl = tonumber(ARGV[18]), tonumber(ARGV[19])
 local report_id, report_ttl, acl_dedup = ARGV[20], tonumber(ARGV[21]), tonumber(ARGV[22])
-local abuse = parse_abuse(ARGV[23])
+local abuse_spec = ARGV[23]
 local client, queue_id, sender = ARGV[24], ARGV[25], ARGV[26]
-local score = parse_score(ARGV[27])
+local score_spec = ARGV[27]
 local lb_messages, lb_window = string.match(ARGV[28], '^(%d+),(%d+)$')
 lb_messages, lb_window = tonumber(lb_messages), tonumber(lb_window)
 -- Reply: { action, rule, report, domain, metric, count, max, window_s, retry_after, facts,
@@ -56,11 +56,18 @@ local function check_block(tag)
     return reply('block', 'block ' .. tag .. ' reason=' .. b.reason, b.report)
   end
 end
-local r = check_block(subject)
-if r then return r end
+local block_keys = { key(prefix, 'block', subject) }
 if sender_tag ~= '' and sender_tag ~= subject then
-  r = check_block(sender_tag)
+  block_keys[2] = key(prefix, 'block', sender_tag)
+end
+-- Most requests have no block at all: one EXISTS answers that for both subjects.
+if redis.call('EXISTS', unpack(block_keys)) > 0 then
+  local r = check_block(subject)
   if r then return r end
+  if block_keys[2] then
+    r = check_block(sender_tag)
+    if r then return r end
+  end
 end
 
 -- 2. Who is sending: the user's record, account and plan (_common.lua load_user).
@@ -192,6 +199,7 @@ if refused then
   result = reply('rate', 'rate ' .. l.subject .. '.' .. l.metric .. '.' .. l.window .. 's', nil,
                  l.metric, refused.st.total, l.max, l.window, refused.retry)
   if not explain then
+    local abuse = parse_abuse(abuse_spec)
     -- Every throttle is evidence, and enough of them within [abuse] within become a block,
     -- decided here so that concurrent instances cannot both (or neither) block.
     add_evidence(prefix, subject, {
@@ -226,17 +234,21 @@ end
 -- set holds message identities, so the RCPT and END-OF-MESSAGE of one message count once.
 if result[1] == 'dunno' and not explain and recipient ~= '' and msg_id ~= '' then
   local lbk = key(prefix, 'lb', subject, recipient)
-  redis.call('ZREMRANGEBYSCORE', lbk, '-inf', '(' .. fmt_int(now - lb_window))
-  if redis.call('ZADD', lbk, now, msg_id) == 1 and redis.call('ZCARD', lbk) == lb_messages then
-    local _, reason = add_signal(prefix, subject, 'list_bombing', lb_messages .. ' messages to ' ..
-      recipient .. ' within ' .. math.floor(lb_window / 1000) .. 's', now, score, abuse,
-      report_id, report_ttl, 'list-bombing')
-    if reason ~= '' then
-      created_block = reason
-      result[11] = reason
+  -- Only a new message changes the set (the END-OF-MESSAGE of a message already seen at RCPT
+  -- adds nothing): trim, expire and count then.
+  if redis.call('ZADD', lbk, now, msg_id) == 1 then
+    redis.call('ZREMRANGEBYSCORE', lbk, '-inf', '(' .. fmt_int(now - lb_window))
+    redis.call('PEXPIRE', lbk, lb_window)
+    if redis.call('ZCARD', lbk) == lb_messages then
+      local _, reason = add_signal(prefix, subject, 'list_bombing', lb_messages ..
+        ' messages to ' .. recipient .. ' within ' .. math.floor(lb_window / 1000) .. 's', now,
+        parse_score(score_spec), parse_abuse(abuse_spec), report_id, report_ttl, 'list-bombing')
+      if reason ~= '' then
+        created_block = reason
+        result[11] = reason
+      end
     end
   end
-  redis.call('PEXPIRE', lbk, lb_window)
 end
 
 if seen_key and not explain then
