@@ -10,7 +10,7 @@
 namespace policyd::admin {
 
 struct CliIo {
-  std::function<std::string()> read_stdin;  // all of standard input
+  std::function<std::string()> read_stdin;  // a request from standard input (explain)
   std::string out;                          // for standard output
   std::string err;                          // for standard error
 };

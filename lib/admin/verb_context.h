@@ -26,7 +26,7 @@ struct VerbContext {
   const Config& config;
   AdminSession& session;
   AdminKeys keys;
-  std::function<std::string()> read_stdin;  // all of standard input (explain)
+  std::function<std::string()> read_stdin;  // a request from standard input (explain)
   std::string out;    // standard output
   std::string notes;  // standard error, also on success: hints and warnings
 
