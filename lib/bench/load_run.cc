@@ -15,6 +15,9 @@ namespace {
 constexpr uint64_t kTickMs = 50;               // timeouts and reconnects are checked this often
 constexpr uint64_t kReconnectNs = 100'000'000;  // a failed connection retries after 100 ms
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
+// --idle: the one request per connection goes out at most this many at a time, so that
+// 10,000 connections do not become 10,000 simultaneous decisions (and server timeouts).
+constexpr uint64_t kIdleInFlight = 64;
 
 double Seconds(const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; }
 
@@ -112,10 +115,7 @@ void LoadRun::MaybeStart() {
   if (result_.connected == 0) return Finish();
   if (options_.idle) {
     warm_ns_ = now;  // the one request per connection is the measurement
-    for (Slot& s : slots_) {
-      if (s.conn->state() == BenchConnection::State::kReady) SendOn(s, now);
-    }
-    return;
+    return SendIdleRequests();
   }
   warm_ns_ = now + static_cast<uint64_t>(options_.warmup_s * 1e9);
   if (options_.requests == 0) {
@@ -188,8 +188,17 @@ void LoadRun::OnReply(BenchConnection* c, std::string_view label) {
   MaybeFinish();
 }
 
+void LoadRun::SendIdleRequests() {
+  while (in_flight_ < kIdleInFlight && idle_next_ < slots_.size()) {
+    Slot& s = slots_[idle_next_++];
+    if (s.conn->state() == BenchConnection::State::kReady) SendOn(s, uv_hrtime());
+  }
+}
+
 void LoadRun::MaybeHold() {
-  if (!options_.idle || phase_ != Phase::kRunning || in_flight_ > 0) return;
+  if (!options_.idle || phase_ != Phase::kRunning) return;
+  SendIdleRequests();
+  if (in_flight_ > 0) return;
   std::fprintf(stderr, "ready connections=%d\n", result_.connected);
   std::fflush(stderr);
   phase_ = Phase::kHolding;

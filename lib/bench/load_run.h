@@ -64,7 +64,8 @@ class LoadRun : public ConnectionOwner {
   void OnTick();
   void EndMeasuring();
   void MaybeFinish();
-  void MaybeHold();  // --idle: every connection has had its one reply
+  void SendIdleRequests();  // --idle: the next connections' one request, a few at a time
+  void MaybeHold();         // --idle: every connection has had its one reply
   void Finish();
   bool Measured(uint64_t ref_ns) const { return ref_ns >= warm_ns_; }
 
@@ -89,7 +90,7 @@ class LoadRun : public ConnectionOwner {
   uint64_t interval_ns_ = 0;     // open loop: per-connection interval, connections / rate
   uint64_t in_flight_ = 0;
   uint64_t measured_sent_ = 0;
-  int idle_replied_ = 0;
+  std::size_t idle_next_ = 0;  // --idle: next slot to send its one request
   std::vector<uint64_t> active_users_;  // bitmap of users with an END-OF-MESSAGE
   BenchResult result_;
 };
