@@ -11,6 +11,7 @@
 
 #include "core/config_keys.h"
 #include "core/config_parse.h"
+#include "core/log_text.h"
 
 // ParseConfig turns toml::parse_error into an Error; without exceptions toml++ would return a
 // parse_result instead and this file would need a different shape.
@@ -189,7 +190,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view path) {
     root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     return Invalid(fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column,
-                               e.description()));
+                               Printable(e.description())));
   }
   return ConfigParser(path).Run(root);
 }

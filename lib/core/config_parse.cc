@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/log_text.h"
+
 namespace policyd {
 namespace {
 
@@ -56,8 +58,10 @@ Error WrongType(std::string_view expected, const toml::node& node) {
 
 void ConfigDiagnostics::Add(toml::source_position where, std::string_view key,
                             std::string_view what) {
-  problems_.push_back(
-      {where, fmt::format("{}:{}:{}: {}: {}", path_, where.line, where.column, key, what)});
+  // Keys and values are echoed from the file: a "\n" in a TOML string must not split one
+  // problem over two lines (found by test/fuzz/config_fuzz.cc).
+  problems_.push_back({where, fmt::format("{}:{}:{}: {}: {}", path_, where.line, where.column,
+                                          Printable(key), Printable(what))});
 }
 
 Error ConfigDiagnostics::ToError() const {

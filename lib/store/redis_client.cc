@@ -1,6 +1,5 @@
 #include "store/redis_client.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -9,6 +8,7 @@
 #include <cassert>
 
 #include "log/log.h"
+#include "store/redis_uv_adapter.h"
 
 namespace policyd {
 
@@ -111,7 +111,7 @@ void RedisClient::ConnectNow() {
   ac_ = ac;
   ac->data = this;
   last_reply_ms_ = uv_now(loop_);
-  redisLibuvAttach(ac, loop_);
+  AttachRedisToLoop(ac, loop_);
   redisAsyncSetConnectCallback(ac, &RedisClient::OnConnected);
   redisAsyncSetDisconnectCallback(ac, &RedisClient::OnDisconnected);
   SetState(State::kConnecting);

@@ -1,12 +1,12 @@
 #include "store/sentinel_resolver.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include <charconv>
 
 #include "log/log.h"
+#include "store/redis_uv_adapter.h"
 
 namespace policyd {
 
@@ -63,7 +63,7 @@ void SentinelResolver::TryNext() {
   auto* attempt = new Attempt{this, ac};
   attempt_ = attempt;
   ac->data = attempt;
-  redisLibuvAttach(ac, loop_);
+  AttachRedisToLoop(ac, loop_);
   redisAsyncSetConnectCallback(ac, [](const redisAsyncContext* c, int status) {
     auto* a = static_cast<Attempt*>(c->data);
     if (status == REDIS_OK) return;

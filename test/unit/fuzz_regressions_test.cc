@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/config.h"
 #include "core/reply_template.h"
 #include "core/request_parser.h"
 
@@ -70,4 +71,15 @@ TEST_CASE("issue 8: blank or long blank values never leave a bare code") {
   CHECK(FillReplyTemplate(text, {{"user", "alice"}}) == "554 5.7.1 alice blocked");
 }
 
+TEST_CASE("issue 8: a config error echoing a key or value with a newline stays one line") {
+  // A quoted TOML key may hold "\n": each problem must stay one "file:line:col: ..." line, so
+  // an operator (and a log parser) never reads half a message as a second problem.
+  Result<Config> c = ParseConfig(
+      "[report]\nsecret = \"0123456789abcdef\"\n[policy]\n\"unknown\\nkey\" = 1\n", "p.toml");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().message.find('\n') == std::string::npos);
+  CHECK(c.error().message.starts_with("p.toml:4:"));
+}
+
 }  // namespace policyd
+
