@@ -153,13 +153,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   unsigned char knob = size ? data[size - 1] : 0;
   const HttpLimits shipped;
   const HttpLimits small{16 + (knob * 7u) % 512u, knob % 64u};
-  for (const HttpLimits& limits : {shipped, small}) {
-    Outcome whole = Read(input, limits, data, 0);
-    Outcome split = Read(input, limits, data, size ? size : 1);
-    FUZZ_CHECK(whole.status == split.status);
-    if (whole.status != HttpRequestReader::Status::kRequest) continue;
-    FUZZ_CHECK(SameRequest(whole.request, split.request));
-    CheckRequest(whole.request, limits);
-  }
+  // The last byte picks the shipped or the small limits: one set per input halves the cost of
+  // an execution, and the fuzzer steers which bounds it reaches.
+  const HttpLimits& limits = knob % 4 == 0 ? shipped : small;
+  Outcome whole = Read(input, limits, data, 0);
+  Outcome split = Read(input, limits, data, size ? size : 1);
+  FUZZ_CHECK(whole.status == split.status);
+  if (whole.status != HttpRequestReader::Status::kRequest) return 0;
+  FUZZ_CHECK(SameRequest(whole.request, split.request));
+  CheckRequest(whole.request, limits);
   return 0;
 }
