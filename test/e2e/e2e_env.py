@@ -186,9 +186,7 @@ def redis_cli(redis, *args):
 
 
 def policyctl(policyd, *args):
-    """Runs policyctl on policyd's config when the binary was built, else None."""
-    if not os.path.exists(POLICYCTL):
-        return None
+    """Runs policyctl on policyd's config."""
     return subprocess.run([POLICYCTL, "-c", policyd.config_path, *args], capture_output=True,
                           text=True, timeout=30)
 

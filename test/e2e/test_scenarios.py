@@ -183,15 +183,13 @@ class Scenarios(unittest.TestCase):
         self.assertEqual(fields["source"], "escalation")
         self.assertEqual(fields["report"], m.group(2))
         self.assert_report_opens(m.group(1), "rate")
-        ctl = "policyctl not built: skipped"
         show = policyctl(self.policyd, "block", "show", f"user:{name}")
-        if show is not None:
-            self.assertEqual(show.returncode, 0, show.stdout + show.stderr)
-            self.assertIn("rate", show.stdout)
-            listed = policyctl(self.policyd, "block", "list", "--json")
-            self.assertEqual(listed.returncode, 0, listed.stderr)
-            self.assertIn(name, listed.stdout)
-            ctl = "policyctl block show/list agree"
+        self.assertEqual(show.returncode, 0, show.stdout + show.stderr)
+        self.assertIn("rate", show.stdout)
+        listed = policyctl(self.policyd, "block", "list", "--json")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertIn(name, listed.stdout)
+        ctl = "policyctl block show/list agree"
         record_replies("5 escalation", lines)
         summary(f"5 escalation: 3 x 421 then 550 5.7.1 [ABUSE]; redis-cli block reason=rate "
                 f"source=escalation; {ctl}")

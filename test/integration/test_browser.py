@@ -59,11 +59,10 @@ class BrowserTest(unittest.TestCase):
                 self.assertTrue(os.path.getsize(shot) > 1000)
                 rid = re.search(r"id=([0-9a-f]{20})", url).group(1)
                 self.assertEqual(redis.cmd("HGET", f"pd:report:{rid}", "review"), "requested")
-                if os.path.exists(POLICYCTL):
-                    out = subprocess.run([POLICYCTL, "-c", p.config_path, "review", "list"],
-                                         capture_output=True, text=True, timeout=30)
-                    self.assertEqual(out.returncode, 0, out.stderr)
-                    self.assertIn(rid, out.stdout)
+                out = subprocess.run([POLICYCTL, "-c", p.config_path, "review", "list"],
+                                     capture_output=True, text=True, timeout=30)
+                self.assertEqual(out.returncode, 0, out.stderr)
+                self.assertIn(rid, out.stdout)
             finally:
                 p.stop()
                 redis.stop()
