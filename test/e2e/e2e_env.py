@@ -8,8 +8,10 @@ prints it at the end)."""
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -77,6 +79,27 @@ def start_policyd(tmp, redis_port, throttle_events=THROTTLE_EVENTS):
     p.start()
     p.wait_redis_ready()
     return p
+
+
+def start_stack(cls, prefix, mta_names):
+    """For a test class: a temp dir (cls.tmp, removed at the end unless E2E_KEEP), one
+    redis-server (cls.redis), and per name a policyd and a private Postfix pointed at it, all
+    stopped when the class ends, even when setUpClass fails half-way. Returns [(postfix,
+    policyd)] in the order of mta_names."""
+    cls.tmp = tempfile.mkdtemp(prefix=prefix)
+    if not os.environ.get("E2E_KEEP"):
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+    cls.redis = RedisServer(cls.tmp)
+    cls.addClassCleanup(cls.redis.stop)
+    mtas = []
+    for name in mta_names:
+        p = start_policyd(cls.tmp, cls.redis.port)
+        cls.addClassCleanup(p.stop)
+        pf = PostfixInstance(cls.tmp, name, p.port)
+        cls.addClassCleanup(pf.stop)
+        pf.start()
+        mtas.append((pf, p))
+    return mtas
 
 
 def sasl_name(user):

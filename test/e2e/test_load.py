@@ -5,14 +5,11 @@ decision in Redis. Reports messages per second; every policy request must get an
 
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 
-from e2e_env import (PostfixInstance, RedisServer, metric, policy_warnings, start_policyd,
-                     summary, wait_for)
+from e2e_env import (metric, policy_warnings, start_stack, summary, wait_for)
 
 MESSAGES = int(os.environ.get("E2E_LOAD_MESSAGES", "10000"))
 SESSIONS = int(os.environ.get("E2E_LOAD_SESSIONS", "20"))
@@ -22,16 +19,7 @@ SENDER = "load@example.com"
 class Load(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="e2e-load-")
-        if not os.environ.get("E2E_KEEP"):
-            cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
-        cls.redis = RedisServer(cls.tmp)
-        cls.addClassCleanup(cls.redis.stop)
-        cls.policyd = start_policyd(cls.tmp, cls.redis.port)
-        cls.addClassCleanup(lambda: cls.policyd.stop())
-        cls.pf = PostfixInstance(cls.tmp, "load", cls.policyd.port)
-        cls.addClassCleanup(cls.pf.stop)
-        cls.pf.start()
+        [(cls.pf, cls.policyd)] = start_stack(cls, "e2e-load-", ["load"])
 
     def test_smtp_source_load(self):
         requests_before = metric(self.policyd, "policyd_requests_total")

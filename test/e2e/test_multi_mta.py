@@ -1,15 +1,12 @@
 """Several MTAs (issue 6): two private Postfix instances, each with its own policyd, both policyd
 sharing one Redis. Limits and blocks hold across the MTAs."""
 
-import os
 import re
-import shutil
-import tempfile
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from e2e_env import (PostfixInstance, RedisServer, add_user, policy_warnings, rate_total,
-                     record_replies, start_policyd, summary, swaks)
+from e2e_env import (add_user, policy_warnings, rate_total, record_replies, start_stack, summary,
+                     swaks)
 
 R = "r@dest.example"
 RATE = (rf"^421 4\.7\.1 <{R}>: Recipient address rejected: Rate limit exceeded: messages 5/5 "
@@ -19,19 +16,7 @@ RATE = (rf"^421 4\.7\.1 <{R}>: Recipient address rejected: Rate limit exceeded: 
 class SeveralMtas(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="e2e-multi-")
-        if not os.environ.get("E2E_KEEP"):
-            cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
-        cls.redis = RedisServer(cls.tmp)
-        cls.addClassCleanup(cls.redis.stop)
-        cls.mtas = []
-        for name in ("mx1", "mx2"):
-            p = start_policyd(cls.tmp, cls.redis.port)
-            cls.addClassCleanup(p.stop)
-            pf = PostfixInstance(cls.tmp, name, p.port)
-            cls.addClassCleanup(pf.stop)
-            pf.start()
-            cls.mtas.append((pf, p))
+        cls.mtas = start_stack(cls, "e2e-multi-", ["mx1", "mx2"])
         cls.postfixes = [pf for pf, _ in cls.mtas]
 
     def setUp(self):

@@ -2,17 +2,12 @@
 redis-server; swaks (and smtplib where one session carries several messages) as SMTP clients,
 asserting the exact reply lines the client sees. Tests run in name order (t1_... t7_...)."""
 
-import os
 import re
 import smtplib
-import tempfile
-import shutil
-import time
 import unittest
 
-from e2e_env import (PostfixInstance, RedisServer, add_user, block_user, elapsed,
-                     http_get, metric, password, policy_warnings, policyctl, rate_total,
-                     record_replies, redis_cli, sasl_name, start_policyd, summary, swaks)
+from e2e_env import (add_user, block_user, elapsed, http_get, metric, password, policy_warnings,
+                     policyctl, rate_total, record_replies, redis_cli, start_stack, summary, swaks)
 from postfix_instance import DEFER_ACTION
 
 R = "r@dest.example"
@@ -27,16 +22,7 @@ def url_re(policyd):
 class Scenarios(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="e2e-scenarios-")
-        if not os.environ.get("E2E_KEEP"):
-            cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
-        cls.redis = RedisServer(cls.tmp)
-        cls.addClassCleanup(cls.redis.stop)
-        cls.policyd = start_policyd(cls.tmp, cls.redis.port)
-        cls.addClassCleanup(lambda: cls.policyd.stop())
-        cls.pf = PostfixInstance(cls.tmp, "a", cls.policyd.port)
-        cls.addClassCleanup(cls.pf.stop)
-        cls.pf.start()
+        [(cls.pf, cls.policyd)] = start_stack(cls, "e2e-scenarios-", ["a"])
 
     def setUp(self):
         self.log_offset = self.pf.log_size()
