@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "core/listen_address.h"
+#include "server/stream_socket.h"
 
 namespace policyd::bench {
 
@@ -70,12 +71,7 @@ class BenchConnection {
   uint64_t index_;
   State state_ = State::kIdle;
   const char* close_reason_ = "";
-  union {
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-    uv_stream_t stream;
-    uv_handle_t handle;
-  } sock_;
+  StreamSocket sock_;
   uv_connect_t connect_req_;
   uv_write_t write_req_;
   bool writing_ = false;  // uv_write in progress: out_ must stay untouched

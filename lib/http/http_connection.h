@@ -12,6 +12,7 @@
 
 #include "core/http_message.h"
 #include "http/http_request_reader.h"
+#include "server/stream_socket.h"
 
 namespace policyd {
 
@@ -41,12 +42,7 @@ class HttpConnection {
   bool is_unix_;
   State state_ = State::kReading;
   int open_handles_ = 0;
-  union {
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-    uv_stream_t stream;
-    uv_handle_t handle;
-  } sock_;
+  StreamSocket sock_;
   uv_timer_t timer_;
   uv_write_t write_req_;
   HttpRequestReader reader_;

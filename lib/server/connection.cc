@@ -58,12 +58,7 @@ bool Connection::Start() {
   uv_timer_init(loop, &timer_);
   timer_.data = this;
   open_handles_ = 1;
-  int rc = is_unix_ ? uv_pipe_init(loop, &sock_.pipe, 0) : uv_tcp_init(loop, &sock_.tcp);
-  if (rc == 0) {
-    sock_.handle.data = this;
-    ++open_handles_;
-    rc = is_unix_ ? uv_pipe_open(&sock_.pipe, fd_) : uv_tcp_open(&sock_.tcp, fd_);
-  }
+  int rc = OpenAcceptedSocket(loop, &sock_, fd_, is_unix_, this, &open_handles_);
   if (rc != 0) {
     ::close(fd_);  // libuv never took the fd
     Close(fmt::format("cannot use socket: {}", uv_strerror(rc)));

@@ -24,6 +24,7 @@
 #include "core/policy_request.h"
 #include "core/request_parser.h"
 #include "core/verdict.h"
+#include "server/stream_socket.h"
 
 namespace policyd {
 
@@ -74,12 +75,7 @@ class Connection {
   bool draining_ = false;
   bool partial_deadline_armed_ = false;  // the current partial request's deadline is running
   int open_handles_ = 0;
-  union {
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-    uv_stream_t stream;
-    uv_handle_t handle;
-  } sock_;
+  StreamSocket sock_;
   uv_timer_t timer_;
   uv_write_t write_req_;
   std::string in_;             // received bytes not yet parsed, from in_offset_
