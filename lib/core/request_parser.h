@@ -38,6 +38,7 @@ class RequestParser {
   const std::string& error() const { return error_; }
   // Bytes of the request currently being parsed (for bounds on buffering).
   std::size_t pending_bytes() const { return request_bytes_; }
+  const ParserLimits& limits() const { return limits_; }
 
  private:
   Status Fail(std::string reason);

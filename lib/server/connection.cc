@@ -71,8 +71,14 @@ bool Connection::Start() {
 }
 
 void Connection::ResumeReading() {
-  if (reading_ || state_ == State::kClosing) return;
+  if (reading_ || peer_closed_ || state_ == State::kClosing) return;
   reading_ = uv_read_start(&sock_.stream, &Connection::OnAlloc, &Connection::OnRead) == 0;
+}
+
+void Connection::StopReading() {
+  if (!reading_) return;
+  uv_read_stop(&sock_.stream);
+  reading_ = false;
 }
 
 void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -87,7 +93,11 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   auto* self = static_cast<Connection*>(stream->data);
   if (nread == 0) return;
   if (nread < 0) {
-    if (nread == UV_EOF) {
+    if (nread == UV_EOF && self->state_ != State::kReading) {
+      // A client that sent its request and shut down its side still gets the reply.
+      self->StopReading();
+      self->peer_closed_ = true;
+    } else if (nread == UV_EOF) {
       // Postfix closes idle policy connections after max_idle/max_ttl: the normal end.
       self->Close(self->in_.size() > self->in_offset_ ? "client closed mid-request"
                                                       : "client closed");
@@ -97,7 +107,11 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
     return;
   }
   self->in_.append(buf->base, static_cast<size_t>(nread));
-  if (self->state_ == State::kReading) self->ProcessInput();
+  if (self->state_ == State::kReading) {
+    self->ProcessInput();
+  } else if (self->in_.size() - self->in_offset_ > self->parser_.limits().max_request_bytes) {
+    self->StopReading();  // a pipelining client waits in the kernel, not in our memory
+  }
 }
 
 void Connection::ProcessInput() {
@@ -141,10 +155,8 @@ void Connection::ProcessInput() {
 void Connection::StartRequest(PolicyRequest request) {
   state_ = State::kAwaitingStore;
   partial_deadline_armed_ = false;
-  if (reading_) {
-    uv_read_stop(&sock_.stream);  // a pipelining client waits in the kernel, not in our memory
-    reading_ = false;
-  }
+  // Reading goes on (stopping and restarting it cost two epoll_ctl calls per request); OnRead
+  // stops it once a pipelining client has more than one request's worth of bytes waiting.
   request_ = std::move(request);
   config_ = server_->config();
   started_ns_ = uv_hrtime();
@@ -206,6 +218,14 @@ void Connection::OnWriteDone(int status) {
     return;
   }
   state_ = State::kReading;
+  if (peer_closed_) {
+    // Answer what the client pipelined before its shutdown, then close.
+    ProcessInput();
+    if (state_ == State::kReading) {
+      Close(parser_.pending_bytes() > 0 ? "client closed mid-request" : "client closed");
+    }
+    return;
+  }
   ProcessInput();  // a pipelined request may be waiting in the buffer
 }
 

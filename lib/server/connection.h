@@ -62,6 +62,7 @@ class Connection {
   void OnWriteDone(int status);
   void OnHandleClosed();
   void ResumeReading();
+  void StopReading();
 
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
@@ -73,6 +74,7 @@ class Connection {
   State state_ = State::kReading;
   bool reading_ = false;
   bool draining_ = false;
+  bool peer_closed_ = false;  // EOF seen while a request was in flight
   bool partial_deadline_armed_ = false;  // the current partial request's deadline is running
   int open_handles_ = 0;
   StreamSocket sock_;

@@ -78,6 +78,31 @@ class ServerTest(unittest.TestCase):
         order = [log.find(f"user=u{i} ") for i in range(3)]
         self.assertTrue(all(o >= 0 for o in order) and order == sorted(order), order)
 
+    def test_client_that_shuts_down_its_side_after_pipelining_gets_every_reply(self):
+        # policyd reads on while a request is in flight, so it sees the EOF before it answers.
+        p = self.policyd()
+        c = p.client()
+        reqs = [request_bytes(protocol_state="RCPT", sasl_username=f"h{i}", sender="a@b.example")
+                for i in range(2)]
+        c.send(b"".join(reqs))
+        c.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual([c.read_reply() for _ in range(2)], ["DUNNO"] * 2)
+        self.assertTrue(c.closed_by_server())
+        self.assertIn("client closed", p.read_log())
+
+    def test_a_pipeline_longer_than_the_read_bound_is_answered_in_order(self):
+        # While one request is in flight, reading stops once more than max_request_bytes wait
+        # unparsed (60 KB here are 15 times that), and resumes as the backlog is answered.
+        p = self.policyd(server_extra="max_request_bytes = 4096\n")
+        c = p.client()
+        reqs = [request_bytes(protocol_state="RCPT", sasl_username=f"p{i}", sender="a@b.example")
+                for i in range(300)]
+        c.send(b"".join(reqs))
+        self.assertEqual([c.read_reply() for _ in range(300)], ["DUNNO"] * 300)
+        log = p.read_log()
+        order = [log.find(f"user=p{i} ") for i in range(300)]
+        self.assertTrue(all(o >= 0 for o in order) and order == sorted(order))
+
     def test_request_fed_one_byte_at_a_time_gets_its_reply(self):
         p = self.policyd()
         c = p.client()
