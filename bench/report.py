@@ -275,7 +275,7 @@ class Summary:
 
     def markdown(self, png):
         f, cfg = self.facts, self.cfg
-        md = [f"# policyd benchmark results\n",
+        md = ["# policyd benchmark results\n",
               f"Measured by `scripts/bench` on {f['date']} at commit `{f['commit']}`: "
               f"{f['cpus']} CPUs ({f['cpu']}), Linux {f['kernel']}, load average "
               f"{f['load'][0]:.1f} when it started; the run took {self.elapsed / 60:.0f} minutes. "

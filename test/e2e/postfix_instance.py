@@ -17,7 +17,6 @@ import pwd
 import re
 import socket
 import subprocess
-import time
 
 from harness import free_port, wait_for
 

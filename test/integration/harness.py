@@ -3,6 +3,7 @@ generated config, and a policy-protocol client over real sockets. Nothing here i
 
 POLICYD_BUILD points at the build directory (default: build/ in the checkout)."""
 
+import http.client
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("POLICYD_BUILD", os.path.join(ROOT, "build"))
@@ -302,3 +304,44 @@ class TempDir:
 
     def __exit__(self, *exc):
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+class ServedTestCase(unittest.TestCase):
+    """One redis-server and one policyd (cls.p) shared by a test class. The policyd config's
+    extra part is CONFIG.format(http_port=..., **CONFIG_ARGS); cls.http_port is that port."""
+
+    CONFIG = ""
+    CONFIG_ARGS = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp_ctx = TempDir()
+        cls.tmp = cls.tmp_ctx.__enter__()
+        cls.redis = cls.p = None
+        try:
+            cls.redis = RedisServer(cls.tmp)
+            cls.http_port = free_port()
+            cls.p = Policyd(cls.tmp, cls.redis.port,
+                            extra=cls.CONFIG.format(http_port=cls.http_port, **cls.CONFIG_ARGS))
+            cls.p.start()
+            cls.p.wait_redis_ready()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.p:
+            cls.p.stop()
+        if cls.redis:
+            cls.redis.stop()
+        cls.tmp_ctx.__exit__(None, None, None)
+
+    def http(self, method, path, body=None, headers=None):
+        """(status, body text, response) of one request to policyd's HTTP listener."""
+        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read().decode()
+        c.close()
+        return r.status, data, r

@@ -1,7 +1,6 @@
 """Issue 3: decisions through real policyd processes sharing one real Redis."""
 
 import asyncio
-import re
 import unittest
 
 from harness import Policyd, RedisServer, TempDir, request_bytes

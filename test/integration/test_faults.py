@@ -8,7 +8,6 @@ import os
 import resource
 import signal
 import socket
-import threading
 import time
 import unittest
 
@@ -227,7 +226,7 @@ class FaultTest(unittest.TestCase):
         time.sleep(0.3)
         records = load.stop()
         reloaded = p.read_log().count("event=reloaded")
-        s = self.line("sighup", f"SIGHUP every 100 ms for 3 s under load, the file alternating "
+        s = self.line("sighup", "SIGHUP every 100 ms for 3 s under load, the file alternating "
                       "between two valid configs", records, sighups=sent, reloads=reloaded,
                       reconnects=sum(load.connections) - load.workers)
         self.assert_served(s)

@@ -3,14 +3,12 @@ HTTP against a real policyd and redis-server."""
 
 import http.client
 import json
-import os
 import re
 import secrets
-import subprocess
 import unittest
 import urllib.parse
 
-from harness import Policyd, RedisServer, TempDir, free_port, request_bytes, wait_for
+from harness import Policyd, RedisServer, ServedTestCase, TempDir, free_port, request_bytes
 
 TOKEN = "test-token-0123456789abcdef"
 EXTRA = """
@@ -30,31 +28,9 @@ limits = [ {{ subject = "user", metric = "messages", max = 1, window = "1h" }} ]
 """
 
 
-class HttpTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp_ctx = TempDir()
-        cls.tmp = cls.tmp_ctx.__enter__()
-        cls.redis = RedisServer(cls.tmp)
-        cls.http_port = free_port()
-        cls.p = Policyd(cls.tmp, cls.redis.port,
-                        extra=EXTRA.format(http_port=cls.http_port, token=TOKEN))
-        cls.p.start()
-        cls.p.wait_redis_ready()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.p.stop()
-        cls.redis.stop()
-        cls.tmp_ctx.__exit__(None, None, None)
-
-    def http(self, method, path, body=None, headers=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        data = r.read().decode()
-        c.close()
-        return r.status, data
+class HttpTest(ServedTestCase):
+    CONFIG = EXTRA
+    CONFIG_ARGS = {"token": TOKEN}
 
     def acl_refusal(self, user="webuser", sender="x@not-ours.example"):
         self.redis.cmd("HSET", f"pd:user:{{user:{user}}}", "account", "acme")
@@ -69,7 +45,7 @@ class HttpTest(unittest.TestCase):
 
     def test_report_from_a_real_550_renders_reason_and_escapes_customer_values(self):
         path, q = self.acl_refusal(user="<b>web</b>", sender="<script>alert(1)</script>@x.example")
-        status, page = self.http("GET", path)
+        status, page, _ = self.http("GET", path)
         self.assertEqual(status, 200)
         self.assertIn("not a verified domain", page)
         self.assertNotIn("<script>alert", page)
@@ -80,10 +56,10 @@ class HttpTest(unittest.TestCase):
         path, q = self.acl_refusal(user="reviewer")
         form = urllib.parse.urlencode({"id": q["id"], "auth": q["auth"], "action": "review"})
         hdrs = {"Content-Type": "application/x-www-form-urlencoded"}
-        status, page = self.http("POST", "/report", form, hdrs)
+        status, page, _ = self.http("POST", "/report", form, hdrs)
         self.assertEqual(status, 200)
         self.assertIn("Review requested", page)
-        status, page = self.http("POST", "/report", form, hdrs)
+        status, page, _ = self.http("POST", "/report", form, hdrs)
         self.assertIn("already requested", page)
         self.assertEqual(self.redis.cmd("HGET", f"pd:report:{q['id']}", "review"), "requested")
         self.assertEqual(self.redis.cmd("LRANGE", "pd:reviews", 0, -1).count(q["id"]), 1)
@@ -99,13 +75,13 @@ class HttpTest(unittest.TestCase):
                  f"/report?id={rid}x&auth={auth}"]
         bodies = set()
         for case in cases:
-            status, body = self.http("GET", case)
+            status, body, _ = self.http("GET", case)
             self.assertEqual(status, 404, case)
             bodies.add(body)
         self.assertEqual(len(bodies), 1, "a 404 must not differ by cause")
         for _ in range(10000):
             rid = secrets.token_hex(10)
-            status, _ = self.http("GET", f"/report?id={rid}&auth={auth}")
+            status, _, _ = self.http("GET", f"/report?id={rid}&auth={auth}")
             self.assertEqual(status, 404)
 
     def test_signals_api_auth_validation_and_a_batch_of_1000(self):
@@ -114,16 +90,16 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(self.http("POST", url, one)[0], 401)
         self.assertEqual(self.http("POST", url, one, {"Authorization": "Bearer wrong"})[0], 401)
         auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-        status, body = self.http("POST", url, "{not json", auth)
+        status, body, _ = self.http("POST", url, "{not json", auth)
         self.assertEqual(status, 400)
         self.assertIn("not valid JSON", body)
-        status, body = self.http("POST", url, json.dumps(
+        status, body, _ = self.http("POST", url, json.dumps(
             {"signals": [{"subject": "user:sig", "kind": "nonsense"}]}), auth)
         self.assertEqual(status, 400)
         self.assertIn("nonsense", body)
         batch = [{"subject": f"user:bulk{i}", "kind": "bounce", "evidence": f"bounce {i}"}
                  for i in range(1000)]
-        status, body = self.http("POST", url, json.dumps({"signals": batch}), auth)
+        status, body, _ = self.http("POST", url, json.dumps({"signals": batch}), auth)
         self.assertEqual(status, 200, body)
         self.assertEqual(json.loads(body)["accepted"], 1000)
         too_many = json.dumps({"signals": batch + batch[:1]})
@@ -133,11 +109,11 @@ class HttpTest(unittest.TestCase):
         auth = {"Authorization": f"Bearer {TOKEN}"}
         kinds = ["bounce", "bad_recipient", "complaint"]  # weights 1 + 1 + 5 = 7 < 10
         for k in kinds:
-            status, body = self.http("POST", "/api/v1/signals", json.dumps(
+            status, body, _ = self.http("POST", "/api/v1/signals", json.dumps(
                 [{"subject": "user:scored", "kind": k, "evidence": f"{k} from feedback loop"}]),
                 auth)
             self.assertEqual(json.loads(body)["blocked"], [])
-        status, body = self.http("POST", "/api/v1/signals", json.dumps(
+        status, body, _ = self.http("POST", "/api/v1/signals", json.dumps(
             [{"subject": "user:scored", "kind": "spam", "evidence": "spam trap hit"}]), auth)
         self.assertEqual(json.loads(body)["blocked"], [{"subject": "user:scored",
                                                           "reason": "spam"}])
@@ -149,12 +125,12 @@ class HttpTest(unittest.TestCase):
             self.assertIn(text, report)
 
     def test_healthz_and_metrics_move(self):
-        self.assertEqual(self.http("GET", "/healthz"), (200, "ok\n"))
-        _, before = self.http("GET", "/metrics")
+        self.assertEqual(self.http("GET", "/healthz")[:2], (200, "ok\n"))
+        _, before, _ = self.http("GET", "/metrics")
         c = self.p.client()
         for i in range(3):
             c.ask(request_bytes(protocol_state="RCPT", sasl_username="m", sender="", instance=i))
-        _, after = self.http("GET", "/metrics")
+        _, after, _ = self.http("GET", "/metrics")
 
         def value(text, series):
             m = re.search(re.escape(series) + r" (\S+)", text)
@@ -173,7 +149,7 @@ class HttpTest(unittest.TestCase):
         self.assertIn("policyd_decision_latency_seconds", names)
 
     def test_oversized_headers_and_body_are_refused(self):
-        status, _ = self.http("GET", "/metrics", headers={"X-Big": "a" * 20000})
+        status, _, _ = self.http("GET", "/metrics", headers={"X-Big": "a" * 20000})
         self.assertEqual(status, 431)
         c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
         c.putrequest("POST", "/api/v1/signals")

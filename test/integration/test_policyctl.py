@@ -10,7 +10,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from harness import POLICYCTL, Policyd, RedisServer, TempDir, free_port, golden, request_bytes
+from harness import POLICYCTL, ServedTestCase, free_port, golden, request_bytes
 
 PLANS = """
 [http]
@@ -51,30 +51,17 @@ def as_args(attrs):
     return [f"{k}={v}" for k, v in attrs.items()]
 
 
-class PolicyctlBase(unittest.TestCase):
+class PolicyctlBase(ServedTestCase):
     """One redis-server and one policyd for the class; Redis is emptied before each test."""
+
+    CONFIG = PLANS
 
     @classmethod
     def setUpClass(cls):
         if not os.path.exists(POLICYCTL):
             raise unittest.SkipTest(f"{POLICYCTL} not built")
-        cls.tmp_ctx = TempDir()
-        cls.tmp = cls.tmp_ctx.__enter__()
-        cls.redis = RedisServer(cls.tmp)
-        cls.http_port = free_port()
-        cls.policyd = Policyd(cls.tmp, cls.redis.port, extra=PLANS.format(http_port=cls.http_port))
-        try:
-            cls.policyd.start()
-            cls.policyd.wait_redis_ready()
-        except Exception:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.policyd.stop()
-        cls.redis.stop()
-        cls.tmp_ctx.__exit__(None, None, None)
+        super().setUpClass()
+        cls.policyd = cls.p
 
     def setUp(self):
         self.redis.cmd("FLUSHALL")

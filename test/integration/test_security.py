@@ -17,7 +17,7 @@ import unittest
 import urllib.parse
 
 from faultload import report_line
-from harness import (ROOT, Policyd, RedisServer, TempDir, free_port, request_bytes, wait_for,
+from harness import (ROOT, Policyd, RedisServer, ServedTestCase, TempDir, request_bytes, wait_for,
                      _read_resp)
 
 SECRET = "test-secret-0123456789abcdef"
@@ -84,38 +84,20 @@ def raw_ask(port, data):
         return out
 
 
-class SecurityTest(unittest.TestCase):
+class SecurityTest(ServedTestCase):
+    CONFIG = CONFIG
+    CONFIG_ARGS = {"token": TOKEN}
+
     @classmethod
     def setUpClass(cls):
-        cls.tmp_ctx = TempDir()
-        cls.tmp = cls.tmp_ctx.__enter__()
-        cls.redis = RedisServer(cls.tmp)
-        cls.http_port = free_port()
-        cls.p = Policyd(cls.tmp, cls.redis.port,
-                        extra=CONFIG.format(http_port=cls.http_port, token=TOKEN))
-        cls.p.start()
-        cls.p.wait_redis_ready()
+        super().setUpClass()
         r = cls.redis
         r.cmd("HSET", "pd:user:{user:alice}", "account", "acme", "mode", "account",
               "plan", "default")
         r.cmd("HSET", "pd:domains:{account:acme}", "example.com", "verified")
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.p.stop()
-        cls.redis.stop()
-        cls.tmp_ctx.__exit__(None, None, None)
-
     def ask(self, **attrs):
         return raw_ask(self.p.port, request_bytes(**attrs))
-
-    def http(self, method, path, body=None, headers=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        data = r.read().decode()
-        c.close()
-        return r.status, data, r
 
     def line(self, scenario, what, checks, wrong, **extra):
         report_line("SECURITY", scenario, self.id(), what, checks=checks, wrong=wrong,

@@ -3,7 +3,6 @@ redis-sentinel processes, a primary and a replica on loopback; the primary is ki
 one is promoted; every request is answered throughout, and decisions are right afterwards."""
 
 import os
-import signal
 import subprocess
 import threading
 import time

@@ -10,7 +10,7 @@ import threading
 import time
 import unittest
 
-from harness import (GOLDEN, POLICYD, PolicyClient, Policyd, RedisServer, TempDir, free_port,
+from harness import (GOLDEN, POLICYD, Policyd, RedisServer, TempDir, free_port,
                      golden, request_bytes, wait_for)
 
 DEFER = "451 4.3.0 Policy service temporarily unavailable"
