@@ -19,7 +19,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from harness import POLICYCTL, Policyd, RedisServer, free_port  # noqa: E402
+from harness import POLICYCTL, Policyd, RedisServer, free_port, wait_for  # noqa: E402
 from postfix_instance import SASL_REALM, PostfixInstance  # noqa: E402
 
 # Plans: "std" for users who may send, the small ones for the limit scenarios. Unauthenticated
