@@ -284,17 +284,19 @@ class ExplainMatchesPolicydTest(PolicyctlBase):
         return first[len("action="):], out
 
     def assert_same_reply(self, attrs):
-        """policyd's reply to attrs equals explain's. A 421's retry-after counts down, so the
-        explain is bracketed by two policyd replies; when they agree, explain must too. attrs
-        may be a function giving a new request each time (END-OF-MESSAGE of new messages)."""
+        """policyd's reply to attrs equals explain's (text and --json). A 421's retry-after
+        counts down, so both explains are bracketed by two policyd replies; when they agree, the
+        explains must too. attrs may be a function giving a new request each time
+        (END-OF-MESSAGE of new messages)."""
         make = attrs if callable(attrs) else (lambda: attrs)
         for _ in range(5):
             before = self.ask(make())
             said, out = self.explain(make())
+            said_json = self.js("explain", *as_args(make()))["reply"]
             after = self.ask(make())
             if before == after:
                 self.assertEqual(said, before, out)
-                self.assertEqual(self.js("explain", *as_args(make()))["reply"], before)
+                self.assertEqual(said_json, before)
                 return before, out
         self.fail(f"policyd's reply kept changing: {before!r} {after!r}")
 
