@@ -67,26 +67,29 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(s.recv(100), b"action=DUNNO\n\n")
         s.close()
 
+    def send_pipeline(self, p, user_prefix, n):
+        """A client that sent n RCPT requests in one write, from users PREFIX0..PREFIX{n-1}."""
+        c = p.client()
+        c.send(b"".join(request_bytes(protocol_state="RCPT", sasl_username=f"{user_prefix}{i}",
+                                      sender="a@b.example") for i in range(n)))
+        return c
+
+    def assert_answered_in_order(self, p, c, user_prefix, n):
+        self.assertEqual([c.read_reply() for _ in range(n)], ["DUNNO"] * n)
+        log = p.read_log()
+        order = [log.find(f"user={user_prefix}{i} ") for i in range(n)]
+        self.assertTrue(all(o >= 0 for o in order) and order == sorted(order), order)
+
     def test_three_pipelined_requests_get_three_ordered_replies(self):
         p = self.policyd()
-        c = p.client()
-        reqs = [request_bytes(protocol_state="RCPT", sasl_username=f"u{i}", sender="a@b.example")
-                for i in range(3)]
-        c.send(b"".join(reqs))
-        self.assertEqual([c.read_reply() for _ in range(3)], ["DUNNO"] * 3)
-        log = p.read_log()
-        order = [log.find(f"user=u{i} ") for i in range(3)]
-        self.assertTrue(all(o >= 0 for o in order) and order == sorted(order), order)
+        self.assert_answered_in_order(p, self.send_pipeline(p, "u", 3), "u", 3)
 
     def test_client_that_shuts_down_its_side_after_pipelining_gets_every_reply(self):
         # policyd reads on while a request is in flight, so it sees the EOF before it answers.
         p = self.policyd()
-        c = p.client()
-        reqs = [request_bytes(protocol_state="RCPT", sasl_username=f"h{i}", sender="a@b.example")
-                for i in range(2)]
-        c.send(b"".join(reqs))
+        c = self.send_pipeline(p, "h", 2)
         c.sock.shutdown(socket.SHUT_WR)
-        self.assertEqual([c.read_reply() for _ in range(2)], ["DUNNO"] * 2)
+        self.assert_answered_in_order(p, c, "h", 2)
         self.assertTrue(c.closed_by_server())
         self.assertIn("client closed", p.read_log())
 
@@ -94,14 +97,7 @@ class ServerTest(unittest.TestCase):
         # While one request is in flight, reading stops once more than max_request_bytes wait
         # unparsed (60 KB here are 15 times that), and resumes as the backlog is answered.
         p = self.policyd(server_extra="max_request_bytes = 4096\n")
-        c = p.client()
-        reqs = [request_bytes(protocol_state="RCPT", sasl_username=f"p{i}", sender="a@b.example")
-                for i in range(300)]
-        c.send(b"".join(reqs))
-        self.assertEqual([c.read_reply() for _ in range(300)], ["DUNNO"] * 300)
-        log = p.read_log()
-        order = [log.find(f"user=p{i} ") for i in range(300)]
-        self.assertTrue(all(o >= 0 for o in order) and order == sorted(order))
+        self.assert_answered_in_order(p, self.send_pipeline(p, "p", 300), "p", 300)
 
     def test_request_fed_one_byte_at_a_time_gets_its_reply(self):
         p = self.policyd()
