@@ -129,7 +129,10 @@ class Bench:
                 self.policyd_like("threads", p2, rnd, conns, limit="high")
             for users in cfg["users"]:
                 self.memory_row(p3, rnd, users)
-            self.open_loop(p1, rnd)
+            if cfg["open_rate"]:
+                self.open_loop(p1, rnd)
+        if not cfg["idle_conns"]:
+            return
         # A policyd that has not served thousands of busy connections before: its RSS is
         # what idle connections cost, not what earlier bursts left in malloc's arenas.
         fresh = systems.PolicydSystem(self.env, HIGH)
@@ -211,10 +214,15 @@ def main():
     ap.add_argument("--build", required=True, help="build directory with policyd, policyd-bench")
     ap.add_argument("--quick", action="store_true", help="smoke run, well under a minute")
     ap.add_argument("--out", help="write results.md, results.json, results.png here")
+    ap.add_argument("--memory-only", action="store_true",
+                    help="only the users and Redis memory rows (about 2 min per round)")
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--duration", type=float, help="measured seconds per run")
     args = ap.parse_args()
     cfg = profile(args.quick)
+    if args.memory_only:
+        cfg.update(rounds=1, conns=[], limits=[], scale_conns=[], threads_conns=[], open_rate=0,
+                   idle_conns=0)
     if args.rounds:
         cfg["rounds"] = args.rounds
     if args.duration:

@@ -2,6 +2,7 @@
 // list-bombing, with an injected clock.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "core/signals.h"
@@ -42,6 +43,19 @@ PolicyRequest Eom(const std::string& user = "alice", const std::string& rcpt = "
                       {"client_address", "192.0.2.1"},
                       {"client_port", "1"},
                       {"instance", "x" + std::to_string(++g_instance)}});
+}
+
+// One request of message `instance` (a fixed client, so the same instance is the same message).
+PolicyRequest Msg(const std::string& state, const std::string& instance, const std::string& rcpt) {
+  return MakeRequest({{"protocol_state", state},
+                      {"sasl_username", "carol"},
+                      {"sender", ""},
+                      {"recipient", rcpt},
+                      {"recipient_count", "1"},
+                      {"size", "10"},
+                      {"client_address", "192.0.2.1"},
+                      {"client_port", "1"},
+                      {"instance", instance}});
 }
 
 std::map<std::string, std::string> Hash(RedisServer& redis, const std::string& key) {
@@ -171,6 +185,58 @@ TEST_CASE("list-bombing: many messages to one recipient from one user become a s
   CHECK(store.Decide(Eom("carol", "x@dest.example"), kNow + 7000).action == Action::kBlocked);
   std::string ev = redis.CmdOne({"LINDEX", "pd:evidence:{user:carol}", "0"});
   CHECK(ev.find("list_bombing") != std::string::npos);
+}
+
+TEST_CASE("list-bombing: a message counts once, and the window slides across time slices") {
+  RedisServer redis;
+  Config c = AbuseConfig();
+  c.plans["default"].limits.clear();
+  StoreHarness store(redis.port(), c);
+  redis.Cmd({"HSET", "pd:user:{user:carol}", "account", "acme"});
+  // kNow is a multiple of the 10 min window: messages 0-3 fall in one slice, the later ones
+  // in the next, so the count must read both.
+  REQUIRE(kNow % (10 * kMin) == 0);
+  // A message's RCPT then its END-OF-MESSAGE; the RCPT's verdict is where a signal shows.
+  auto both = [&](const std::string& id, uint64_t at) {
+    Verdict rcpt = store.Decide(Msg("RCPT", id, "victim@dest.example"), at);
+    CHECK(rcpt.action == Action::kDunno);
+    Verdict eom = store.Decide(Msg("END-OF-MESSAGE", id, "victim@dest.example"), at + 100);
+    CHECK(eom.created_block == "");
+    return rcpt;
+  };
+  for (int i = 0; i < 4; ++i) CHECK(both("m" + std::to_string(i), kNow + i * kMin).created_block == "");
+  // Postfix repeating a RCPT of a message already counted adds nothing.
+  CHECK(store.Decide(Msg("RCPT", "m3", "victim@dest.example"), kNow + 5 * kMin).action ==
+        Action::kDunno);
+  // m0 (at kNow) has left the 10 min window: m1..m3 and this one make 4 of 5.
+  CHECK(both("m4", kNow + 10 * kMin + 30 * 1000).created_block == "");
+  // The fifth within the window (m1 at kNow + 1 min is still in it) is the signal.
+  Verdict fifth = both("m5", kNow + 10 * kMin + 40 * 1000);
+  CHECK(fifth.created_block == "abuse");
+  CHECK(store.Decide(Msg("RCPT", "m6", "victim@dest.example"), kNow + 11 * kMin).action ==
+        Action::kBlocked);
+}
+
+TEST_CASE("list-bombing: at most list_bombing_messages entries per recipient are kept") {
+  RedisServer redis;
+  Config c = AbuseConfig();
+  c.plans["default"].limits.clear();
+  c.abuse.weights["list_bombing"] = 0;  // count, never block: watch the stored entries
+  StoreHarness store(redis.port(), c);
+  redis.Cmd({"HSET", "pd:user:{user:carol}", "account", "acme"});
+  for (int i = 0; i < 12; ++i) {
+    store.Decide(Msg("END-OF-MESSAGE", "n" + std::to_string(i), "victim@dest.example"),
+                 kNow + i * 1000);
+  }
+  auto keys = redis.Cmd({"KEYS", "pd:lb:{user:carol}:*"});
+  REQUIRE(keys.size() == 1);
+  std::string entries = redis.CmdOne({"HGET", keys[0], "victim@dest.example"});
+  CHECK(std::count(entries.begin(), entries.end(), ',') == 4);  // 5 entries, the newest
+  CHECK(entries.rfind(std::to_string(kNow + 11 * 1000) + ":", std::string::npos) !=
+        std::string::npos);
+  CHECK(entries.find(std::to_string(kNow + 7 * 1000) + ":") == 0);
+  // One signal only: when the count reached 5, not for every message after it.
+  CHECK(redis.CmdOne({"ZCARD", "pd:signals:{user:carol}"}) == "1");
 }
 
 }  // namespace policyd::test

@@ -132,6 +132,31 @@ local function window_add(st, cost)
 end
 
 -- ---------------------------------------------------------------------------------------
+-- Per-message state (answers kept for repeated requests, list-bombing entries) lives in one
+-- hash per subject and time slice, a field per message or recipient, instead of a key per
+-- message: a key costs about 230 B of Redis memory, a field in a small hash about 40 B.
+-- Slice = floor(now / span). Lookups read the current and the previous slice, so an entry
+-- is kept at least `span` and at most twice that; each slice expires once no lookup can
+-- reach it. TTLs are relative so that an injected clock in tests expires nothing early.
+
+local function slice_keys(prefix, ktype, tag, span, now)
+  local s = math.floor(now / span)
+  return key(prefix, ktype, tag, fmt_int(s)), key(prefix, ktype, tag, fmt_int(s - 1)),
+         (s + 2) * span - now
+end
+
+local function slice_get(cur, prev, field)
+  local v = redis.call('HGET', cur, field)
+  if v then return v end
+  return redis.call('HGET', prev, field)
+end
+
+local function slice_set(cur, ttl_ms, field, value)
+  redis.call('HSET', cur, field, value)
+  redis.call('PEXPIRE', cur, ttl_ms)
+end
+
+-- ---------------------------------------------------------------------------------------
 -- Reports, evidence, blocks.
 
 local function create_report(prefix, id, ttl_ms, fields)

@@ -32,17 +32,20 @@ local function reply(action, rule, report, metric, count, max, window, retry)
 end
 
 -- An earlier identical request (Postfix retries when it got no answer) gets the same answer
--- and counts nothing again.
-local seen_key = nil
+-- and counts nothing again. Answers are fields of the subject's pd:seen slices (_common.lua):
+-- 'c' for the common "counted", else the reply as JSON.
+local seen_field = nil
 if stage == 'eom' and count_at == 'eom' and msg_id ~= '' then
-  seen_key = key(prefix, 'seen', subject, msg_id)
+  seen_field = msg_id
 elseif stage == 'rcpt' and count_at == 'rcpt' and rcpt_id ~= '' then
-  seen_key = key(prefix, 'seen', subject, rcpt_id)
+  seen_field = rcpt_id
 end
-if seen_key and not explain then
-  local prev = redis.call('GET', seen_key)
+local seen_cur, seen_prev, seen_ttl = slice_keys(prefix, 'seen', subject, dedup_ttl, now)
+if seen_field and not explain then
+  local prev = slice_get(seen_cur, seen_prev, seen_field)
   if prev then
-    local r = cjson.decode(prev)
+    local r
+    if prev == 'c' then r = reply('dunno', 'counted') else r = cjson.decode(prev) end
     r[2] = r[2] .. ' (repeat)'
     return r
   end
@@ -155,7 +158,7 @@ local cost
 if stage == 'eom' and count_at == 'eom' then
   cost = { messages = 1, recipients = rcpt_count, bytes = size }
 elseif stage == 'rcpt' and count_at == 'rcpt' then
-  local msg_seen = msg_id ~= '' and redis.call('EXISTS', key(prefix, 'seen', subject, msg_id)) == 1
+  local msg_seen = msg_id ~= '' and slice_get(seen_cur, seen_prev, msg_id) ~= false
   if msg_seen then
     cost = { messages = 0, recipients = 1, bytes = 0 }
   else
@@ -230,16 +233,34 @@ else
   result = reply('dunno', counting and 'within limits' or 'pre-check within limits')
 end
 
--- List-bombing: many messages from one subject to one recipient within a short window. The
--- set holds message identities, so the RCPT and END-OF-MESSAGE of one message count once.
+-- List-bombing: many messages from one subject to one recipient within lb_window. The
+-- subject's pd:lb slices (_common.lua) hold, per recipient, 'TIME:ID,...' of its latest
+-- messages (ID: the first 12 hex digits of the message identity), so the RCPT and the
+-- END-OF-MESSAGE of one message, or a repeated request, count once. At most lb_messages
+-- entries are kept per slice, the newest: while fewer than lb_messages are within the window
+-- none was dropped, so the count is exact up to the threshold, which fires once on reaching it.
+local function lb_parse(v, since, id, out)
+  local dup = false
+  if not v then return dup end
+  for t, i in string.gmatch(v, '(%d+):(%x+)') do
+    if i == id then dup = true end
+    if tonumber(t) >= since then out[#out + 1] = t .. ':' .. i end
+  end
+  return dup
+end
+
 if result[1] == 'dunno' and not explain and recipient ~= '' and msg_id ~= '' then
-  local lbk = key(prefix, 'lb', subject, recipient)
-  -- Only a new message changes the set (the END-OF-MESSAGE of a message already seen at RCPT
-  -- adds nothing): trim, expire and count then.
-  if redis.call('ZADD', lbk, now, msg_id) == 1 then
-    redis.call('ZREMRANGEBYSCORE', lbk, '-inf', '(' .. fmt_int(now - lb_window))
-    redis.call('PEXPIRE', lbk, lb_window)
-    if redis.call('ZCARD', lbk) == lb_messages then
+  local cur, prev, ttl = slice_keys(prefix, 'lb', subject, lb_window, now)
+  local id, since = string.sub(msg_id, 1, 12), now - lb_window
+  local older, recent = {}, {}
+  local dup = lb_parse(redis.call('HGET', prev, recipient), since, id, older)
+  dup = lb_parse(redis.call('HGET', cur, recipient), since, id, recent) or dup
+  if not dup then
+    local before = #older + #recent
+    recent[#recent + 1] = fmt_int(now) .. ':' .. id
+    slice_set(cur, ttl, recipient,
+              table.concat(recent, ',', math.max(1, #recent - lb_messages + 1), #recent))
+    if before + 1 == lb_messages then
       local _, reason = add_signal(prefix, subject, 'list_bombing', lb_messages ..
         ' messages to ' .. recipient .. ' within ' .. math.floor(lb_window / 1000) .. 's', now,
         parse_score(score_spec), parse_abuse(abuse_spec), report_id, report_ttl, 'list-bombing')
@@ -251,10 +272,14 @@ if result[1] == 'dunno' and not explain and recipient ~= '' and msg_id ~= '' the
   end
 end
 
-if seen_key and not explain then
-  redis.call('SET', seen_key, cjson.encode(result), 'PX', dedup_ttl)
+if seen_field and not explain then
+  local answer = 'c'
+  if result[1] ~= 'dunno' or result[2] ~= 'counted' or result[11] ~= '' then
+    answer = cjson.encode(result)
+  end
+  slice_set(seen_cur, seen_ttl, seen_field, answer)
   if stage == 'rcpt' and msg_id ~= '' and not refused then
-    redis.call('SET', key(prefix, 'seen', subject, msg_id), '1', 'PX', dedup_ttl)
+    redis.call('HSET', seen_cur, msg_id, '1')
   end
 end
 return result
