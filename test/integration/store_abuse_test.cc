@@ -217,6 +217,22 @@ TEST_CASE("list-bombing: a message counts once, and the window slides across tim
         Action::kBlocked);
 }
 
+TEST_CASE("list-bombing: a message whose RCPT and END-OF-MESSAGE straddle two slices counts once") {
+  RedisServer redis;
+  Config c = AbuseConfig();
+  c.plans["default"].limits.clear();
+  c.abuse.list_bombing_messages = 2;
+  StoreHarness store(redis.port(), c);
+  redis.Cmd({"HSET", "pd:user:{user:carol}", "account", "acme"});
+  const uint64_t edge = kNow + 10 * kMin;  // a slice boundary
+  CHECK(store.Decide(Msg("RCPT", "a", "victim@dest.example"), edge - 1000).created_block == "");
+  CHECK(store.Decide(Msg("END-OF-MESSAGE", "a", "victim@dest.example"), edge + 1000)
+            .created_block == "");
+  CHECK(redis.CmdOne({"ZCARD", "pd:signals:{user:carol}"}) == "0");
+  CHECK(store.Decide(Msg("RCPT", "b", "victim@dest.example"), edge + 2000).created_block ==
+        "abuse");
+}
+
 TEST_CASE("list-bombing: at most list_bombing_messages entries per recipient are kept") {
   RedisServer redis;
   Config c = AbuseConfig();

@@ -184,6 +184,22 @@ TEST_CASE("limits: a repeated identical END-OF-MESSAGE counts once") {
   CHECK(store.Decide(Eom(), kNow + 11).action == Action::kThrottled);
 }
 
+TEST_CASE("limits: a repeat is recognised across a dedup slice boundary, and forgotten later") {
+  RedisServer redis;
+  Config c = LimitConfig({{SubjectKind::kUser, Metric::kMessages, 5, kHour}});
+  StoreHarness store(redis.port(), c);
+  SetUpUser(redis);
+  const uint64_t ttl = c.policy.dedup_ttl_ms;
+  const uint64_t edge = (kNow / ttl + 1) * ttl;  // answers are kept in slices of dedup_ttl
+  PolicyRequest same = Eom(1, 100, "across");
+  CHECK(store.Decide(same, edge - 1000).rule == "counted");
+  CHECK(store.Decide(same, edge + 1000).rule == "counted (repeat)");
+  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}:messages:3600", "total"}) == "1");
+  // Two slices later the answer is gone: the same request counts again.
+  CHECK(store.Decide(same, edge + 2 * ttl).rule == "counted");
+  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}:messages:3600", "total"}) == "2");
+}
+
 TEST_CASE("limits: RCPT is a read-only pre-check that refuses early once over a limit") {
   RedisServer redis;
   StoreHarness store(redis.port(), LimitConfig({{SubjectKind::kUser, Metric::kMessages, 2, kHour}}));

@@ -253,13 +253,19 @@ if result[1] == 'dunno' and not explain and recipient ~= '' and msg_id ~= '' the
   local cur, prev, ttl = slice_keys(prefix, 'lb', subject, lb_window, now)
   local id, since = string.sub(msg_id, 1, 12), now - lb_window
   local older, recent = {}, {}
-  local dup = lb_parse(redis.call('HGET', prev, recipient), since, id, older)
-  dup = lb_parse(redis.call('HGET', cur, recipient), since, id, recent) or dup
+  -- The current slice first: the END-OF-MESSAGE of a message counted at RCPT stops there.
+  local in_cur = redis.call('HGET', cur, recipient)
+  local dup = lb_parse(in_cur, since, id, recent)
+  if not dup then dup = lb_parse(redis.call('HGET', prev, recipient), since, id, older) end
   if not dup then
     local before = #older + #recent
     recent[#recent + 1] = fmt_int(now) .. ':' .. id
-    slice_set(cur, ttl, recipient,
-              table.concat(recent, ',', math.max(1, #recent - lb_messages + 1), #recent))
+    local entries = table.concat(recent, ',', math.max(1, #recent - lb_messages + 1), #recent)
+    if in_cur then
+      redis.call('HSET', cur, recipient, entries)  -- the slice has its TTL already
+    else
+      slice_set(cur, ttl, recipient, entries)
+    end
     if before + 1 == lb_messages then
       local _, reason = add_signal(prefix, subject, 'list_bombing', lb_messages ..
         ' messages to ' .. recipient .. ' within ' .. math.floor(lb_window / 1000) .. 's', now,
