@@ -31,10 +31,24 @@ Config AbuseConfig() {
   return c;
 }
 
+// A plan without limits: only list-bombing decides.
+Config ListBombingConfig() {
+  Config c = AbuseConfig();
+  c.plans["default"].limits.clear();
+  return c;
+}
+
+void AddCarol(RedisServer& redis) {
+  redis.Cmd({"HSET", "pd:user:{user:carol}", "account", "acme"});
+}
+
 int g_instance = 0;
 
-PolicyRequest Eom(const std::string& user = "alice", const std::string& rcpt = "") {
-  return MakeRequest({{"protocol_state", "END-OF-MESSAGE"},
+// One request of message `instance` from `user` (a fixed client, so the same instance is the
+// same message).
+PolicyRequest Request(const std::string& state, const std::string& user,
+                      const std::string& instance, const std::string& rcpt) {
+  return MakeRequest({{"protocol_state", state},
                       {"sasl_username", user},
                       {"sender", ""},
                       {"recipient", rcpt},
@@ -42,20 +56,17 @@ PolicyRequest Eom(const std::string& user = "alice", const std::string& rcpt = "
                       {"size", "10"},
                       {"client_address", "192.0.2.1"},
                       {"client_port", "1"},
-                      {"instance", "x" + std::to_string(++g_instance)}});
+                      {"instance", instance}});
 }
 
-// One request of message `instance` (a fixed client, so the same instance is the same message).
+// The END-OF-MESSAGE of a new message.
+PolicyRequest Eom(const std::string& user = "alice", const std::string& rcpt = "") {
+  return Request("END-OF-MESSAGE", user, "x" + std::to_string(++g_instance), rcpt);
+}
+
+// carol's message `instance`.
 PolicyRequest Msg(const std::string& state, const std::string& instance, const std::string& rcpt) {
-  return MakeRequest({{"protocol_state", state},
-                      {"sasl_username", "carol"},
-                      {"sender", ""},
-                      {"recipient", rcpt},
-                      {"recipient_count", "1"},
-                      {"size", "10"},
-                      {"client_address", "192.0.2.1"},
-                      {"client_port", "1"},
-                      {"instance", instance}});
+  return Request(state, "carol", instance, rcpt);
 }
 
 std::map<std::string, std::string> Hash(RedisServer& redis, const std::string& key) {
@@ -170,10 +181,9 @@ TEST_CASE("signals: each kind moves the score by its weight; crossing the thresh
 
 TEST_CASE("list-bombing: many messages to one recipient from one user become a signal") {
   RedisServer redis;
-  Config c = AbuseConfig();
-  c.plans["default"].limits.clear();
+  Config c = ListBombingConfig();
   StoreHarness store(redis.port(), c);
-  redis.Cmd({"HSET", "pd:user:{user:carol}", "account", "acme"});
+  AddCarol(redis);
   for (int i = 0; i < 4; ++i) {
     CHECK(store.Decide(Eom("carol", "Victim@Dest.example"), kNow + i * 1000).action ==
           Action::kDunno);
@@ -189,10 +199,9 @@ TEST_CASE("list-bombing: many messages to one recipient from one user become a s
 
 TEST_CASE("list-bombing: a message counts once, and the window slides across time slices") {
   RedisServer redis;
-  Config c = AbuseConfig();
-  c.plans["default"].limits.clear();
+  Config c = ListBombingConfig();
   StoreHarness store(redis.port(), c);
-  redis.Cmd({"HSET", "pd:user:{user:carol}", "account", "acme"});
+  AddCarol(redis);
   // kNow is a multiple of the 10 min window: messages 0-3 fall in one slice, the later ones
   // in the next, so the count must read both.
   REQUIRE(kNow % (10 * kMin) == 0);
@@ -219,11 +228,10 @@ TEST_CASE("list-bombing: a message counts once, and the window slides across tim
 
 TEST_CASE("list-bombing: a message whose RCPT and END-OF-MESSAGE straddle two slices counts once") {
   RedisServer redis;
-  Config c = AbuseConfig();
-  c.plans["default"].limits.clear();
+  Config c = ListBombingConfig();
   c.abuse.list_bombing_messages = 2;
   StoreHarness store(redis.port(), c);
-  redis.Cmd({"HSET", "pd:user:{user:carol}", "account", "acme"});
+  AddCarol(redis);
   const uint64_t edge = kNow + 10 * kMin;  // a slice boundary
   CHECK(store.Decide(Msg("RCPT", "a", "victim@dest.example"), edge - 1000).created_block == "");
   CHECK(store.Decide(Msg("END-OF-MESSAGE", "a", "victim@dest.example"), edge + 1000)
@@ -235,11 +243,10 @@ TEST_CASE("list-bombing: a message whose RCPT and END-OF-MESSAGE straddle two sl
 
 TEST_CASE("list-bombing: at most list_bombing_messages entries per recipient are kept") {
   RedisServer redis;
-  Config c = AbuseConfig();
-  c.plans["default"].limits.clear();
+  Config c = ListBombingConfig();
   c.abuse.weights["list_bombing"] = 0;  // count, never block: watch the stored entries
   StoreHarness store(redis.port(), c);
-  redis.Cmd({"HSET", "pd:user:{user:carol}", "account", "acme"});
+  AddCarol(redis);
   for (int i = 0; i < 12; ++i) {
     store.Decide(Msg("END-OF-MESSAGE", "n" + std::to_string(i), "victim@dest.example"),
                  kNow + i * 1000);
