@@ -38,9 +38,14 @@ class RunScriptTest(unittest.TestCase):
             config = os.path.join(tmp, "policyd.toml")
             with open(config, "w") as f:
                 f.write(text)
-            log = open(os.path.join(tmp, "run.log"), "w+")
-            run = subprocess.Popen([os.path.join(ROOT, "scripts", "run")], stdout=log,
-                                   stderr=subprocess.STDOUT, env=dict(os.environ, POLICYD_CONFIG=config))
+            # The child writes through its own open file; the test reads the file afresh each
+            # time. (A shared "w+" file object shares its offset with the child: a seek(0) here
+            # raced the child's writes and read back an empty log about one run in five.)
+            log = os.path.join(tmp, "run.log")
+            with open(log, "w") as out:
+                run = subprocess.Popen([os.path.join(ROOT, "scripts", "run")], stdout=out,
+                                       stderr=subprocess.STDOUT,
+                                       env=dict(os.environ, POLICYD_CONFIG=config))
             try:
                 wait_for(lambda: connectable(policy_port) or run.poll() is not None, timeout=300,
                          what="scripts/run listening")
@@ -56,13 +61,11 @@ class RunScriptTest(unittest.TestCase):
                     run.kill()
                     run.wait()
                 self.stop_redis()
-                log.close()
 
     @staticmethod
-    def log_text(log):
-        log.flush()
-        log.seek(0)
-        return log.read()[-3000:]
+    def log_text(path):
+        with open(path) as f:
+            return f.read()[-3000:]
 
     @staticmethod
     def stop_redis():
