@@ -48,6 +48,11 @@ std::string TagOf(const std::string& key) {
   return key.substr(open + 1, close - open - 1);
 }
 
+long long UsedMemory(RedisServer& redis) {
+  std::string info = redis.CmdOne({"INFO", "memory"});
+  return std::stoll(info.substr(info.find("used_memory:") + 12));
+}
+
 }  // namespace
 
 TEST_CASE("keys: hostile names cannot read or write another subject's keys") {
@@ -173,17 +178,12 @@ TEST_CASE("keys: memory per active user with 3 limits (printed)") {
                "any"});
   }
   redis.Cmd({"HSET", "pd:domains:{account:acme}", "example.com", "verified"});
-  auto info_used = [&] {
-    std::string info = redis.CmdOne({"INFO", "memory"});
-    auto pos = info.find("used_memory:");
-    return std::stoll(info.substr(pos + 12));
-  };
   redis.Cmd({"FLUSHALL"});
   for (int u = 0; u < users; ++u) {
     redis.Cmd({"HSET", "pd:user:{user:u" + std::to_string(u) + "}", "account", "acme", "mode",
                "any"});
   }
-  long long before = info_used();
+  long long before = UsedMemory(redis);
   // One message per sub-bucket for an hour: 60 buckets in the 1h windows, 3 in the 1d one.
   for (int minute = 0; minute < 60; ++minute) {
     for (int u = 0; u < users; ++u) {
@@ -197,7 +197,7 @@ TEST_CASE("keys: memory per active user with 3 limits (printed)") {
     }
   }
   for (const auto& k : redis.Cmd({"KEYS", "pd:seen:*"})) redis.Cmd({"DEL", k});
-  long long per_user = (info_used() - before) / users;
+  long long per_user = (UsedMemory(redis) - before) / users;
   long long counters = 0;
   for (const auto& k : redis.Cmd({"KEYS", "pd:rate:{user:u7}*"})) {
     counters += std::stoll(redis.CmdOne({"MEMORY", "USAGE", k}));
@@ -218,16 +218,12 @@ TEST_CASE("keys: per-message state is one hash per subject and slice, not a key 
   StoreHarness store(redis.port(), c);
   redis.Cmd({"HSET", "pd:user:{user:carol}", "account", "acme", "mode", "any"});
   store.Decide(Eom("carol", "", 0, "warm@dest.example"), kNow);
-  auto used = [&] {
-    std::string info = redis.CmdOne({"INFO", "memory"});
-    return std::stoll(info.substr(info.find("used_memory:") + 12));
-  };
   const int messages = 100;  // below hash-max-listpack-entries (128): the compact encoding
-  long long before = used();
+  long long before = UsedMemory(redis);
   for (int i = 1; i <= messages; ++i) {
     store.Decide(Eom("carol", "", i, "r" + std::to_string(i) + "@dest.example"), kNow + i);
   }
-  long long per_message = (used() - before) / messages;
+  long long per_message = (UsedMemory(redis) - before) / messages;
   auto seen = redis.Cmd({"KEYS", "pd:seen:*"});
   auto lb = redis.Cmd({"KEYS", "pd:lb:*"});
   REQUIRE(seen.size() == 1);

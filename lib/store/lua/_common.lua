@@ -151,8 +151,9 @@ local function slice_get(cur, prev, field)
   return redis.call('HGET', prev, field)
 end
 
-local function slice_set(cur, ttl_ms, field, value)
-  redis.call('HSET', cur, field, value)
+-- Writes field, value [, field, value ...] into the current slice and (re)sets its TTL.
+local function slice_set(cur, ttl_ms, ...)
+  redis.call('HSET', cur, ...)
   redis.call('PEXPIRE', cur, ttl_ms)
 end
 

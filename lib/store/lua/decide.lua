@@ -40,7 +40,10 @@ if stage == 'eom' and count_at == 'eom' and msg_id ~= '' then
 elseif stage == 'rcpt' and count_at == 'rcpt' and rcpt_id ~= '' then
   seen_field = rcpt_id
 end
-local seen_cur, seen_prev, seen_ttl = slice_keys(prefix, 'seen', subject, dedup_ttl, now)
+local seen_cur, seen_prev, seen_ttl
+if seen_field then
+  seen_cur, seen_prev, seen_ttl = slice_keys(prefix, 'seen', subject, dedup_ttl, now)
+end
 if seen_field and not explain then
   local prev = slice_get(seen_cur, seen_prev, seen_field)
   if prev then
@@ -239,33 +242,28 @@ end
 -- END-OF-MESSAGE of one message, or a repeated request, count once. At most lb_messages
 -- entries are kept per slice, the newest: while fewer than lb_messages are within the window
 -- none was dropped, so the count is exact up to the threshold, which fires once on reaching it.
-local function lb_parse(v, since, id, out)
-  local dup = false
-  if not v then return dup end
-  for t, i in string.gmatch(v, '(%d+):(%x+)') do
+-- Whether entries `v` hold message `id`, and those of them within the window.
+local function lb_parse(v, since, id)
+  local dup, kept = false, {}
+  for t, i in string.gmatch(v or '', '(%d+):(%x+)') do
     if i == id then dup = true end
-    if tonumber(t) >= since then out[#out + 1] = t .. ':' .. i end
+    if tonumber(t) >= since then kept[#kept + 1] = t .. ':' .. i end
   end
-  return dup
+  return dup, kept
 end
 
 if result[1] == 'dunno' and not explain and recipient ~= '' and msg_id ~= '' then
   local cur, prev, ttl = slice_keys(prefix, 'lb', subject, lb_window, now)
   local id, since = string.sub(msg_id, 1, 12), now - lb_window
-  local older, recent = {}, {}
   -- The current slice first: the END-OF-MESSAGE of a message counted at RCPT stops there.
-  local in_cur = redis.call('HGET', cur, recipient)
-  local dup = lb_parse(in_cur, since, id, recent)
-  if not dup then dup = lb_parse(redis.call('HGET', prev, recipient), since, id, older) end
+  local dup, recent = lb_parse(redis.call('HGET', cur, recipient), since, id)
+  local older = {}
+  if not dup then dup, older = lb_parse(redis.call('HGET', prev, recipient), since, id) end
   if not dup then
     local before = #older + #recent
     recent[#recent + 1] = fmt_int(now) .. ':' .. id
-    local entries = table.concat(recent, ',', math.max(1, #recent - lb_messages + 1), #recent)
-    if in_cur then
-      redis.call('HSET', cur, recipient, entries)  -- the slice has its TTL already
-    else
-      slice_set(cur, ttl, recipient, entries)
-    end
+    slice_set(cur, ttl, recipient,
+              table.concat(recent, ',', math.max(1, #recent - lb_messages + 1), #recent))
     if before + 1 == lb_messages then
       local _, reason = add_signal(prefix, subject, 'list_bombing', lb_messages ..
         ' messages to ' .. recipient .. ' within ' .. math.floor(lb_window / 1000) .. 's', now,
@@ -283,9 +281,10 @@ if seen_field and not explain then
   if result[1] ~= 'dunno' or result[2] ~= 'counted' or result[11] ~= '' then
     answer = cjson.encode(result)
   end
-  slice_set(seen_cur, seen_ttl, seen_field, answer)
   if stage == 'rcpt' and msg_id ~= '' and not refused then
-    redis.call('HSET', seen_cur, msg_id, '1')
+    slice_set(seen_cur, seen_ttl, seen_field, answer, msg_id, '1')  -- its message is counted
+  else
+    slice_set(seen_cur, seen_ttl, seen_field, answer)
   end
 end
 return result
