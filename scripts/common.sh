@@ -26,6 +26,11 @@ ensure_packages() {
 build() {
   local dir=$1
   shift
+  # ccache, when installed, makes rebuilds (and builds of other checkouts) cheap; CI has none.
+  if command -v ccache >/dev/null; then
+    export CCACHE_BASEDIR="$ROOT"
+    set -- -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache "$@"
+  fi
   cmake -S "$ROOT" -B "$dir" "$@" >/dev/null
   cmake --build "$dir" -j"$(nproc)"
 }
