@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Where Redis's time per decision goes: runs redis-benchmark (-c 8, 60,000 calls, 1,000 users)
-with EVALSHA of three scripts and the ARGV policyd builds, and reads INFO commandstats:
+"""Where Redis's time per decision goes: runs redis-benchmark (-c 8, 60,000 calls, 1,000 users,
+the 3-limit plan, explicit-mode users: the full ACL path) with the ARGV policyd builds, and
+reads INFO commandstats:
 
-- `return 1`: the cost of EVALSHA itself with policyd's 28 arguments;
-- the `_common.lua` prelude then `return 1`: what defining the helpers adds;
-- decide.lua as policyd embeds it, plus the Redis commands it called (their own time).
+- EVALSHA `return 1`: the cost of a script call itself with policyd's arguments;
+- EVALSHA of the `_common.lua` prelude then `return 1`: what defining the helpers adds;
+- EVALSHA decide.lua as a self-contained script (what policyd ran before the function library);
+- FCALL decide from the function library, as policyd runs it now.
+Each row: Redis time per call and the Redis commands it called (their own time).
 
 Whatever the full script costs beyond its commands is Lua and the redis.call() bridge. Run by
 `scripts/bench --script-cost`; prints one table, writes nothing.
@@ -40,15 +43,19 @@ def commandstats(redis):
 
 
 def measure(env, args, script):
-    sha = env.redis.cmd("SCRIPT", "LOAD", script)
+    """script: Lua text run by EVALSHA, or None for FCALL of the library's decide."""
+    if script is None:
+        call = ["FCALL", env.function, "0"]
+    else:
+        call = ["EVALSHA", env.redis.cmd("SCRIPT", "LOAD", script), "0"]
     env.redis.cmd("CONFIG", "RESETSTAT")
     run = subprocess.run(["redis-benchmark", "-p", str(env.redis.port), "-c", str(CLIENTS),
-                          "-n", str(CALLS), "-r", str(USERS), "-q", "EVALSHA", sha, "0"] + args,
+                          "-n", str(CALLS), "-r", str(USERS), "-q"] + call + args,
                          capture_output=True, text=True, timeout=600)
-    if run.returncode != 0:
-        raise RuntimeError(f"redis-benchmark failed: {run.stderr[-500:]}")
+    if run.returncode != 0 or "rror" in run.stdout + run.stderr:
+        raise RuntimeError(f"redis-benchmark failed: {run.stdout[-300:]} {run.stderr[-300:]}")
     stats = commandstats(env.redis)
-    calls, usec = stats.pop("evalsha")
+    calls, usec = stats.pop(call[0].lower())
     inner = [(n, c, u) for n, (c, u) in stats.items() if not n.startswith("config")]
     return usec / calls, inner
 
@@ -59,7 +66,7 @@ def main():
     build = ap.parse_args().build
     tmp = tempfile.mkdtemp(prefix="policyd-script-cost-")
     env = systems.Env(tmp, build)
-    policyd = systems.PolicydSystem(env, 1_000_000_000)
+    policyd = systems.PolicydSystem(env, 1_000_000_000, three_limits=True)
     try:
         policyd.start()
         ceiling = systems.Ceiling(env, policyd)
@@ -67,12 +74,14 @@ def main():
         ceiling.reset(USERS)
         with open(os.path.join(systems.LUA_DIR, "_common.lua")) as f:
             prelude = f.read() + "\n"
-        variants = [("return 1", "return 1"), ("prelude + return 1", prelude + "return 1"),
-                    ("decide.lua", env.script)]
-        print(f"redis-benchmark -c {CLIENTS} -n {CALLS} -r {USERS}: Redis µs per EVALSHA "
+        variants = [("EVALSHA return 1", "return 1"),
+                    ("EVALSHA prelude", prelude + "return 1"),
+                    ("EVALSHA decide.lua", env.script), ("FCALL decide", None)]
+        print(f"redis-benchmark -c {CLIENTS} -n {CALLS} -r {USERS}: Redis µs per call "
               f"(INFO commandstats)")
         print(f"{'stage':6s} {'script':20s} {'per call':>9s} {'commands':>9s} {'calls':>6s} "
               f"{'Lua + bridge':>12s}")
+        totals = {}
         for stage in ("rcpt", "eom"):
             decision = ceiling.sample_decision(stage)
             for name, script in variants:
@@ -81,8 +90,14 @@ def main():
                 n = sum(c for _, c, _ in inner) / CALLS
                 print(f"{stage:6s} {name:20s} {per_call:8.1f}  {cmd_us:8.1f}  {n:6.1f} "
                       f"{per_call - cmd_us:11.1f}")
+                totals.setdefault(name, {})[stage] = per_call
             print(f"       ({stage} decision: {' / '.join(decision)}; commands: " +
                   ", ".join(f"{n} {c / CALLS:g}" for n, c, _ in sorted(inner)) + ")")
+        print("average of RCPT and END-OF-MESSAGE (half each), µs of Redis per decision:")
+        for name, t in totals.items():
+            if "decide" in name:
+                print(f"  {name:20s} rcpt {t['rcpt']:6.1f}  eom {t['eom']:6.1f}  "
+                      f"average {(t['rcpt'] + t['eom']) / 2:6.1f}")
     finally:
         policyd.stop()
         env.stop()

@@ -46,6 +46,21 @@ def decide_script():
     return text, hashlib.sha1(text.encode()).hexdigest()
 
 
+def decide_library():
+    """The function library policyd loads (store/script_runner.cc Library()): the preludes
+    once at library level, then decide.lua registered as a function. Only decide, under a
+    bench-only name. Returns (code, function name)."""
+    prelude = ""
+    for path in sorted(glob.glob(os.path.join(LUA_DIR, "_*.lua"))):
+        with open(path) as f:
+            prelude += f.read() + "\n"
+    with open(os.path.join(LUA_DIR, "decide.lua")) as f:
+        body = f.read()
+    return (f"#!lua name=policyd_bench\n{prelude}\n"
+            f"redis.register_function('decide_bench', function(KEYS, ARGV)\n{body}\nend)\n",
+            "decide_bench")
+
+
 def tree_pids(root):
     """root and all its descendants (from /proc)."""
     parents = {}
@@ -112,6 +127,7 @@ class Env:
         self.sender_domain = sender_domain
         self.redis = RedisServer(tmp)
         self.script, self.sha = decide_script()
+        self.library, self.function = decide_library()
         self.seeded = None
 
     def redis_info(self, field, section="memory"):
@@ -325,7 +341,7 @@ delay_to_close: 3600
 
 
 class Ceiling:
-    """redis-benchmark -c C running EVALSHA decide.lua with policyd's ARGV (policyd-bench
+    """redis-benchmark -c C running FCALL of decide as policyd loads it with policyd's ARGV (policyd-bench
     decide-args: BuildDecideArgs of a benchmark request, __rand_int__ for user, recipient and
     message identity), once for END-OF-MESSAGE and once for RCPT. The mix's ceiling is the
     harmonic combination: 1 / (e / eom_rps + (1 - e) / rcpt_rps)."""
@@ -346,9 +362,7 @@ class Ceiling:
         self.last_rps = {}
 
     def start(self):
-        loaded = self.env.redis.cmd("SCRIPT", "LOAD", self.env.script)
-        if loaded != self.env.sha:
-            raise RuntimeError("SCRIPT LOAD returned another SHA1")
+        self.env.redis.cmd("FUNCTION", "LOAD", "REPLACE", self.env.library)
         self.args = {}
         for stage in ("eom", "rcpt"):
             out = subprocess.run([self.env.bench_bin, "decide-args", "-c",
@@ -367,7 +381,7 @@ class Ceiling:
         """One call for user 1: the decision the benchmark's calls reach (checked by bench.py:
         a ceiling of unknown users or ACL refusals would measure another path)."""
         args = [a.replace("__rand_int__", "000000000001") for a in self.args[stage]]
-        return self.env.redis.cmd("EVALSHA", self.env.sha, "0", *args)[:2]
+        return self.env.redis.cmd("FCALL", self.env.function, "0", *args)[:2]
 
     def run_stage(self, stage, conns, duration, users):
         key = (stage, conns, self.policyd.max_messages)
@@ -381,7 +395,7 @@ class Ceiling:
         clients = ["-c", "1", "-P", str(conns)] if self.pipelined else ["-c", str(conns)]
         out = subprocess.run(["redis-benchmark", "-p", str(self.env.redis.port)] + clients +
                              ["-n", str(n), "-r", str(users), "--csv", "--precision", "3",
-                              "EVALSHA", self.env.sha, "0"] + self.args[stage],
+                              "FCALL", self.env.function, "0"] + self.args[stage],
                              capture_output=True, text=True, timeout=600)
         lines = [l for l in out.stdout.splitlines() if l.startswith('"')]
         if out.returncode != 0 or len(lines) < 2 or "rror" in out.stderr:

@@ -2,6 +2,8 @@
 # Files whose name starts with '_' are preludes (shared helpers): they are not scripts of their
 # own but are prepended, in name order, to every script, so Lua helpers exist once in source
 # and each script Redis runs is self-contained. Raw string literals keep the Lua readable.
+# Each script's own text (without the preludes) and the preludes alone are embedded too: the
+# function library (store/script_runner.cc) holds the preludes once, at library level.
 file(GLOB FILES ${DIR}/*.lua)
 set(preludes "")
 set(scripts "")
@@ -26,8 +28,8 @@ set(count 0)
 foreach(file IN LISTS scripts)
   get_filename_component(stem ${file} NAME_WE)
   file(READ ${file} body)
-  string(APPEND content "  {\"${stem}\", R\"__lua__(${prelude_text}${body})__lua__\"},\n")
+  string(APPEND content "  {\"${stem}\", R\"__lua__(${prelude_text}${body})__lua__\",\n   R\"__lua__(${body})__lua__\"},\n")
   math(EXPR count "${count} + 1")
 endforeach()
-string(APPEND content "};\n\nconst std::size_t kEmbeddedScriptCount = ${count};\n\n}  // namespace policyd\n")
+string(APPEND content "};\n\nconst std::size_t kEmbeddedScriptCount = ${count};\n\nconst char kEmbeddedPrelude[] = R\"__lua__(${prelude_text})__lua__\";\n\n}  // namespace policyd\n")
 file(WRITE ${OUT} "${content}")

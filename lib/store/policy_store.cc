@@ -29,8 +29,7 @@ void PolicyStore::Decide(std::shared_ptr<const Config> config, const PolicyReque
   scripts_.Run("decide", std::move(args), timeout,
                [user = std::string(request.SaslUsername()),
                 callback = std::move(callback)](Result<RedisValue> reply) {
-                 if (!reply.ok()) return callback(reply.error());
-                 if (reply->IsError()) return callback(Error{ErrorCode::kInternal, reply->str});
+                 if (!reply.ok()) return callback(reply.error());  // ScriptRunner: errors too
                  std::vector<std::string> fields;
                  for (const RedisValue& v : reply->elements) fields.push_back(v.AsString());
                  std::string facts;

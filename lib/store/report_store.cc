@@ -73,7 +73,7 @@ void ReportStore::RequestReview(const Config& config, const std::string& id,
                                 std::function<void(Result<std::string>)> callback) {
   scripts_->Run("review", {config.redis.key_prefix, "0", id}, config.server.request_timeout_ms,
                 [callback = std::move(callback)](Result<RedisValue> reply) {
-                  Result<RedisValue> r = Checked(std::move(reply));
+                  Result<RedisValue> r = std::move(reply);  // error replies are Errors
                   if (!r.ok()) return callback(r.error());
                   callback(r->AsString());
                 });
@@ -91,7 +91,7 @@ void ReportStore::IngestSignals(const Config& config, const std::vector<Signal>&
   // A batch of 1,000 is one script call; give it more than one request's time.
   scripts_->Run("signal", std::move(args), config.server.request_timeout_ms * 5,
                 [callback = std::move(callback)](Result<RedisValue> reply) {
-                  Result<RedisValue> r = Checked(std::move(reply));
+                  Result<RedisValue> r = std::move(reply);  // error replies are Errors
                   if (!r.ok()) return callback(r.error());
                   std::vector<SignalOutcome> out;
                   for (const RedisValue& e : r->elements) {

@@ -5,11 +5,17 @@
 #include <cassert>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "log/log.h"
 #include "store/embedded_scripts.h"
 
 namespace policyd {
 namespace {
+
+// Each script becomes one function of the library; its top-level 'return' returns from it.
+constexpr char kLibraryFormat[] =
+    "redis.register_function('{}', function(KEYS, ARGV)\n{}\nend)\n";
 
 std::string Sha1Hex(std::string_view body) {
   unsigned char md[SHA_DIGEST_LENGTH];
@@ -28,13 +34,32 @@ std::string Sha1Hex(std::string_view body) {
 const std::vector<Script>& AllScripts() {
   static const std::vector<Script> scripts = [] {
     std::vector<Script> all;
+    // The version names the library text: the preludes, every script and the wrapper below.
+    std::string text = std::string(kLibraryFormat) + kEmbeddedPrelude;
+    for (std::size_t i = 0; i < kEmbeddedScriptCount; ++i) text += kEmbeddedScripts[i].source;
+    std::string version = Sha1Hex(text).substr(0, 16);
     for (std::size_t i = 0; i < kEmbeddedScriptCount; ++i) {
-      all.push_back({kEmbeddedScripts[i].name, kEmbeddedScripts[i].body,
-                     Sha1Hex(kEmbeddedScripts[i].body)});
+      const EmbeddedScript& e = kEmbeddedScripts[i];
+      all.push_back({e.name, e.body, e.source, Sha1Hex(e.body),
+                     std::string(e.name) + "_" + version});
     }
     return all;
   }();
   return scripts;
+}
+
+const FunctionLibrary& Library() {
+  static const FunctionLibrary library = [] {
+    const std::string& first = AllScripts().front().function;
+    std::string version = first.substr(first.rfind('_') + 1);
+    FunctionLibrary lib{"policyd_" + version, {}};
+    lib.code = fmt::format("#!lua name={}\n{}\n", lib.name, kEmbeddedPrelude);
+    for (const Script& s : AllScripts()) {
+      lib.code += fmt::format(kLibraryFormat, s.function, s.source);
+    }
+    return lib;
+  }();
+  return library;
 }
 
 const Script* FindScript(std::string_view name) {
@@ -45,16 +70,29 @@ const Script* FindScript(std::string_view name) {
 }
 
 void ScriptRunner::LoadAll(uint64_t timeout_ms) {
-  for (const Script& s : AllScripts()) {
-    client_->Command({"SCRIPT", "LOAD", s.body}, timeout_ms,
-                     [name = s.name](Result<RedisValue> r) {
-                       if (!r.ok() || r->IsError()) {
-                         POLICYD_LOG_WARN("event=script_load_failed {} {}", LogField("script", name),
-                                          LogField("error", r.ok() ? r->str : r.error().message));
-                       }
-                     });
-  }
+  client_->Command({"FUNCTION", "LOAD", "REPLACE", Library().code}, timeout_ms,
+                   [](Result<RedisValue> r) {
+                     if (!r.ok() || r->IsError()) {
+                       POLICYD_LOG_WARN("event=script_load_failed {} {}",
+                                        LogField("library", Library().name),
+                                        LogField("error", r.ok() ? r->str : r.error().message));
+                     }
+                   });
 }
+
+namespace {
+
+bool IsFunctionMissing(const Result<RedisValue>& r) {
+  return r.ok() && r->IsError() && r->str.rfind("ERR Function not found", 0) == 0;
+}
+
+// The one place a Redis error reply becomes an Error.
+Result<RedisValue> ErrorReplyAsError(Result<RedisValue> r) {
+  if (r.ok() && r->IsError()) return Error{ErrorCode::kInternal, r->str};
+  return r;
+}
+
+}  // namespace
 
 void ScriptRunner::Run(std::string_view name, std::vector<std::string> args, uint64_t timeout_ms,
                        RedisClient::Callback callback) {
@@ -62,22 +100,29 @@ void ScriptRunner::Run(std::string_view name, std::vector<std::string> args, uin
   assert(script != nullptr);
   std::vector<std::string> argv;
   argv.reserve(args.size() + 3);
-  argv.push_back("EVALSHA");
-  argv.push_back(script->sha1);
+  argv.push_back("FCALL");
+  argv.push_back(script->function);
   argv.push_back("0");
   for (auto& a : args) argv.push_back(std::move(a));
   auto shared = std::make_shared<std::vector<std::string>>(std::move(argv));
-  client_->Command(*shared, timeout_ms,
-                   [this, script, shared, timeout_ms,
-                    callback = std::move(callback)](Result<RedisValue> r) mutable {
-                     if (r.ok() && r->IsError() && r->str.rfind("NOSCRIPT", 0) == 0) {
-                       (*shared)[0] = "EVAL";
-                       (*shared)[1] = script->body;
-                       client_->Command(std::move(*shared), timeout_ms, std::move(callback));
-                       return;
-                     }
-                     callback(std::move(r));
-                   });
+  client_->Command(
+      *shared, timeout_ms,
+      [this, shared, timeout_ms, callback = std::move(callback)](Result<RedisValue> r) mutable {
+        if (!IsFunctionMissing(r)) return callback(ErrorReplyAsError(std::move(r)));
+        // REPLACE: another instance may load the same library at the same moment.
+        client_->Command({"FUNCTION", "LOAD", "REPLACE", Library().code}, timeout_ms,
+                         [this, shared, timeout_ms, callback = std::move(callback)](
+                             Result<RedisValue> loaded) mutable {
+                           if (!loaded.ok() || loaded->IsError()) {
+                             return callback(ErrorReplyAsError(std::move(loaded)));
+                           }
+                           client_->Command(std::move(*shared), timeout_ms,
+                                            [callback = std::move(callback)](
+                                                Result<RedisValue> r) mutable {
+                                              callback(ErrorReplyAsError(std::move(r)));
+                                            });
+                         });
+      });
 }
 
 }  // namespace policyd

@@ -1,8 +1,12 @@
-// Runs the embedded Lua scripts (lib/store/lua/*.lua) by SHA: EVALSHA first, and when Redis
-// answers NOSCRIPT (it restarted, or SCRIPT FLUSH) the same call as EVAL, which also caches
-// the script again. SCRIPT LOAD of every script when the connection becomes ready makes the
-// NOSCRIPT path rare. All keys are built inside the scripts from escaped tags (numkeys 0):
-// the account keys of a decision are only known once the user's record is read.
+// Runs the embedded Lua scripts (lib/store/lua/*.lua) as functions of one Redis 7 function
+// library (FCALL): the preludes are defined once when the library loads, not on every call,
+// and the parsed-config caches of _common.lua live as long as the library. Library and
+// function names carry a digest of the library text ('policyd_<v>', 'decide_<v>'), so
+// instances of different versions sharing a Redis never call each other's code. When Redis
+// answers that the function does not exist (it restarted without persistence, FUNCTION
+// FLUSH, a new Redis after failover) the runner loads the library and calls again, as
+// EVALSHA falls back to EVAL. All keys are built inside the scripts from escaped tags
+// (numkeys 0): the account keys of a decision are only known once the user's record is read.
 #pragma once
 
 #include <string>
@@ -15,9 +19,19 @@ namespace policyd {
 
 struct Script {
   std::string name;  // file stem: "decide"
-  std::string body;  // preludes + the file
-  std::string sha1;  // lowercase hex, as SCRIPT LOAD returns it
+  std::string body;      // preludes + the file: a script EVAL can run on its own
+  std::string source;    // the file alone: its function body in the library
+  std::string sha1;      // of body, lowercase hex, as SCRIPT LOAD returns it
+  std::string function;  // its name in the library: "decide_<version>"
 };
+
+// The function library: 'policyd_<version>', the preludes at library level, then each script
+// registered as a function(KEYS, ARGV) named Script::function.
+struct FunctionLibrary {
+  std::string name;
+  std::string code;  // FUNCTION LOAD's argument
+};
+const FunctionLibrary& Library();
 
 // All embedded scripts; nullptr for an unknown name (a programming error at the call site).
 const Script* FindScript(std::string_view name);
@@ -27,10 +41,11 @@ class ScriptRunner {
  public:
   explicit ScriptRunner(RedisClient* client) : client_(client) {}
 
-  // SCRIPT LOAD every script; errors are logged (EVAL fallback still works).
+  // FUNCTION LOAD the library; errors are logged (Run loads it again when needed).
   void LoadAll(uint64_t timeout_ms);
 
-  // Callback gets the script's reply; a Redis error reply (script error) is an Error.
+  // Callback gets the script's reply. A Redis error reply (a script error, OOM, READONLY) is
+  // turned into an Error here, so callers see only replies the script returned.
   void Run(std::string_view name, std::vector<std::string> args, uint64_t timeout_ms,
            RedisClient::Callback callback);
 

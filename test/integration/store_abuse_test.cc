@@ -7,7 +7,9 @@
 
 #include "core/signals.h"
 #include "redis_server.h"
+#include "core/decide_args.h"
 #include "store/report_store.h"
+#include "store/script_runner.h"
 
 namespace policyd::test {
 namespace {
@@ -76,7 +78,49 @@ std::map<std::string, std::string> Hash(RedisServer& redis, const std::string& k
   return h;
 }
 
+// record_throttles (the entry point for throttles policyd refused by itself) through FCALL of
+// the library, as policyd's ScriptRunner calls it. Returns the reason of a block it made.
+std::string RecordThrottles(RedisServer& redis, const std::string& subject, int n, uint64_t now,
+                            const std::string& report_id = "r0") {
+  redis.Cmd({"FUNCTION", "LOAD", "REPLACE", Library().code});
+  return redis.CmdOne({"FCALL", FindScript("record_throttles")->function, "0", "pd:",
+                       std::to_string(now), subject, std::to_string(n),
+                       AbuseSpec(AbuseConfig()).escalation, report_id, "3600000",
+                       "messages 1/1 per 86400s (user)"});
+}
+
 }  // namespace
+
+TEST_CASE("escalation: throttles recorded by record_throttles escalate as decided ones do") {
+  RedisServer redis;
+  StoreHarness store(redis.port(), AbuseConfig());
+  redis.Cmd({"HSET", "pd:user:{user:alice}", "account", "acme"});
+  CHECK(store.Decide(Eom(), kNow).action == Action::kDunno);
+  SUBCASE("decided and local throttles add up: 2 + 3 recorded, the 6th (decided) blocks") {
+    CHECK(store.Decide(Eom(), kNow + 1000).action == Action::kThrottled);
+    CHECK(store.Decide(Eom(), kNow + 2000).action == Action::kThrottled);
+    CHECK(RecordThrottles(redis, "user:alice", 3, kNow + 3000) == "");
+    Verdict sixth = store.Decide(Eom(), kNow + 4000);
+    CHECK(sixth.created_block == "rate");
+  }
+  SUBCASE("6 at once block once, for block_for; more while blocked record nothing") {
+    CHECK(RecordThrottles(redis, "user:alice", 6, kNow + 1000, "r1") == "rate");
+    auto block = Hash(redis, "pd:block:{user:alice}");
+    CHECK(block["reason"] == "rate");
+    CHECK(block["report"] == "r1");
+    CHECK(block["expires"] == std::to_string(kNow + 1000 + kHour));
+    CHECK(RecordThrottles(redis, "user:alice", 6, kNow + 2000, "r2") == "");
+    CHECK(Hash(redis, "pd:block:{user:alice}")["report"] == "r1");
+    CHECK(redis.CmdOne({"HGET", "pd:blockhist:{user:alice}", "blocks"}) == "1");
+    CHECK(store.Decide(Eom(), kNow + 3000).action == Action::kBlocked);
+  }
+  SUBCASE("throttles spread wider than `within` never block") {
+    for (int i = 0; i < 4; ++i) {
+      CHECK(RecordThrottles(redis, "user:alice", 2, kNow + i * 11 * kMin) == "");
+    }
+    CHECK(redis.Cmd({"EXISTS", "pd:block:{user:alice}"})[0] == "0");
+  }
+}
 
 TEST_CASE("escalation: the 6th throttle within the window blocks, for block_for") {
   RedisServer redis;

@@ -23,6 +23,23 @@ local function key(prefix, ktype, tag, rest)
   return k
 end
 
+-- parse(spec) remembered by spec text. In the function library (FCALL, store/script_runner.cc)
+-- the memory lives as long as the library, so each config's [plans] and [abuse] are parsed
+-- once instead of on every call; run as a plain EVAL it lasts one call. At most 16 specs are
+-- kept (configs reloaded many times start it over). Callers must not modify what it returns.
+local function memoize(parse)
+  local memo, size = {}, 0
+  return function(spec)
+    local v = memo[spec]
+    if v == nil then
+      if size >= 16 then memo, size = {}, 0 end
+      v = parse(spec)
+      memo[spec], size = v, size + 1
+    end
+    return v
+  end
+end
+
 local function hash_to_table(flat)
   local t = {}
   for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
@@ -218,12 +235,12 @@ end
 -- ---------------------------------------------------------------------------------------
 -- Escalation (DESIGN §3): 'abuse' is the parsed [abuse] spec, see parse_abuse.
 
-local function parse_abuse(spec)
+local parse_abuse = memoize(function(spec)
   local v = {}
   for n in string.gmatch(spec, '[^,]+') do v[#v + 1] = tonumber(n) end
   return { events = v[1], within = v[2], block_for = v[3], memory = v[4], escalate = v[5],
            max_block = v[6], evidence_max = v[7], evidence_ttl = v[8] }
-end
+end)
 
 -- The next block's duration for a subject: block_for, or the previous block's duration times
 -- escalate when that block was made within `memory`, capped at max_block.
@@ -245,12 +262,33 @@ local function escalate_block(prefix, tag, reason, detail, now, abuse, report_id
   return d
 end
 
+-- Records n throttles of `tag` at `now` and, when they make more than abuse.events within
+-- abuse.within, blocks it ('rate', escalated): decided inside Redis so that concurrent
+-- instances cannot both (or neither) block. The list holds the latest events + 1 throttle
+-- times; n at once counts as n throttles at the same instant. Returns true if it blocked.
+local function count_throttles(prefix, tag, n, now, abuse, report_id, report_ttl)
+  local tk = key(prefix, 'throttles', tag)
+  local stamp = fmt_int(now)
+  local stamps = {}
+  for i = 1, math.min(n, abuse.events + 1) do stamps[i] = stamp end
+  redis.call('LPUSH', tk, unpack(stamps))
+  redis.call('LTRIM', tk, 0, abuse.events)
+  redis.call('PEXPIRE', tk, abuse.within)
+  local oldest = tonumber(redis.call('LINDEX', tk, abuse.events))
+  if not (oldest and now - oldest <= abuse.within) then return false end
+  escalate_block(prefix, tag, 'rate', 'throttled more than ' .. abuse.events .. ' times within ' ..
+                 math.floor(abuse.within / 1000) .. 's', now, abuse, report_id, report_ttl,
+                 'escalation')
+  redis.call('DEL', tk)
+  return true
+end
+
 -- ---------------------------------------------------------------------------------------
 -- Signals (DESIGN §3): weighted events per subject in a sliding score window. A subject whose
 -- score reaches the threshold is blocked ('spam' when spam and complaints weigh most, else
 -- 'abuse') and its score starts over. 'score' is the parsed spec, see parse_score.
 
-local function parse_score(spec)
+local parse_score = memoize(function(spec)
   local s = { weights = {} }
   local first = true
   for part in string.gmatch(spec, '[^,]+') do
@@ -260,7 +298,7 @@ local function parse_score(spec)
     elseif k then s.weights[k] = tonumber(v) end
   end
   return s
-end
+end)
 
 -- Adds one signal. Returns the subject's score after it and the reason of a block it caused
 -- ('' if none).
@@ -296,7 +334,7 @@ end
 -- same way, so `policyctl usage` shows exactly the limits a decision checks.
 
 -- The [plans] spec (lib/core/decide_args.cc PlansSpec): 'NAME|ANY|S:M:MAX:W,...;...'.
-local function parse_plans(spec)
+local parse_plans = memoize(function(spec)
   local plans = {}
   for p in string.gmatch(spec, '[^;]+') do
     local name, any, limits = string.match(p, '^([^|]*)|([01])|(.*)$')
@@ -309,7 +347,7 @@ local function parse_plans(spec)
     plans[name] = plan
   end
   return plans
-end
+end)
 
 -- A user's record ({} when unknown), its account name (nil unless it is a safe name) and the
 -- plan name decisions use: the user's own plan, else the account's, else default_plan.

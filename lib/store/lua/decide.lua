@@ -213,18 +213,9 @@ if refused then
         fmt_int(l.max) .. ' per ' .. l.window .. 's (' .. l.subject .. ')',
       client = client, sender = sender, recipient = recipient, queue_id = queue_id },
       abuse.evidence_max, abuse.evidence_ttl)
-    local tk = key(prefix, 'throttles', subject)
-    redis.call('LPUSH', tk, fmt_int(now))
-    redis.call('LTRIM', tk, 0, abuse.events)
-    redis.call('PEXPIRE', tk, abuse.within)
-    local oldest = tonumber(redis.call('LINDEX', tk, abuse.events))
-    if oldest and now - oldest <= abuse.within then
+    if count_throttles(prefix, subject, 1, now, abuse, report_id, report_ttl) then
       created_block = 'rate'
       result[11] = created_block
-      escalate_block(prefix, subject, 'rate', 'throttled more than ' .. abuse.events ..
-                     ' times within ' .. math.floor(abuse.within / 1000) .. 's', now, abuse,
-                     report_id, report_ttl, 'escalation')
-      redis.call('DEL', tk)
     end
   end
 elseif counting and not explain then
