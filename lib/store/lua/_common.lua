@@ -81,11 +81,15 @@ local function window_read(k, window_s, buckets, now)
   local bs = math.ceil(window_s * 1000 / buckets)
   local cur = math.floor(now / bs)
   local cutoff = cur - buckets
-  local head = redis.call('HMGET', k, 'total', 'first', fmt_int(cur))
-  local st = { key = k, bs = bs, cur = cur, cutoff = cutoff, buckets = buckets,
-               total = tonumber(head[1]) or 0, first = tonumber(head[2]), expired = {},
-               cur_count = tonumber(head[3]) or 0 }
+  -- Number-to-string conversions cost Redis's Lua about as much as a command: the current
+  -- bucket's field name is made once and 'first' is written back only when it moved.
+  local cur_field = fmt_int(cur)
+  local head = redis.call('HMGET', k, 'total', 'first', cur_field)
+  local st = { key = k, bs = bs, cur = cur, cur_field = cur_field, cutoff = cutoff,
+               buckets = buckets, total = tonumber(head[1]) or 0, first = tonumber(head[2]),
+               expired = {}, cur_count = tonumber(head[3]) or 0 }
   if st.first == nil then
+    st.first_moved = true
     st.first = cur
     st.total = 0
     st.cur_count = 0
@@ -106,6 +110,7 @@ local function window_read(k, window_s, buckets, now)
       end
     end
     st.first = cutoff
+    st.first_moved = true
   end
   if st.total < 0 then st.total = 0 end
   return st
@@ -142,8 +147,13 @@ local function window_add(st, cost)
   elseif #st.expired > 0 then
     redis.call('HDEL', k, unpack(st.expired))
   end
-  redis.call('HSET', k, fmt_int(st.cur), fmt_int(st.cur_count + cost),
-             'total', fmt_int(st.total + cost), 'first', fmt_int(st.first))
+  if st.first_moved then
+    redis.call('HSET', k, st.cur_field, fmt_int(st.cur_count + cost),
+               'total', fmt_int(st.total + cost), 'first', fmt_int(st.first))
+  else
+    redis.call('HSET', k, st.cur_field, fmt_int(st.cur_count + cost),
+               'total', fmt_int(st.total + cost))
+  end
   -- The first write into a sub-bucket sets the TTL: it outlives every count the key holds.
   if st.cur_count == 0 then redis.call('PEXPIRE', k, (st.buckets + 1) * st.bs + 1000) end
 end

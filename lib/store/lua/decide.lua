@@ -17,7 +17,8 @@ local score_spec = ARGV[27]
 local lb_messages, lb_window = string.match(ARGV[28], '^(%d+),(%d+)$')
 lb_messages, lb_window = tonumber(lb_messages), tonumber(lb_window)
 -- Reply: { action, rule, report, domain, metric, count, max, window_s, retry_after, facts,
---          reason of a block this request created ('' if none) }
+--          reason of a block this request created ('' if none) }; the numbers as integers
+-- (formatting them would cost Redis more than a command).
 
 local explain = mode == 'explain'
 local now = now_ms(now_arg)
@@ -27,8 +28,8 @@ local created_block = ''
 local function reply(action, rule, report, metric, count, max, window, retry)
   local f = ''
   if explain then f = cjson.encode(facts) end
-  return { action, rule, report or '', domain, metric or '', fmt_int(count or 0),
-           fmt_int(max or 0), fmt_int(window or 0), fmt_int(retry or 0), f, created_block }
+  return { action, rule, report or '', domain, metric or '', count or 0, max or 0,
+           window or 0, retry or 0, f, created_block }
 end
 
 -- An earlier identical request (Postfix retries when it got no answer) gets the same answer
