@@ -10,6 +10,20 @@ local function fmt_int(n)
   return string.format('%.0f', n)
 end
 
+-- fmt_int for numbers that recur across calls (sub-bucket and time-slice indexes change once a
+-- bucket or slice): converting a number costs Redis's Lua about as much as a command, a table
+-- lookup almost nothing. Lives as long as the function library (see memoize); at most 256
+-- numbers are kept.
+local int_names, int_names_size = {}, 0
+local function int_name(n)
+  local s = int_names[n]
+  if s then return s end
+  if int_names_size >= 256 then int_names, int_names_size = {}, 0 end
+  s = fmt_int(n)
+  int_names[n], int_names_size = s, int_names_size + 1
+  return s
+end
+
 local function now_ms(arg)
   local n = tonumber(arg) or 0
   if n > 0 then return n end
@@ -72,8 +86,9 @@ end
 -- window-length interval ever admits more than max. Expired buckets are found by walking
 -- from 'first' (each index once in its life: O(1) amortised), never by scanning the hash.
 
-local function window_key(prefix, tag, metric, window_s)
-  return key(prefix, 'rate', tag, metric .. ':' .. window_s)
+-- suffix: 'METRIC:WINDOW_S', made once per limit when the plans are parsed.
+local function window_key(prefix, tag, suffix)
+  return key(prefix, 'rate', tag, suffix)
 end
 
 -- Reads a window without writing. Returns a state table used by window_retry/window_add.
@@ -83,7 +98,7 @@ local function window_read(k, window_s, buckets, now)
   local cutoff = cur - buckets
   -- Number-to-string conversions cost Redis's Lua about as much as a command: the current
   -- bucket's field name is made once and 'first' is written back only when it moved.
-  local cur_field = fmt_int(cur)
+  local cur_field = int_name(cur)
   local head = redis.call('HMGET', k, 'total', 'first', cur_field)
   local st = { key = k, bs = bs, cur = cur, cur_field = cur_field, cutoff = cutoff,
                buckets = buckets, total = tonumber(head[1]) or 0, first = tonumber(head[2]),
@@ -168,7 +183,7 @@ end
 
 local function slice_keys(prefix, ktype, tag, span, now)
   local s = math.floor(now / span)
-  return key(prefix, ktype, tag, fmt_int(s)), key(prefix, ktype, tag, fmt_int(s - 1)),
+  return key(prefix, ktype, tag, int_name(s)), key(prefix, ktype, tag, int_name(s - 1)),
          (s + 2) * span - now
 end
 
@@ -351,8 +366,10 @@ local parse_plans = memoize(function(spec)
     local plan = { any = any == '1', limits = {} }
     for l in string.gmatch(limits, '[^,]+') do
       local s, m, mx, w = string.match(l, '^(%a+):(%a+):(%d+):(%d+)$')
+      -- id and suffix are built here, once per config, from the spec's own digits.
       plan.limits[#plan.limits + 1] = { subject = s, metric = m, max = tonumber(mx),
-                                        window = tonumber(w) }
+                                        window = tonumber(w), id = s .. ':' .. m .. ':' .. w,
+                                        suffix = m .. ':' .. w }
     end
     plans[name] = plan
   end
@@ -388,8 +405,9 @@ end
 local function effective_limits(plan, user)
   local limits, index = {}, {}
   for _, l in ipairs(plan.limits) do
-    limits[#limits + 1] = { subject = l.subject, metric = l.metric, max = l.max, window = l.window }
-    index[l.subject .. ':' .. l.metric .. ':' .. l.window] = #limits
+    limits[#limits + 1] = { subject = l.subject, metric = l.metric, max = l.max, window = l.window,
+                            suffix = l.suffix }
+    index[l.id] = #limits
   end
   for f, v in pairs(user) do
     local s, m, w = string.match(f, '^limit:(%a+):(%a+):(%d+)$')
@@ -400,7 +418,7 @@ local function effective_limits(plan, user)
         limits[index[id]].override = true
       else
         limits[#limits + 1] = { subject = s, metric = m, max = tonumber(v), window = tonumber(w),
-                                override = true }
+                                suffix = m .. ':' .. fmt_int(tonumber(w)), override = true }
         index[id] = #limits
       end
     end

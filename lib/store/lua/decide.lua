@@ -182,7 +182,7 @@ for _, l in ipairs(limits) do
   local tag = tags[l.subject]
   local c = cost[l.metric]
   if tag and tag ~= '' and c then
-    local wk = window_key(prefix, tag, l.metric, l.window)
+    local wk = window_key(prefix, tag, l.suffix)
     local st = window_read(wk, l.window, buckets, now)
     -- An unauthenticated sender is both the 'user' and the 'sender' subject: a window that
     -- two limits share is checked against both but counted once.
