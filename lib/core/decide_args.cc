@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/decision_fields.h"
 #include "core/redis_keys.h"
 
 namespace policyd {
@@ -25,10 +26,9 @@ std::string HashHex(std::string_view data) {
   return out;
 }
 
-std::string IdentityText(const PolicyRequest& r) {
+std::string IdentityText(const DecisionFields& r) {
   std::string s;
-  for (std::string_view part :
-       {r.Instance(), r.ClientAddress(), r.Get("client_port"), r.SaslUsername()}) {
+  for (std::string_view part : {r.instance, r.client_address, r.client_port, r.sasl_username}) {
     s.append(part);
     s.push_back('\0');
   }
@@ -108,27 +108,35 @@ AbuseSpecs AbuseSpec(const Config& config) {
 }
 
 std::string MessageIdentity(const PolicyRequest& request) {
-  if (request.Instance().empty()) return {};
-  return HashHex(IdentityText(request));
+  DecisionFields f = ReadDecisionFields(request);
+  if (f.instance.empty()) return {};
+  return HashHex(IdentityText(f));
 }
 
 std::string RecipientIdentity(const PolicyRequest& request) {
-  if (request.Instance().empty()) return {};
-  std::string text = IdentityText(request);
-  text.append(NormalizeSender(request.Recipient()));
-  return HashHex(text);
+  DecisionFields f = ReadDecisionFields(request);
+  if (f.instance.empty()) return {};
+  return HashHex(IdentityText(f) + NormalizeSender(f.recipient));
 }
 
 std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Config& config,
                                          const DecideOptions& options,
                                          const std::string& plans_spec,
                                          const AbuseSpecs& abuse_spec) {
-  std::string sender = NormalizeSender(request.Sender());
+  const DecisionFields f = ReadDecisionFields(request);  // one pass over the attributes
+  std::string sender = NormalizeSender(f.sender);
   std::string sender_tag = SubjectTag(SubjectKind::kSender, sender);
-  std::string subject = request.SaslUsername().empty()
-                            ? sender_tag
-                            : SubjectTag(SubjectKind::kUser, request.SaslUsername());
-  bool eom = request.State() == ProtocolState::kEndOfMessage;
+  std::string subject = f.sasl_username.empty() ? sender_tag
+                                                : SubjectTag(SubjectKind::kUser, f.sasl_username);
+  bool eom = f.state == ProtocolState::kEndOfMessage;
+  std::string recipient = NormalizeSender(f.recipient);
+  // The message and recipient identities share their text: built once.
+  std::string msg_id, rcpt_id;
+  if (!f.instance.empty()) {
+    std::string text = IdentityText(f);
+    msg_id = HashHex(text);
+    rcpt_id = HashHex(text + recipient);
+  }
   // Values that only reach evidence entries are escaped like key names: printable, bounded.
   auto evidence = [](std::string_view v) { return EscapeKeyName(v.substr(0, 320)); };
   return {
@@ -139,13 +147,13 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
       config.policy.count_at == CountAt::kRcpt ? "rcpt" : "eom",
       subject,
       sender_tag,
-      SenderDomain(request.Sender()),
-      SubjectTag(SubjectKind::kIp, request.ClientAddress()),
-      evidence(NormalizeSender(request.Recipient())),
-      std::to_string(request.RecipientCount()),
-      std::to_string(request.Size()),
-      MessageIdentity(request),
-      RecipientIdentity(request),
+      SenderDomain(f.sender),
+      SubjectTag(SubjectKind::kIp, f.client_address),
+      evidence(recipient),
+      std::to_string(f.recipient_count),
+      std::to_string(f.size),
+      std::move(msg_id),
+      std::move(rcpt_id),
       config.policy.unknown_user,
       config.policy.default_plan,
       plans_spec,
@@ -155,8 +163,8 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
       std::to_string(config.report.ttl_ms),
       std::to_string(config.report.acl_dedup_ms),
       abuse_spec.escalation,
-      evidence(request.ClientAddress()),
-      evidence(request.Get("queue_id")),
+      evidence(f.client_address),
+      evidence(f.queue_id),
       evidence(sender),
       abuse_spec.score,
       fmt::format("{},{}", config.abuse.list_bombing_messages, config.abuse.list_bombing_window_ms),

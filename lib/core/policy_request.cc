@@ -3,9 +3,8 @@
 #include <limits>
 
 namespace policyd {
-namespace {
 
-uint64_t ParseCount(std::string_view s) {
+uint64_t ParsePolicyCount(std::string_view s) {
   for (char c : s) {
     if (c < '0' || c > '9') return 0;  // garbage is 0 even when its digits would overflow
   }
@@ -20,7 +19,11 @@ uint64_t ParseCount(std::string_view s) {
   return v;
 }
 
-}  // namespace
+ProtocolState ParseProtocolState(std::string_view s) {
+  if (s == "RCPT") return ProtocolState::kRcpt;
+  if (s == "END-OF-MESSAGE") return ProtocolState::kEndOfMessage;
+  return ProtocolState::kOther;
+}
 
 std::string_view PolicyRequest::Get(std::string_view name) const {
   for (const auto& [n, v] : attributes_) {
@@ -36,14 +39,9 @@ bool PolicyRequest::Has(std::string_view name) const {
   return false;
 }
 
-ProtocolState PolicyRequest::State() const {
-  std::string_view s = Get("protocol_state");
-  if (s == "RCPT") return ProtocolState::kRcpt;
-  if (s == "END-OF-MESSAGE") return ProtocolState::kEndOfMessage;
-  return ProtocolState::kOther;
-}
+ProtocolState PolicyRequest::State() const { return ParseProtocolState(Get("protocol_state")); }
 
-uint64_t PolicyRequest::RecipientCount() const { return ParseCount(Get("recipient_count")); }
-uint64_t PolicyRequest::Size() const { return ParseCount(Get("size")); }
+uint64_t PolicyRequest::RecipientCount() const { return ParsePolicyCount(Get("recipient_count")); }
+uint64_t PolicyRequest::Size() const { return ParsePolicyCount(Get("size")); }
 
 }  // namespace policyd

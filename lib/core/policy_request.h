@@ -14,6 +14,11 @@ namespace policyd {
 // The stages we act on (DESIGN §3); everything else is kOther and answered DUNNO.
 enum class ProtocolState { kRcpt, kEndOfMessage, kOther };
 
+// "RCPT" and "END-OF-MESSAGE" (protocol_state's values we act on); anything else is kOther.
+ProtocolState ParseProtocolState(std::string_view protocol_state);
+// recipient_count / size: decimal digits only, else 0; saturates at the uint64_t maximum.
+uint64_t ParsePolicyCount(std::string_view s);
+
 class PolicyRequest {
  public:
   void Add(std::string name, std::string value) {
