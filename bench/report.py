@@ -245,7 +245,7 @@ class Summary:
                        f"one Redis core at that cost allows at most {fmt_rps(1e6 / rr)} decisions/s.")
         if c:
             out.append(f"Under redis-benchmark (64 clients) Redis spent "
-                       f"{fmt_us(c.per_request('redis_cpu_s'))} CPU per EVALSHA (connection "
+                       f"{fmt_us(c.per_request('redis_cpu_s'))} CPU per FCALL (connection "
                        f"handling included).")
         return out
 
@@ -315,8 +315,8 @@ class Summary:
               f"- **policyd-rate-limit**: `limits: [[N, 3600]]` by `sasl_username`, sqlite3 on "
               f"tmpfs (its fastest backend here); by its design it counts at RCPT and answers "
               f"every END-OF-MESSAGE with `dunno` without a limit check.\n"
-              f"- **ceiling**: `redis-benchmark -c C -r 1000` running `EVALSHA` of decide.lua "
-              f"as policyd embeds it, with the ARGV policyd builds (`policyd-bench decide-args`"
+              f"- **ceiling**: `redis-benchmark -c C -r 1000` running `FCALL` of decide "
+              f"as policyd loads it (its function library), with the ARGV policyd builds (`policyd-bench decide-args`"
               f": `BuildDecideArgs` of a benchmark request, `__rand_int__` for user, recipient "
               f"and message identity); END-OF-MESSAGE and RCPT run separately and combine as "
               f"1 / (½/eom + ½/rcpt). Its p50/p99 are the worse of the two runs.\n"

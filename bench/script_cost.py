@@ -5,7 +5,8 @@ reads INFO commandstats:
 
 - EVALSHA `return 1`: the cost of a script call itself with policyd's arguments;
 - EVALSHA of the `_common.lua` prelude then `return 1`: what defining the helpers adds;
-- EVALSHA decide.lua as a self-contained script (what policyd ran before the function library);
+- EVALSHA of the same decide.lua as a self-contained script (how policyd ran it before the
+  function library: the difference is what the library saves);
 - FCALL decide from the function library, as policyd runs it now.
 Each row: Redis time per call and the Redis commands it called (their own time).
 
