@@ -341,8 +341,8 @@ delay_to_close: 3600
 
 
 class Ceiling:
-    """redis-benchmark -c C running FCALL of decide as policyd loads it with policyd's ARGV (policyd-bench
-    decide-args: BuildDecideArgs of a benchmark request, __rand_int__ for user, recipient and
+    """redis-benchmark -c C running FCALL of decide as policyd loads it, with policyd's ARGV
+    (policyd-bench decide-args: BuildDecideArgs of a benchmark request, __rand_int__ for user, recipient and
     message identity), once for END-OF-MESSAGE and once for RCPT. The mix's ceiling is the
     harmonic combination: 1 / (e / eom_rps + (1 - e) / rcpt_rps)."""
 
