@@ -1,0 +1,94 @@
+// The local refusal cache of one event loop, wired to Redis (issue 16): the pure
+// RefusalCache (lib/core/refusal_cache.h), an InvalidationListener that empties it whenever
+// read-mostly state changes, and a flusher that records its local refusals as throttles
+// (record_throttles.lua) every kFlushIntervalMs, on the decision connection.
+//
+// The cache is used only while both connections are ready and talk to the same server; it
+// is emptied before the next decision whenever either connection is lost (the decision
+// client's ready listener calls OnDecisionConnection(false); the listener reports its own
+// loss), on every invalidation, and on a config reload (Clear()).
+//
+// Usage per request, on the loop thread:
+//   if (auto v = refusals.Answer(config, request)) reply *v;     // no Redis
+//   else { Ticket t = refusals.Prepare(config, request);
+//          store.Decide(..., [&](verdict) { refusals.Learn(t, verdict); ... }); }
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/policy_request.h"
+#include "core/refusal_cache.h"
+#include "core/verdict.h"
+#include "store/invalidation_listener.h"
+#include "store/redis_client.h"
+#include "store/script_runner.h"
+
+namespace policyd {
+
+// The read-mostly key prefixes under [redis] key_prefix (docs/redis-keys.md).
+std::vector<std::string> TrackedPrefixes(const std::string& key_prefix);
+
+class LocalRefusals {
+ public:
+  static constexpr uint64_t kFlushIntervalMs = 2;
+
+  struct Ticket {
+    std::optional<RefusalKey> key;
+    uint64_t sent_ms = 0;
+    uint64_t generation = 0;
+  };
+  // Written on the loop thread; atomic because the primary loop's /metrics reads them.
+  struct Counters {
+    std::atomic<uint64_t> hits{0};           // requests refused locally
+    std::atomic<uint64_t> clears{0};         // a non-empty cache emptied (invalidation, loss, reload)
+    std::atomic<uint64_t> invalidations{0};  // invalidation messages heard
+    std::atomic<uint64_t> throttles_recorded{0};
+  };
+
+  // decision: the loop's decision client (outlives this); config: read at each flush.
+  LocalRefusals(uv_loop_t* loop, RedisClient* decision, ScriptRunner* scripts,
+                std::function<std::shared_ptr<const Config>()> config,
+                const RedisConfig& redis);
+  ~LocalRefusals();
+  LocalRefusals(const LocalRefusals&) = delete;
+  LocalRefusals& operator=(const LocalRefusals&) = delete;
+
+  // The decision client became ready (or not): follow it, or empty the cache.
+  void OnDecisionConnection(bool ready);
+  void Stop(std::function<void()> done);
+
+  std::optional<Verdict> Answer(const Config& config, const PolicyRequest& request);
+  Ticket Prepare(const Config& config, const PolicyRequest& request) const;
+  void Learn(const Ticket& ticket, const Verdict& verdict);
+  void Clear();
+
+  const Counters& counters() const { return counters_; }
+  bool usable() const;
+
+ private:
+  void OnListenerChange();
+  void ScheduleFlush();
+  void Flush();
+
+  uv_loop_t* loop_;
+  RedisClient* decision_;
+  ScriptRunner* scripts_;
+  std::function<std::shared_ptr<const Config>()> config_;
+  RefusalCache cache_;
+  std::unique_ptr<InvalidationListener> listener_;
+  uv_timer_t flush_timer_;
+  bool flush_in_flight_ = false;
+  bool stopped_ = false;
+  uint64_t listener_invalidations_seen_ = 0;
+  Counters counters_;
+};
+
+}  // namespace policyd
