@@ -35,7 +35,7 @@ void Trampoline(redisAsyncContext* ac, void* reply, void* privdata) {
 
 InvalidationListener::InvalidationListener(uv_loop_t* loop, std::vector<std::string> prefixes,
                                            RedisClientOptions options,
-                                           std::function<void()> on_change)
+                                           std::function<void(const Keys*)> on_change)
     : loop_(loop),
       prefixes_(std::move(prefixes)),
       options_(options),
@@ -51,7 +51,7 @@ InvalidationListener::~InvalidationListener() { assert(open_handles_ == 0 && ac_
 void InvalidationListener::SetState(State state) {
   bool was_ready = state_ == State::kReady;
   state_ = state;
-  if (was_ready != (state_ == State::kReady) && on_change_) on_change_();
+  if (was_ready != (state_ == State::kReady) && on_change_) on_change_(nullptr);
 }
 
 void InvalidationListener::Follow(const RedisEndpoint& endpoint) {
@@ -157,7 +157,22 @@ void InvalidationListener::OnSubscription(void* reply) {
     // The payload is the invalidated keys, or null after FLUSHALL/FLUSHDB: either way the
     // owner empties its cache.
     ++invalidations_;
-    if (on_change_) on_change_();
+    const redisReply* payload = r->element[2];
+    if (payload->type != REDIS_REPLY_ARRAY) {
+      if (on_change_) on_change_(nullptr);
+      return;
+    }
+    Keys keys;
+    keys.reserve(payload->elements);
+    for (std::size_t i = 0; i < payload->elements; ++i) {
+      const redisReply* k = payload->element[i];
+      if (k->type != REDIS_REPLY_STRING) {
+        if (on_change_) on_change_(nullptr);
+        return;
+      }
+      keys.emplace_back(k->str, k->len);
+    }
+    if (on_change_) on_change_(&keys);
   }
 }
 

@@ -10,14 +10,16 @@
 // dies with this connection, so a lost connection can never leave a cache silently stale:
 // the listener reports itself not ready at once, and the owner empties its cache.
 //
-// on_change runs on every invalidation (a key, or null = FLUSHALL/FLUSHDB) and on every
-// change of ready(); the owner simply empties its cache each time (changes are rare).
+// on_change runs on every invalidation message with its keys, and with nullptr for a
+// FLUSHALL/FLUSHDB (null message) and on every change of ready(): then the owner must
+// forget everything.
 #pragma once
 
 #include <uv.h>
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/redis_url.h"
@@ -29,9 +31,12 @@ namespace policyd {
 
 class InvalidationListener {
  public:
+  using Keys = std::vector<std::string_view>;  // valid during the callback only
+
   // prefixes: full key prefixes to track ("pd:user:", ...). loop must outlive the listener.
   InvalidationListener(uv_loop_t* loop, std::vector<std::string> prefixes,
-                       RedisClientOptions options, std::function<void()> on_change);
+                       RedisClientOptions options,
+                       std::function<void(const Keys* keys)> on_change);
   ~InvalidationListener();  // REQUIRES: Stop() called and its done callback ran
   InvalidationListener(const InvalidationListener&) = delete;
   InvalidationListener& operator=(const InvalidationListener&) = delete;
@@ -64,7 +69,7 @@ class InvalidationListener {
   uv_loop_t* loop_;
   std::vector<std::string> prefixes_;
   RedisClientOptions options_;
-  std::function<void()> on_change_;
+  std::function<void(const Keys*)> on_change_;
   RedisEndpoint endpoint_;
   bool have_endpoint_ = false;
   State state_ = State::kIdle;

@@ -9,7 +9,8 @@ namespace policyd {
 std::vector<std::string> TrackedPrefixes(const std::string& key_prefix) {
   // "pd:block:" does not cover "pd:blockhist:" (the colon), which escalation writes often.
   std::vector<std::string> out;
-  for (const char* type : {"user", "account", "domains", "grants", "block"}) {
+  // "rate:" too: counters only grow inside a window, unless someone deletes or resets one.
+  for (const char* type : {"user", "account", "domains", "grants", "block", "rate"}) {
     out.push_back(key_prefix + type + ":");
   }
   return out;
@@ -21,8 +22,10 @@ LocalRefusals::LocalRefusals(uv_loop_t* loop, RedisClient* decision, ScriptRunne
     : loop_(loop), decision_(decision), scripts_(scripts), config_(std::move(config)) {
   RedisClientOptions options{redis.connect_timeout_ms, redis.reconnect_min_ms,
                              redis.reconnect_max_ms};
-  listener_ = std::make_unique<InvalidationListener>(loop, TrackedPrefixes(redis.key_prefix),
-                                                     options, [this] { OnListenerChange(); });
+  rate_prefix_ = redis.key_prefix + "rate:";
+  listener_ = std::make_unique<InvalidationListener>(
+      loop, TrackedPrefixes(redis.key_prefix), options,
+      [this](const InvalidationListener::Keys* keys) { OnInvalidation(keys); });
   uv_timer_init(loop_, &flush_timer_);
   flush_timer_.data = this;
 }
@@ -41,9 +44,18 @@ void LocalRefusals::OnDecisionConnection(bool ready) {
   if (ready) listener_->Follow(decision_->endpoint());
 }
 
-void LocalRefusals::OnListenerChange() {
+void LocalRefusals::OnInvalidation(const InvalidationListener::Keys* keys) {
   counters_.invalidations = listener_->invalidations();
-  Clear();
+  if (keys == nullptr) return Clear();  // connection change, or FLUSHALL/FLUSHDB
+  for (std::string_view key : *keys) {
+    // A counter "PREFIXrate:{TAG}:METRIC:WINDOW" (written by every counted message): forget
+    // only what that window refused. Anything else is read-mostly state: forget everything.
+    if (key.substr(0, rate_prefix_.size()) != rate_prefix_) return Clear();
+    std::size_t open = rate_prefix_.size();
+    std::size_t close = key.find('}', open);
+    if (open >= key.size() || key[open] != '{' || close == std::string_view::npos) return Clear();
+    cache_.ForgetWindow(key.substr(open + 1, close - open - 1));
+  }
 }
 
 void LocalRefusals::Clear() {
@@ -71,13 +83,17 @@ LocalRefusals::Ticket LocalRefusals::Prepare(const Config& config,
   t.key = RefusalCache::KeyFor(request, config);
   t.sent_ms = uv_now(loop_);
   t.generation = cache_.generation();
+  t.window_seq = cache_.window_seq();
   return t;
 }
 
 void LocalRefusals::Learn(const Ticket& ticket, const Verdict& verdict) {
   if (!ticket.key || verdict.action != Action::kThrottled) return;
   if (!usable()) return;
-  if (cache_.Remember(*ticket.key, verdict, ticket.sent_ms, ticket.generation)) ScheduleFlush();
+  if (cache_.Remember(*ticket.key, verdict, ticket.sent_ms, ticket.generation,
+                      ticket.window_seq)) {
+    ScheduleFlush();
+  }
 }
 
 void LocalRefusals::ScheduleFlush() {

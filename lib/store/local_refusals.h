@@ -44,6 +44,7 @@ class LocalRefusals {
     std::optional<RefusalKey> key;
     uint64_t sent_ms = 0;
     uint64_t generation = 0;
+    uint64_t window_seq = 0;
   };
   // Written on the loop thread; atomic because the primary loop's /metrics reads them.
   struct Counters {
@@ -74,7 +75,7 @@ class LocalRefusals {
   bool usable() const;
 
  private:
-  void OnListenerChange();
+  void OnInvalidation(const InvalidationListener::Keys* keys);
   void ScheduleFlush();
   void Flush();
 
@@ -87,7 +88,7 @@ class LocalRefusals {
   uv_timer_t flush_timer_;
   bool flush_in_flight_ = false;
   bool stopped_ = false;
-  uint64_t listener_invalidations_seen_ = 0;
+  std::string rate_prefix_;  // PREFIX "rate:": windows, forgotten one subject at a time
   Counters counters_;
 };
 
