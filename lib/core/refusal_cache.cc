@@ -15,6 +15,16 @@ std::string_view LimitSubjectOf(std::string_view rule) {
   return rule.substr(0, rule.find('.'));
 }
 
+// [policy] unauthenticated = "sender": the envelope sender is the subject.
+bool SenderIsSubject(const Config& config) {
+  switch (config.policy.unauthenticated) {
+    case UnauthenticatedPolicy::kSender:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 uint64_t CostOf(const RefusalKey& key, std::string_view metric) {
@@ -34,8 +44,7 @@ std::optional<RefusalKey> RefusalCache::KeyFor(const PolicyRequest& request,
   RefusalKey key;
   if (!request.SaslUsername().empty()) {
     key.subject = SubjectTag(SubjectKind::kUser, request.SaslUsername());
-  } else if (config.policy.unauthenticated == UnauthenticatedPolicy::kSender &&
-             !sender_tag.empty()) {
+  } else if (SenderIsSubject(config) && !sender_tag.empty()) {
     key.subject = sender_tag;
   } else {
     return std::nullopt;  // decided without Redis anyway (DecideLocally)
