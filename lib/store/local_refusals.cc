@@ -71,7 +71,7 @@ std::optional<Verdict> LocalRefusals::Answer(const Config& config, const PolicyR
   if (verdict) {
     ++counters_.hits;
     verdict->user = std::string(request.SaslUsername());
-    ScheduleFlush();
+    ScheduleFlush(kFlushIntervalMs);
   }
   return verdict;
 }
@@ -92,16 +92,23 @@ void LocalRefusals::Learn(const Ticket& ticket, const Verdict& verdict) {
   if (!usable()) return;
   if (cache_.Remember(*ticket.key, verdict, ticket.sent_ms, ticket.generation,
                       ticket.window_seq)) {
-    ScheduleFlush();
+    ScheduleFlush(kProbeDelayMs);
   }
 }
 
-void LocalRefusals::ScheduleFlush() {
-  if (stopped_ || flush_in_flight_) return;
-  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_timer_))) return;
+void LocalRefusals::ScheduleFlush(uint64_t delay_ms) {
+  if (stopped_) return;
+  if (flush_in_flight_) {
+    probe_waiting_ = probe_waiting_ || delay_ms == kProbeDelayMs;
+    return;  // the reply schedules the next one
+  }
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_timer_)) &&
+      uv_timer_get_due_in(&flush_timer_) <= delay_ms) {
+    return;
+  }
   uv_timer_start(
       &flush_timer_, [](uv_timer_t* t) { static_cast<LocalRefusals*>(t->data)->Flush(); },
-      kFlushIntervalMs, 0);
+      delay_ms, 0);
 }
 
 void LocalRefusals::Flush() {
@@ -128,6 +135,7 @@ void LocalRefusals::Flush() {
        throttles](Result<RedisValue> reply) {
         flush_in_flight_ = false;
         if (stopped_) return;
+        if (!reply.ok() || reply->IsError()) probe_waiting_ = false;
         if (!reply.ok() || reply->IsError() || reply->elements.size() != batches.size()) {
           // The throttles are lost; the refusals they stand for were answered. Start over.
           POLICYD_LOG_WARN("event=record_throttles_failed throttles={} {}", throttles,
@@ -142,7 +150,9 @@ void LocalRefusals::Flush() {
           cache_.OnRecorded(batches[i].subject, r.elements[0].integer,
                             r.elements[1].integer != 0, events, generation);
         }
-        ScheduleFlush();  // refusals made meanwhile
+        // Refusals made meanwhile wait for the next interval; a new subject's probe does not.
+        ScheduleFlush(probe_waiting_ ? kProbeDelayMs : kFlushIntervalMs);
+        probe_waiting_ = false;
       });
 }
 

@@ -1,7 +1,8 @@
 // The local refusal cache of one event loop, wired to Redis (issue 16): the pure
 // RefusalCache (lib/core/refusal_cache.h), an InvalidationListener that empties it whenever
 // read-mostly state changes, and a flusher that records its local refusals as throttles
-// (record_throttles.lua) every kFlushIntervalMs, on the decision connection.
+// (record_throttles.lua) every kFlushIntervalMs, on the decision connection; a subject just
+// refused by Redis is asked for its headroom at once (kProbeDelayMs).
 //
 // The cache is used only while both connections are ready and talk to the same server; it
 // is emptied before the next decision whenever either connection is lost (the decision
@@ -38,7 +39,11 @@ std::vector<std::string> TrackedPrefixes(const std::string& key_prefix);
 
 class LocalRefusals {
  public:
-  static constexpr uint64_t kFlushIntervalMs = 2;
+  // Batching is what makes a local refusal cheap for Redis: one record_throttles call per
+  // subject per interval, whatever the number of refusals (at most
+  // RefusalCacheLimits::max_batch_per_subject; beyond that, Redis decides).
+  static constexpr uint64_t kFlushIntervalMs = 20;
+  static constexpr uint64_t kProbeDelayMs = 1;
 
   struct Ticket {
     std::optional<RefusalKey> key;
@@ -76,7 +81,7 @@ class LocalRefusals {
 
  private:
   void OnInvalidation(const InvalidationListener::Keys* keys);
-  void ScheduleFlush();
+  void ScheduleFlush(uint64_t delay_ms);
   void Flush();
 
   uv_loop_t* loop_;
@@ -87,6 +92,7 @@ class LocalRefusals {
   std::unique_ptr<InvalidationListener> listener_;
   uv_timer_t flush_timer_;
   bool flush_in_flight_ = false;
+  bool probe_waiting_ = false;  // a probe was asked for while a flush was in flight
   bool stopped_ = false;
   std::string rate_prefix_;  // PREFIX "rate:": windows, forgotten one subject at a time
   Counters counters_;

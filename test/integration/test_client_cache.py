@@ -182,8 +182,8 @@ class FreshnessTest(unittest.TestCase):
                 redis.stop()
 
     def prime(self, clients, user):
-        """Every instance refuses `user` (over its limit), and has had the time (a flush,
-        every 2 ms) to learn that it may refuse it locally."""
+        """Every instance refuses `user` (over its limit), and has had the time (its headroom
+        is asked for 1 ms after a refusal) to learn that it may refuse it locally."""
         for c in clients:
             self.assertEqual(kind(c.ask(eom(user))), "rate")
         time.sleep(0.005)
