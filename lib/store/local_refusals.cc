@@ -22,6 +22,7 @@ LocalRefusals::LocalRefusals(uv_loop_t* loop, RedisClient* decision, ScriptRunne
     : loop_(loop), decision_(decision), scripts_(scripts), config_(std::move(config)) {
   RedisClientOptions options{redis.connect_timeout_ms, redis.reconnect_min_ms,
                              redis.reconnect_max_ms};
+  tracked_prefix_ = redis.key_prefix;
   rate_prefix_ = redis.key_prefix + "rate:";
   listener_ = std::make_unique<InvalidationListener>(
       loop, TrackedPrefixes(redis.key_prefix), options,
@@ -65,6 +66,7 @@ void LocalRefusals::Clear() {
 
 std::optional<Verdict> LocalRefusals::Answer(const Config& config, const PolicyRequest& request) {
   if (cache_.size() == 0 || !usable()) return std::nullopt;
+  if (config.redis.key_prefix != tracked_prefix_) return std::nullopt;  // reloaded: not tracked
   std::optional<RefusalKey> key = RefusalCache::KeyFor(request, config);
   if (!key) return std::nullopt;
   std::optional<Verdict> verdict = cache_.Answer(*key, uv_now(loop_));
@@ -79,7 +81,7 @@ std::optional<Verdict> LocalRefusals::Answer(const Config& config, const PolicyR
 LocalRefusals::Ticket LocalRefusals::Prepare(const Config& config,
                                              const PolicyRequest& request) const {
   Ticket t;
-  if (!usable()) return t;
+  if (!usable() || config.redis.key_prefix != tracked_prefix_) return t;
   t.key = RefusalCache::KeyFor(request, config);
   t.sent_ms = uv_now(loop_);
   t.generation = cache_.generation();

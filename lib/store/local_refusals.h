@@ -94,6 +94,9 @@ class LocalRefusals {
   bool flush_in_flight_ = false;
   bool probe_waiting_ = false;  // a probe was asked for while a flush was in flight
   bool stopped_ = false;
+  // [redis] key_prefix at start: the listener tracks its keys only, so after a reload to
+  // another prefix the cache is bypassed (until a restart).
+  std::string tracked_prefix_;
   std::string rate_prefix_;  // PREFIX "rate:": windows, forgotten one subject at a time
   Counters counters_;
 };

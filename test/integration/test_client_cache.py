@@ -71,13 +71,13 @@ def metric(http_port, name):
 class Fleet:
     """N policyd instances on one Redis, each with its HTTP port for /metrics."""
 
-    def __init__(self, tmp, redis, n, events):
+    def __init__(self, tmp, redis, n, events, log_level="warning"):
         self.redis = redis
         self.procs = []
         for _ in range(n):
             port = free_port()
             p = Policyd(tmp, redis.port, extra=CONFIG.format(events=events, http_port=port),
-                        log_level="warning")
+                        log_level=log_level)
             p.http_port = port
             self.procs.append(p)
 
@@ -260,6 +260,30 @@ class LostConnectionTest(unittest.TestCase):
                     redis.start()  # empty: k2 is now an unknown user, [policy] unknown_user = dunno
                     fleet.procs[0].wait_redis_ready()
                     self.assertEqual(kind(c.ask(eom("k2"))), "dunno")
+                    c.close()
+            finally:
+                redis.stop()
+
+
+class ReloadTest(unittest.TestCase):
+    def test_sighup_forgets_cached_refusals(self):
+        import signal
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with Fleet(tmp, redis, 1, events=1000000, log_level="info") as fleet:
+                    c = LostConnectionTest.cached_refusal(self, fleet, redis, "r1")
+                    p = fleet.procs[0]
+                    with open(p.config_path) as f:
+                        text = f.read()
+                    with open(p.config_path, "w") as f:  # plan small: 1 -> 1000 per hour
+                        f.write(text.replace('metric = "messages", max = 1,',
+                                             'metric = "messages", max = 1000,'))
+                    before = p.read_log().count("event=reloaded")
+                    p.signal(signal.SIGHUP)
+                    wait_for(lambda: p.read_log().count("event=reloaded") > before, timeout=5,
+                             what="reload")
+                    self.assertEqual(kind(c.ask(eom("r1"))), "dunno")
                     c.close()
             finally:
                 redis.stop()
