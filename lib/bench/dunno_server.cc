@@ -37,15 +37,9 @@ void OnRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
     uv_close(reinterpret_cast<uv_handle_t*>(s), OnClosed);
     return;
   }
-  std::size_t requests = 0;
-  for (ssize_t i = 0; i < n; ++i) {
-    bool nl = buf->base[i] == '\n';
-    if (nl && c->last_was_newline) {
-      ++requests;
-      nl = false;  // "\n\n\n" is one request end and the start of the next
-    }
-    c->last_was_newline = nl;
-  }
+  std::size_t requests =
+      CountRequestEnds(std::string_view(buf->base, static_cast<std::size_t>(n)),
+                       &c->last_was_newline);
   if (requests == 0) return;
   auto* w = new Write;
   w->req.data = w;
@@ -79,6 +73,21 @@ void OnConnection(uv_stream_t* server, int status) {
 }
 
 }  // namespace
+
+std::size_t CountRequestEnds(std::string_view bytes, bool* last_was_newline) {
+  std::size_t requests = 0;
+  bool last = *last_was_newline;
+  for (char ch : bytes) {
+    bool nl = ch == '\n';
+    if (nl && last) {
+      ++requests;
+      nl = false;  // "\n\n\n" is one request end and the start of the next
+    }
+    last = nl;
+  }
+  *last_was_newline = last;
+  return requests;
+}
 
 Status RunDunnoServer(const std::string& listen) {
   Result<ListenAddress> address = ParseListenAddress(listen);
