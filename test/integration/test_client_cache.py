@@ -250,6 +250,20 @@ class LostConnectionTest(unittest.TestCase):
             finally:
                 redis.stop()
 
+    def test_flushall_empties_the_cache(self):
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with self.fleet_of_one(tmp, redis) as fleet:
+                    c = self.cached_refusal(fleet, redis, "k3")
+                    redis.cmd("FLUSHALL")  # a null invalidation message; k3 is now unknown
+                    stale, _ = FreshnessTest.poll_until(self, [c], "k3", "dunno", "FLUSHALL")
+                    print(f"\nFLUSHALL: latest stale answer {stale * 1000:.2f} ms after", flush=True)
+                    self.assertLess(stale, 0.050)
+                    c.close()
+            finally:
+                redis.stop()
+
     def test_a_redis_restart_leaves_no_cached_refusal(self):
         with TempDir() as tmp:
             redis = RedisServer(tmp)
