@@ -247,12 +247,13 @@ def main():
 
         p_high = start(systems.PolicydSystem(env, HIGH))
         p_low = start(systems.PolicydSystem(env, LOW))
+        trivial = start(systems.TrivialSystem(env))  # answers alike under both limits
         sut = {"high": [p_high, systems.PostfwdSystem(env, HIGH), systems.RateLimitSystem(env, HIGH),
                         start(systems.Ceiling(env, p_high)),
-                        start(systems.Ceiling(env, p_high, pipelined=True))],
+                        start(systems.Ceiling(env, p_high, pipelined=True)), trivial],
                "low": [p_low, systems.PostfwdSystem(env, LOW), systems.RateLimitSystem(env, LOW),
                        start(systems.Ceiling(env, p_low)),
-                       start(systems.Ceiling(env, p_low, pipelined=True))]}
+                       start(systems.Ceiling(env, p_low, pipelined=True)), trivial]}
         for limit in cfg["limits"]:
             for s in sut[limit][1:3]:
                 start(s)

@@ -89,9 +89,26 @@ class Row:
         return sum(r.get("error_count", 0) for r in self.runs)
 
 
+BASELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.json")
+SCRIPT_COST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "script_cost.json")
+
+
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 class Summary:
-    def __init__(self, runs, cfg, facts, elapsed, quick=False):
+    def __init__(self, runs, cfg, facts, elapsed, quick=False, baseline=None, script_cost=None):
         self.runs, self.cfg, self.facts, self.elapsed, self.quick = runs, cfg, facts, elapsed, quick
+        # The committed bench/results.json (read before this run overwrites it): issue 16's
+        # "no worse than before" targets compare against it.
+        self.baseline = baseline if baseline is not None else load_json(BASELINE)
+        # `scripts/bench --script-cost` output, when a split-by-stage one was saved there.
+        self.script_cost = script_cost if script_cost is not None else load_json(SCRIPT_COST)
         groups = {}
         for r in runs:
             key = (r["group"], r["system"], r.get("limit"), r["conns"], r.get("users"),
@@ -114,7 +131,7 @@ class Summary:
     def comparison_rows(self, limit):
         rows = [r for r in self.rows if r.group == "compare" and r.limit == limit]
         order = {"policyd": 0, "postfwd": 1, "policyd-rate-limit": 2, "ceiling": 3,
-                 "ceiling-pipelined": 4}
+                 "ceiling-pipelined": 4, "trivial": 5}
         return sorted(rows, key=lambda r: (r.conns, order.get(r.kind, 9)))
 
     def table(self, rows, md):
@@ -143,7 +160,10 @@ class Summary:
             peers = [r for r in self.comparison_rows(limit)
                      if r.conns == conns and r.kind in ("postfwd", "policyd-rate-limit")]
             best = max(peers, key=lambda r: r.rps) if peers else None
+            t = self.find("compare", "trivial", limit=limit, conns=conns)
             s = f"{conns} connections: policyd {fmt_rps(p.rps)} req/s" if p else ""
+            if p and t:
+                s += f" = {p.rps / t.rps * 100:.0f}% of the trivial DUNNO server ({fmt_rps(t.rps)})"
             if p and c:
                 s += f" = {p.rps / c.rps * 100:.0f}% of the ceiling ({fmt_rps(c.rps)})"
             if p and cp:
@@ -188,6 +208,74 @@ class Summary:
             v = worst.med(lambda x: x["bytes_per_active_user"])
             out.append(("Redis memory per active user with 3 limits < 1 KiB",
                         f"{v:.0f} B (worst row: {worst.users:,} users)", v < 1024))
+        return out + self.issue16_targets()
+
+    def issue16_targets(self):
+        """Issue 16 ("Cheap decisions"): (target, measured, met); met None = not measured."""
+        out = []
+        peers_of = lambda limit, conns: [  # noqa: E731
+            r for r in self.comparison_rows(limit)
+            if r.conns == conns and r.kind in ("postfwd", "policyd-rate-limit")]
+        # Redis CPU per decision: 64 conns, 3 limits, full ACL path (the users row with the
+        # fewest users), else the 1-limit comparison row.
+        mem = sorted([r for r in self.rows if r.group == "users"], key=lambda r: r.users)
+        row = mem[0] if mem else self.find("compare", "policyd", limit="high", conns=64)
+        if row:
+            v = row.per_request("redis_cpu_s")
+            what = f"3 limits, {row.users:,} users" if mem else "1 limit"
+            out.append(("issue 16: Redis CPU per decision at 64 conns ≤ 15 µs",
+                        f"{fmt_us(v)} ({what})", v is not None and v <= 15))
+        sc = self.script_cost or {}
+        for stage, bound in (("rcpt", 10), ("eom", 25)):
+            v = sc.get(stage, {}).get("per_call_us") if isinstance(sc.get(stage), dict) else None
+            out.append((f"issue 16: --script-cost {stage.upper()} ≤ {bound} µs",
+                        f"{v:.1f} µs" if v is not None else
+                        "not in this run (scripts/bench --script-cost)",
+                        None if v is None else v <= bound))
+        for limit in ("high", "low"):
+            p = self.find("compare", "policyd", limit=limit, conns=1)
+            peers = peers_of(limit, 1)
+            if p and peers:
+                ok = all(p.rps > r.rps and p.lat("p50_us") < r.lat("p50_us") for r in peers)
+                others = ", ".join(f"{r.system} {fmt_rps(r.rps)} req/s p50 {fmt_us(r.lat('p50_us'))}"
+                                   for r in peers)
+                out.append((f"issue 16: 1 conn, {limit} limit: throughput and p50 better than "
+                             f"every peer", f"{fmt_rps(p.rps)} req/s p50 "
+                             f"{fmt_us(p.lat('p50_us'))} vs {others}", ok))
+                v = p.lat("p50_us")
+                out.append((f"issue 16: 1 conn, {limit} limit: p50 ≤ 150 µs", fmt_us(v), v <= 150))
+            for conns in (8, 64):
+                p = self.find("compare", "policyd", limit=limit, conns=conns)
+                peers = peers_of(limit, conns)
+                if p and peers:
+                    best = max(peers, key=lambda r: r.rps)
+                    x = p.rps / best.rps
+                    out.append((f"issue 16: {conns} conns, {limit} limit: ≥ 2× the fastest peer",
+                                f"{x:.1f}× ({fmt_rps(p.rps)} vs {best.system} "
+                                f"{fmt_rps(best.rps)})", x >= 2))
+            p = self.find("compare", "policyd", limit=limit, conns=64)
+            t = self.find("compare", "trivial", limit=limit, conns=64)
+            if p and t:
+                x = p.rps / t.rps
+                out.append((f"issue 16: 64 conns, {limit} limit: ≥ 50% of the trivial DUNNO server",
+                            f"{x * 100:.0f}% ({fmt_rps(p.rps)} vs {fmt_rps(t.rps)})", x >= 0.5))
+        base = Summary(self.baseline["runs"], self.cfg, {}, 0, baseline={}, script_cost={}) \
+            if self.baseline and self.baseline.get("runs") else None
+        if base:
+            def worst_mem(s):
+                rows = [r for r in s.rows if r.group == "users"]
+                return max((r.med(lambda x: x["bytes_per_active_user"]) for r in rows), default=None)
+
+            def idle_rss(s):
+                i = s.find("idle")
+                return i.runs[0]["rss_idle_kib"] / 1024 if i else None
+
+            for name, fn, unit in (("Redis memory per active user", worst_mem, "B"),
+                                   ("policyd RSS with idle connections", idle_rss, "MiB")):
+                now, before = fn(self), fn(base)
+                if now is not None and before is not None:
+                    out.append((f"issue 16: {name} no worse than bench/results.md",
+                                f"{now:.1f} {unit} vs {before:.1f} {unit}", now <= before * 1.02))
         return out
 
     def scaling_tables(self, md):
@@ -263,7 +351,8 @@ class Summary:
         if t:
             out.append("\n== targets ==")
             for name, value, ok in t:
-                out.append(f"  [{'met' if ok else 'MISSED'}] {name}: {value}")
+                mark = "n/a" if ok is None else "met" if ok else "MISSED"
+                out.append(f"  [{mark}] {name}: {value}")
         return "\n".join(out)
 
     def write(self, out_dir):
@@ -327,7 +416,8 @@ class Summary:
         if t:
             md.append(f"## Targets ({TARGETS_NOTE})\n")
             md.append(render(["target", "measured", ""],
-                             [[n, v, "met" if ok else "**missed**"] for n, v, ok in t], md=True))
+                             [[n, v, "not measured" if ok is None else "met" if ok else "**missed**"]
+                              for n, v, ok in t], md=True))
             md.append("")
         for limit in self.cfg["limits"]:
             md.append(f"## Comparison, {limit} limit ({'nothing throttled' if limit == 'high' else 'most replies throttled'})\n")

@@ -7,6 +7,8 @@ in the run's temp dir; nothing uses the packages' system services.
 - Postfwd: Debian's postfwd2 (Perl, pre-forked children, counters in its cache daemon).
 - RateLimit: Debian's policyd-rate-limit (Python, one select() loop, sqlite3).
 - Ceiling: redis-benchmark running policyd's own decide.lua with policyd's own ARGV.
+- Trivial: policyd-bench dunno-server, answering every request DUNNO without looking at it:
+  the physical limit of this machine, load generator and connections (issue 16).
 """
 
 import glob
@@ -338,6 +340,43 @@ delay_to_close: 3600
             self.log.close()
             self.proc = None
         shutil.rmtree(self.db_dir, ignore_errors=True)
+
+
+class TrivialSystem:
+    """policyd-bench dunno-server: one libuv loop that answers "action=DUNNO" to every
+    request without reading it (it only finds the empty line that ends each one)."""
+    kind = "trivial"
+    name = "trivial DUNNO server"
+
+    def __init__(self, env):
+        self.env = env
+        self.proc = None
+
+    def start(self):
+        self.port = free_port()
+        self.proc = subprocess.Popen([self.env.bench_bin, "dunno-server", f"127.0.0.1:{self.port}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stderr.readline()
+        if not line.startswith("ready"):
+            raise RuntimeError(f"dunno-server did not start: {line}")
+        self.target = f"127.0.0.1:{self.port}"
+
+    def reset(self, users):
+        pass  # stateless
+
+    def pids(self):
+        return [self.proc.pid] if self.proc else []
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stderr.close()
+            self.proc = None
 
 
 class Ceiling:

@@ -1,6 +1,7 @@
-// policyd-bench: load generator for Postfix policy servers (see BenchUsage), plus the two
-// helpers scripts/bench uses to set up Redis (seed) and the redis-benchmark ceiling
-// (decide-args). argv -> options -> run -> report.
+// policyd-bench: load generator for Postfix policy servers (see BenchUsage), plus the
+// helpers scripts/bench uses to set up Redis (seed), the redis-benchmark ceiling
+// (decide-args) and the trivial DUNNO server row (dunno-server HOST:PORT).
+// argv -> options -> run -> report.
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -13,6 +14,7 @@
 #include "bench/bench_options.h"
 #include "bench/bench_result.h"
 #include "bench/decide_template.h"
+#include "bench/dunno_server.h"
 #include "bench/load_run.h"
 #include "bench/seed_commands.h"
 #include "core/config.h"
@@ -61,6 +63,11 @@ int main(int argc, char** argv) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
     std::fputs(bench::BenchUsage().c_str(), stdout);
     return 0;
+  }
+  if (args.size() == 2 && args[0] == "dunno-server") {
+    signal(SIGPIPE, SIG_IGN);
+    policyd::Status s = bench::RunDunnoServer(args[1]);
+    return s.ok() ? 0 : Fail(s.error().message);
   }
   if (!args.empty() && (args[0] == "seed" || args[0] == "decide-args")) {
     return Tool(args[0], std::vector<std::string>(args.begin() + 1, args.end()));

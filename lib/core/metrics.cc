@@ -55,6 +55,10 @@ void MergeMetrics(Metrics& into, const Metrics& from) {
   for (const auto& [k, n] : from.blocks_created) into.blocks_created[k] += n;
   for (const auto& [k, n] : from.signals_ingested) into.signals_ingested[k] += n;
   for (const auto& [k, n] : from.http_requests) into.http_requests[k] += n;
+  into.refusal_cache_hits += from.refusal_cache_hits;
+  into.refusal_cache_clears += from.refusal_cache_clears;
+  into.cache_invalidations += from.cache_invalidations;
+  into.local_throttles_recorded += from.local_throttles_recorded;
 }
 
 std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
@@ -101,6 +105,18 @@ std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
     out += fmt::format("policyd_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
                        Label(key.first), key.second, n);
   }
+  Header(out, "policyd_refusal_cache_hits_total", "counter",
+         "Requests refused from the local refusal cache, without Redis.");
+  out += fmt::format("policyd_refusal_cache_hits_total {}\n", m.refusal_cache_hits);
+  Header(out, "policyd_refusal_cache_clears_total", "counter",
+         "Times a non-empty refusal cache was emptied (invalidation, lost connection, reload).");
+  out += fmt::format("policyd_refusal_cache_clears_total {}\n", m.refusal_cache_clears);
+  Header(out, "policyd_cache_invalidations_total", "counter",
+         "Redis client-side caching invalidation messages received.");
+  out += fmt::format("policyd_cache_invalidations_total {}\n", m.cache_invalidations);
+  Header(out, "policyd_local_throttles_recorded_total", "counter",
+         "Local refusals recorded in Redis as throttles (escalation).");
+  out += fmt::format("policyd_local_throttles_recorded_total {}\n", m.local_throttles_recorded);
   return out;
 }
 

@@ -28,6 +28,11 @@ struct Metrics {
   std::map<std::string, uint64_t> blocks_created;     // by reason
   std::map<std::string, uint64_t> signals_ingested;   // by kind
   std::map<std::pair<std::string, int>, uint64_t> http_requests;  // (route, status)
+  // Local refusal cache (issue 16, lib/store/local_refusals.h).
+  uint64_t refusal_cache_hits = 0;           // requests refused without Redis
+  uint64_t refusal_cache_clears = 0;         // a non-empty cache emptied
+  uint64_t cache_invalidations = 0;          // Redis invalidation messages heard
+  uint64_t local_throttles_recorded = 0;     // local refusals recorded as throttles
 
   void RecordDecision(std::string_view state, std::string_view action, uint64_t latency_us);
 };

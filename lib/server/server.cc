@@ -34,6 +34,8 @@ Status Server::Start() {
   redis_ = std::move(*client);
   store_ = std::make_unique<PolicyStore>(redis_.get());
   reports_ = std::make_unique<ReportStore>(redis_.get(), &store_->scripts());
+  refusals_ = std::make_unique<LocalRefusals>(
+      &loop_, redis_.get(), &store_->scripts(), [this] { return config_; }, config_->redis);
   if (primary_) {
     http_ = std::make_unique<HttpServer>(
         &loop_, [this] { return config_; }, reports_.get(), &metrics_,
@@ -42,6 +44,7 @@ Status Server::Start() {
   }
   redis_->SetReadyListener([this](bool ready) {
     redis_ready_ = ready;
+    refusals_->OnDecisionConnection(ready);  // empties the cache before the next decision
     if (ready) store_->scripts().LoadAll(config_->server.request_timeout_ms);
   });
   redis_->Start();
@@ -78,13 +81,24 @@ void Server::OnControl() {
     next = std::move(pending_config_);
     shutdown = pending_shutdown_;
   }
-  if (next) config_ = std::move(next);
+  if (next) {
+    config_ = std::move(next);
+    refusals_->Clear();  // the new config's limits and messages apply to the next request
+  }
   if (shutdown) BeginShutdown();
 }
 
 Metrics Server::MetricsSnapshot() {
   std::lock_guard<std::mutex> lock(metrics_mutex_);
-  return metrics_;
+  Metrics m = metrics_;
+  if (refusals_) {
+    const LocalRefusals::Counters& c = refusals_->counters();
+    m.refusal_cache_hits = c.hits;
+    m.refusal_cache_clears = c.clears;
+    m.cache_invalidations = c.invalidations;
+    m.local_throttles_recorded = c.throttles_recorded;
+  }
+  return m;
 }
 
 bool Server::CanAccept() const {
@@ -111,7 +125,13 @@ Connection* Server::Find(uint64_t id) {
 
 void Server::Decide(const std::shared_ptr<const Config>& config, const PolicyRequest& request,
                     uint64_t conn_id, uint64_t seq) {
-  store_->Decide(config, request, [this, conn_id, seq](Result<Verdict> verdict) {
+  if (std::optional<Verdict> local = refusals_->Answer(*config, request)) {
+    if (Connection* c = Find(conn_id)) c->OnDecided(seq, std::move(*local));
+    return;
+  }
+  LocalRefusals::Ticket ticket = refusals_->Prepare(*config, request);
+  store_->Decide(config, request, [this, conn_id, seq, ticket](Result<Verdict> verdict) {
+    if (verdict.ok()) refusals_->Learn(ticket, *verdict);
     if (Connection* c = Find(conn_id)) c->OnDecided(seq, std::move(verdict));
   });
 }
@@ -162,6 +182,7 @@ void Server::MaybeFinishShutdown() {
   finished_ = true;
   uv_timer_stop(&shutdown_timer_);
   auto stop_redis = [this] {
+    refusals_->Stop([] {});
     redis_->Stop([this] {
       uv_close(reinterpret_cast<uv_handle_t*>(&control_), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);

@@ -25,6 +25,7 @@
 #include "core/verdict.h"
 #include "http/http_server.h"
 #include "server/listener.h"
+#include "store/local_refusals.h"
 #include "store/policy_store.h"
 #include "store/redis_client.h"
 #include "store/report_store.h"
@@ -90,6 +91,7 @@ class Server {
   std::unique_ptr<RedisClient> redis_;
   std::unique_ptr<PolicyStore> store_;
   std::unique_ptr<ReportStore> reports_;
+  std::unique_ptr<LocalRefusals> refusals_;  // issue 16: 421s answered without Redis
   std::unique_ptr<HttpServer> http_;
   std::mutex metrics_mutex_;  // other loops' /metrics read these counters
   Metrics metrics_;

@@ -79,14 +79,17 @@ std::map<std::string, std::string> Hash(RedisServer& redis, const std::string& k
 }
 
 // record_throttles (the entry point for throttles policyd refused by itself) through FCALL of
-// the library, as policyd's ScriptRunner calls it. Returns the reason of a block it made.
+// the library, as policyd's LocalRefusals calls it. Returns "blocked" when the subject is
+// blocked after the call (by it or before it), else "".
 std::string RecordThrottles(RedisServer& redis, const std::string& subject, int n, uint64_t now,
                             const std::string& report_id = "r0") {
   redis.Cmd({"FUNCTION", "LOAD", "REPLACE", Library().code});
-  return redis.CmdOne({"FCALL", FindScript("record_throttles")->function, "0", "pd:",
-                       std::to_string(now), subject, std::to_string(n),
-                       AbuseSpec(AbuseConfig()).escalation, report_id, "3600000",
-                       "messages 1/1 per 86400s (user)"});
+  auto reply = redis.Cmd({"FCALL", FindScript("record_throttles")->function, "0", "pd:",
+                          AbuseSpec(AbuseConfig()).escalation, std::to_string(now), "3600000",
+                          subject, std::to_string(n), report_id,
+                          "messages 1/1 per 86400s (user)"});
+  REQUIRE(reply.size() == 2);  // { throttle list length, blocked }
+  return reply[1] == "1" ? "blocked" : "";
 }
 
 }  // namespace
@@ -104,12 +107,12 @@ TEST_CASE("escalation: throttles recorded by record_throttles escalate as decide
     CHECK(sixth.created_block == "rate");
   }
   SUBCASE("6 at once block once, for block_for; more while blocked record nothing") {
-    CHECK(RecordThrottles(redis, "user:alice", 6, kNow + 1000, "r1") == "rate");
+    CHECK(RecordThrottles(redis, "user:alice", 6, kNow + 1000, "r1") == "blocked");
     auto block = Hash(redis, "pd:block:{user:alice}");
     CHECK(block["reason"] == "rate");
     CHECK(block["report"] == "r1");
     CHECK(block["expires"] == std::to_string(kNow + 1000 + kHour));
-    CHECK(RecordThrottles(redis, "user:alice", 6, kNow + 2000, "r2") == "");
+    CHECK(RecordThrottles(redis, "user:alice", 6, kNow + 2000, "r2") == "blocked");
     CHECK(Hash(redis, "pd:block:{user:alice}")["report"] == "r1");
     CHECK(redis.CmdOne({"HGET", "pd:blockhist:{user:alice}", "blocks"}) == "1");
     CHECK(store.Decide(Eom(), kNow + 3000).action == Action::kBlocked);

@@ -111,8 +111,27 @@ TEST_CASE("metrics: every family has HELP and TYPE lines before its samples") {
       {"policyd_blocks_created_total", "counter"},
       {"policyd_signals_total", "counter"},
       {"policyd_http_requests_total", "counter"},
+      {"policyd_refusal_cache_hits_total", "counter"},
+      {"policyd_refusal_cache_clears_total", "counter"},
+      {"policyd_cache_invalidations_total", "counter"},
+      {"policyd_local_throttles_recorded_total", "counter"},
   };
   CHECK(types == want);
+}
+
+TEST_CASE("metrics: issue 16: refusal cache counters are merged across loops and rendered") {
+  Metrics a, b;
+  a.refusal_cache_hits = 5;
+  b.refusal_cache_hits = 7;
+  b.refusal_cache_clears = 2;
+  b.cache_invalidations = 3;
+  b.local_throttles_recorded = 11;
+  MergeMetrics(a, b);
+  std::string text = RenderPrometheus(a, {});
+  CHECK(ValueOf(text, "policyd_refusal_cache_hits_total") == "12");
+  CHECK(ValueOf(text, "policyd_refusal_cache_clears_total") == "2");
+  CHECK(ValueOf(text, "policyd_cache_invalidations_total") == "3");
+  CHECK(ValueOf(text, "policyd_local_throttles_recorded_total") == "11");
 }
 
 TEST_CASE("metrics: histogram buckets are cumulative and +Inf equals the count") {

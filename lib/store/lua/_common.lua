@@ -294,9 +294,15 @@ end
 local function count_throttles(prefix, tag, n, now, abuse, report_id, report_ttl)
   local tk = key(prefix, 'throttles', tag)
   local stamp = fmt_int(now)
-  local stamps = {}
-  for i = 1, math.min(n, abuse.events + 1) do stamps[i] = stamp end
-  redis.call('LPUSH', tk, unpack(stamps))
+  -- The list keeps events + 1 entries; pushed in chunks so that unpack stays far below
+  -- Lua's stack limit whatever the batch and throttle_events.
+  local left = math.min(n, abuse.events + 1)
+  while left > 0 do
+    local stamps = {}
+    for i = 1, math.min(left, 1000) do stamps[i] = stamp end
+    redis.call('LPUSH', tk, unpack(stamps))
+    left = left - #stamps
+  end
   redis.call('LTRIM', tk, 0, abuse.events)
   redis.call('PEXPIRE', tk, abuse.within)
   local oldest = tonumber(redis.call('LINDEX', tk, abuse.events))

@@ -1,19 +1,38 @@
--- record_throttles: n throttles of one subject that policyd refused by itself (a subject known
--- to be over a limit until its retry_after is refused without asking Redis), recorded as
--- decide.lua records one throttle (_common.lua count_throttles), so escalation to a block
--- happens as if every one of them had reached Redis: the same count, the same single block
--- under a race. A subject that is blocked meanwhile records nothing (it is refused as blocked
--- from now on, and a second block must never be made).
--- ARGV: prefix, now_ms (0 = TIME), subject tag (escaped, as decide's), n (>= 1), abuse spec
---       (decide_args AbuseSpec().escalation), report_id (used if it blocks), report_ttl_ms,
---       evidence detail (escaped, bounded: e.g. 'messages 5/5 per 3600s (user)')
--- Reply: the reason of the block it created ('rate'), '' if none.
-local prefix, subject = ARGV[1], ARGV[3]
-local now = now_ms(ARGV[2])
-local n, abuse = tonumber(ARGV[4]) or 0, parse_abuse(ARGV[5])
-local report_id, report_ttl, detail = ARGV[6], tonumber(ARGV[7]), ARGV[8]
-if n < 1 or active_block(prefix, subject, now) then return '' end
-add_evidence(prefix, subject, { at = now, kind = 'throttle', detail = detail, count = n,
-                                source = 'policyd' }, abuse.evidence_max, abuse.evidence_ttl)
-if count_throttles(prefix, subject, n, now, abuse, report_id, report_ttl) then return 'rate' end
-return ''
+-- record_throttles: the throttles of requests a policyd instance refused locally (its refusal
+-- cache, lib/core/refusal_cache.h), recorded and escalated exactly as decide.lua records its
+-- own (_common.lua count_throttles): once a subject has been throttled more than [abuse]
+-- throttle_events times within [abuse] within, it is blocked, in one atomic call, so racing
+-- instances create one block. A blocked subject's throttles are dropped: Redis would have
+-- answered those requests with the block, which records none.
+--
+-- ARGV: prefix, abuse spec (decide_args AbuseSpec().escalation), now (0: Redis TIME),
+--       report_ttl, then per subject: tag, n (0 only reads the state), report id for a
+--       block, evidence detail (escaped, bounded).
+-- Reply: per subject { throttle list length, 1 if the subject is blocked (now or before) }.
+local prefix, abuse_spec, now_arg, report_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local now = now_ms(now_arg)
+local abuse = parse_abuse(abuse_spec)
+local out = {}
+
+for i = 5, #ARGV - 3, 4 do
+  local tag, n, report_id, detail = ARGV[i], tonumber(ARGV[i + 1]) or 0, ARGV[i + 2], ARGV[i + 3]
+  local tk = key(prefix, 'throttles', tag)
+  if active_block(prefix, tag, now) then
+    out[#out + 1] = { redis.call('LLEN', tk), 1 }
+  elseif n == 0 then
+    out[#out + 1] = { redis.call('LLEN', tk), 0 }
+  else
+    -- Evidence: one entry per batch (decide.lua writes one per throttle): the same facts,
+    -- with how many local refusals it stands for, at a fraction of the writes.
+    local what = detail .. ' (local'
+    if n > 1 then what = what .. ', ' .. n .. ' throttles' end
+    add_evidence(prefix, tag, { at = now, kind = 'throttle', detail = what .. ')' },
+                 abuse.evidence_max, abuse.evidence_ttl)
+    if count_throttles(prefix, tag, n, now, abuse, report_id, report_ttl) then
+      out[#out + 1] = { 0, 1 }
+    else
+      out[#out + 1] = { redis.call('LLEN', tk), 0 }
+    end
+  end
+end
+return out

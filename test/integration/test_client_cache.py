@@ -1,0 +1,349 @@
+"""Issue 16: state policyd keeps in memory (the local refusal cache, emptied through Redis
+client-side caching) never outlives a change: freshness against 4 running instances, a lost
+connection empties the cache before the next decision, and escalation stays exact.
+
+Delays are printed figures. The only timing assertion is the 50 ms contract, on a figure that
+a slow test process cannot inflate: the latest moment after a change at which an instance
+still gave the old answer (a request that is sent late simply sees the new state)."""
+
+import asyncio
+import http.client
+import statistics
+import time
+import unittest
+
+from harness import Policyd, RedisServer, TempDir, free_port, request_bytes, wait_for
+
+# Refusals are cached only far from an escalation to a block (lib/core/refusal_cache.h), so
+# these tests set throttle_events high; the race test sets it just above the margin.
+CONFIG = """
+[policy]
+default_plan = "small"
+
+[abuse]
+throttle_events = {events}
+
+[plans.small]
+limits = [ {{ subject = "user", metric = "messages", max = 1, window = "1h" }} ]
+
+[plans.big]
+limits = [ {{ subject = "user", metric = "messages", max = 1000000000, window = "1h" }} ]
+
+[http]
+listen = ["127.0.0.1:{http_port}"]
+"""
+
+COUNTER = [0]
+
+
+def eom(user, sender=None):
+    COUNTER[0] += 1
+    i = COUNTER[0]
+    return request_bytes(protocol_state="END-OF-MESSAGE", sasl_username=user,
+                         sender=sender or f"{user}@example.com", recipient="r@dest.example",
+                         recipient_count=1, size=1000, client_address="192.0.2.9",
+                         client_port=i, instance=f"fresh.{i}")
+
+
+def kind(reply):
+    if reply.startswith("421 "):
+        return "rate"
+    if "[ABUSE]" in reply:
+        return "block"
+    if "[ACL]" in reply:
+        return "acl"
+    return reply.lower()
+
+
+def metric(http_port, name):
+    c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=5)
+    try:
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+    finally:
+        c.close()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    raise KeyError(name)
+
+
+class Fleet:
+    """N policyd instances on one Redis, each with its HTTP port for /metrics."""
+
+    def __init__(self, tmp, redis, n, events, log_level="warning"):
+        self.redis = redis
+        self.procs = []
+        for _ in range(n):
+            port = free_port()
+            p = Policyd(tmp, redis.port, extra=CONFIG.format(events=events, http_port=port),
+                        log_level=log_level)
+            p.http_port = port
+            self.procs.append(p)
+
+    def __enter__(self):
+        for p in self.procs:
+            p.start()
+        for p in self.procs:
+            p.wait_redis_ready()
+        # Every loop's invalidation connection is subscribed (it shows in CLIENT LIST).
+        want = sum(p.threads for p in self.procs)
+        wait_for(lambda: subscribers(self.redis) == want, timeout=10, what="tracking ready")
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.stop()
+
+    def hits(self):
+        return sum(metric(p.http_port, "policyd_refusal_cache_hits_total") for p in self.procs)
+
+
+def subscribers(redis):
+    return sum(1 for l in redis.cmd("CLIENT", "LIST").splitlines() if "cmd=subscribe" in l)
+
+
+def seed_user(redis, user, account):
+    redis.cmd("HSET", f"pd:user:{{user:{user}}}", "account", account, "mode", "explicit")
+    redis.cmd("HSET", f"pd:account:{{account:{account}}}", "plan", "small")
+    redis.cmd("HSET", f"pd:domains:{{account:{account}}}", "example.com", "verified")
+    redis.cmd("SADD", f"pd:grants:{{user:{user}}}", "example.com")
+
+
+# (set-up, change, expected kind after it, undo, expected kind after the undo, tear-down).
+# Each change and undo starts from the user over its limit (421, cached) where it is measured.
+def changes(u, a):
+    user, grants = f"pd:user:{{user:{u}}}", f"pd:grants:{{user:{u}}}"
+    account, domains = f"pd:account:{{account:{a}}}", f"pd:domains:{{account:{a}}}"
+    block = f"pd:block:{{user:{u}}}"
+    no_grant = [("SREM", grants, "example.com"), ("HSET", user, "mode", "account")]
+    with_grant = [("SADD", grants, "example.com"), ("HSET", user, "mode", "explicit")]
+    return [
+        ([], ("HSET", block, "subject", f"user:{u}", "reason", "manual", "created", "1",
+              "expires", "", "report", "", "source", "test"), "block", ("DEL", block), "rate", []),
+        ([], ("SREM", grants, "example.com"), "acl", ("SADD", grants, "example.com"), "rate", []),
+        ([], ("HSET", domains, "example.com", "unverified"), "acl",
+         ("HSET", domains, "example.com", "verified"), "rate", []),
+        ([], ("HDEL", domains, "example.com"), "acl",
+         ("HSET", domains, "example.com", "verified"), "rate", []),
+        (no_grant, ("HSET", user, "mode", "explicit"), "acl",
+         ("HSET", user, "mode", "account"), "rate", with_grant),
+        ([], ("HSET", user, "plan", "big"), "dunno", ("HSET", user, "plan", "small"), "rate", []),
+        ([], ("HSET", user, "limit:user:messages:3600", "1000000000"), "dunno",
+         ("HDEL", user, "limit:user:messages:3600"), "rate", []),
+        ([("HDEL", user, "plan")], ("HSET", account, "plan", "big"), "dunno",
+         ("HSET", account, "plan", "small"), "rate", []),
+    ]
+
+
+class FreshnessTest(unittest.TestCase):
+    def test_changes_are_enforced_by_four_instances_within_50_ms(self):
+        users = 8
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with Fleet(tmp, redis, 4, events=1000000) as fleet:
+                    clients = [p.client() for p in fleet.procs]
+                    for i in range(users):
+                        seed_user(redis, f"f{i}", f"acct{i}")
+                        self.assertEqual(kind(clients[0].ask(eom(f"f{i}"))), "dunno")
+                    stale, first_fresh, n = [], [], 0
+                    while n < 1000:
+                        i = (n // 2) % users
+                        u, a = f"f{i}", f"acct{i}"
+                        for setup, cmd, want, undo, undo_want, teardown in changes(u, a):
+                            if n >= 1000:
+                                break
+                            for c in setup:
+                                redis.cmd(*c)
+                            for c, w in ((cmd, want), (undo, undo_want)):
+                                if c is cmd:
+                                    self.prime(clients, u)  # the undo starts from `want`
+                                redis.cmd(*c)
+                                s, f = self.poll_until(clients, u, w, " ".join(c))
+                                stale.append(s)
+                                first_fresh.append(f)
+                                n += 1
+                            for c in teardown:
+                                redis.cmd(*c)
+                    hits = fleet.hits()
+                    for c in clients:
+                        c.close()
+                worst, med = max(stale), statistics.median(stale)
+                print(f"\nfreshness: {n} changes x 4 instances: latest stale answer after a change: "
+                      f"worst {worst * 1000:.2f} ms, median {med * 1000:.2f} ms; first fresh "
+                      f"answer: worst {max(first_fresh) * 1000:.2f} ms, median "
+                      f"{statistics.median(first_fresh) * 1000:.2f} ms; "
+                      f"{sum(1 for s in stale if s > 0)} changes saw a stale answer; "
+                      f"{hits} local refusals", flush=True)
+                self.assertGreater(hits, 0, "the refusal cache was never used")
+                self.assertLess(worst, 0.050)
+            finally:
+                redis.stop()
+
+    def prime(self, clients, user):
+        """Every instance refuses `user` (over its limit), and has had the time (its headroom
+        is asked for 1 ms after a refusal) to learn that it may refuse it locally."""
+        for c in clients:
+            self.assertEqual(kind(c.ask(eom(user))), "rate")
+        time.sleep(0.005)
+        for c in clients:
+            self.assertEqual(kind(c.ask(eom(user))), "rate")
+
+    def poll_until(self, clients, user, want, label):
+        """Polls every instance until each gives `want`. Returns (seconds after the change of
+        the latest request sent that still got another answer, 0 if none; seconds until the
+        last instance first answered `want`)."""
+        t0 = time.monotonic()
+        pending = set(range(len(clients)))
+        stale_at, fresh_at = 0.0, 0.0
+        while pending:
+            for k in list(pending):
+                sent = time.monotonic() - t0
+                got = kind(clients[k].ask(eom(user)))
+                if got == want:
+                    pending.discard(k)
+                    fresh_at = max(fresh_at, sent)
+                else:
+                    stale_at = max(stale_at, sent)
+            if time.monotonic() - t0 > 5:
+                self.fail(f"{label}: instances {sorted(pending)} still do not answer {want}")
+        return stale_at, fresh_at
+
+
+class LostConnectionTest(unittest.TestCase):
+    def fleet_of_one(self, tmp, redis):
+        return Fleet(tmp, redis, 1, events=1000000)
+
+    def cached_refusal(self, fleet, redis, user):
+        seed_user(redis, user, "acme")
+        c = fleet.procs[0].client()
+        self.assertEqual(kind(c.ask(eom(user))), "dunno")  # its one message per hour
+        for _ in range(3):
+            self.assertEqual(kind(c.ask(eom(user))), "rate")
+        wait_for(lambda: fleet.hits() > 0 or kind(c.ask(eom(user))) != "rate", timeout=5,
+                 what="a local refusal")
+        self.assertGreater(fleet.hits(), 0)
+        return c
+
+    def test_killing_the_invalidation_connection_empties_the_cache(self):
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with self.fleet_of_one(tmp, redis) as fleet:
+                    c = self.cached_refusal(fleet, redis, "k1")
+                    p = fleet.procs[0]
+                    before = p.read_log().count("event=redis_tracking_lost")
+                    # Kill the subscriber and, in the same breath, make a change whose
+                    # invalidation it can no longer hear.
+                    subs = [l for l in redis.cmd("CLIENT", "LIST").splitlines()
+                            if "cmd=subscribe" in l]
+                    self.assertEqual(len(subs), p.threads)
+                    for line in subs:
+                        cid = line.split("id=", 1)[1].split()[0]
+                        redis.cmd("CLIENT", "KILL", "ID", cid)
+                    redis.cmd("HSET", "pd:user:{user:k1}", "plan", "big")
+                    wait_for(lambda: p.read_log().count("event=redis_tracking_lost") > before,
+                             timeout=5, what="policyd noticing the lost connection")
+                    self.assertEqual(kind(c.ask(eom("k1"))), "dunno")
+                    c.close()
+            finally:
+                redis.stop()
+
+    def test_flushall_empties_the_cache(self):
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with self.fleet_of_one(tmp, redis) as fleet:
+                    c = self.cached_refusal(fleet, redis, "k3")
+                    redis.cmd("FLUSHALL")  # a null invalidation message; k3 is now unknown
+                    stale, _ = FreshnessTest.poll_until(self, [c], "k3", "dunno", "FLUSHALL")
+                    print(f"\nFLUSHALL: latest stale answer {stale * 1000:.2f} ms after", flush=True)
+                    self.assertLess(stale, 0.050)
+                    c.close()
+            finally:
+                redis.stop()
+
+    def test_a_redis_restart_leaves_no_cached_refusal(self):
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with self.fleet_of_one(tmp, redis) as fleet:
+                    c = self.cached_refusal(fleet, redis, "k2")
+                    redis.kill()
+                    redis.start()  # empty: k2 is now an unknown user, [policy] unknown_user = dunno
+                    fleet.procs[0].wait_redis_ready()
+                    self.assertEqual(kind(c.ask(eom("k2"))), "dunno")
+                    c.close()
+            finally:
+                redis.stop()
+
+
+class ReloadTest(unittest.TestCase):
+    def test_sighup_forgets_cached_refusals(self):
+        import signal
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with Fleet(tmp, redis, 1, events=1000000, log_level="info") as fleet:
+                    c = LostConnectionTest.cached_refusal(self, fleet, redis, "r1")
+                    p = fleet.procs[0]
+                    with open(p.config_path) as f:
+                        text = f.read()
+                    with open(p.config_path, "w") as f:  # plan small: 1 -> 1000 per hour
+                        f.write(text.replace('metric = "messages", max = 1,',
+                                             'metric = "messages", max = 1000,'))
+                    before = p.read_log().count("event=reloaded")
+                    p.signal(signal.SIGHUP)
+                    wait_for(lambda: p.read_log().count("event=reloaded") > before, timeout=5,
+                             what="reload")
+                    self.assertEqual(kind(c.ask(eom("r1"))), "dunno")
+                    c.close()
+            finally:
+                redis.stop()
+
+
+class EscalationWithCacheTest(unittest.TestCase):
+    """The race of test_decisions.EscalationRaceTest with the refusal cache in play: four
+    instances, each serving most throttles locally, still record every one, and exactly
+    throttle_events + 1 of them are answered 421 before the one block."""
+
+    def test_four_instances_refusing_locally_create_exactly_one_block(self):
+        events = 1500  # above the cache's margin of 1024: most 421s are local
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with Fleet(tmp, redis, 4, events=events) as fleet:
+                    seed_user(redis, "esc", "acme")
+
+                    async def connection(port, count):
+                        r, w = await asyncio.open_connection("127.0.0.1", port)
+                        out = []
+                        for _ in range(count):
+                            w.write(eom("esc"))
+                            await w.drain()
+                            out.append((await r.readuntil(b"\n\n")).decode())
+                        w.close()
+                        return out
+
+                    async def race():
+                        tasks = [connection(p.port, 40) for p in fleet.procs for _ in range(16)]
+                        return [x for rs in await asyncio.gather(*tasks) for x in rs]
+
+                    replies = asyncio.run(race())
+                    hits = fleet.hits()
+                    kinds = [kind(r[len("action="):].strip()) for r in replies]
+                    print(f"\nescalation race: {len(replies)} replies: {kinds.count('dunno')} "
+                          f"admitted, {kinds.count('rate')} throttled ({hits} of them locally), "
+                          f"{kinds.count('block')} blocked", flush=True)
+                    self.assertEqual(redis.cmd("HGET", "pd:blockhist:{user:esc}", "blocks"), "1")
+                    self.assertEqual(kinds.count("dunno"), 1)
+                    self.assertEqual(kinds.count("rate"), events + 1)
+                    self.assertEqual(kinds.count("block"), len(replies) - 1 - (events + 1))
+                    self.assertGreater(hits, 0)
+            finally:
+                redis.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
