@@ -18,7 +18,7 @@
 #include <string_view>
 
 #include "core/listen_address.h"
-#include "server/stream_socket.h"
+#include "net/stream_socket.h"
 
 namespace policyd::bench {
 

@@ -12,7 +12,7 @@
 
 #include "core/http_message.h"
 #include "http/http_request_reader.h"
-#include "server/stream_socket.h"
+#include "net/stream_socket.h"
 
 namespace policyd {
 

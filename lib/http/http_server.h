@@ -15,7 +15,7 @@
 #include "core/config.h"
 #include "core/http_message.h"
 #include "core/metrics.h"
-#include "server/listener.h"
+#include "net/listener.h"
 #include "store/report_store.h"
 
 namespace policyd {

@@ -24,7 +24,7 @@
 #include "core/policy_request.h"
 #include "core/request_parser.h"
 #include "core/verdict.h"
-#include "server/stream_socket.h"
+#include "net/stream_socket.h"
 
 namespace policyd {
 

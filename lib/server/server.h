@@ -24,7 +24,7 @@
 #include "core/policy_request.h"
 #include "core/verdict.h"
 #include "http/http_server.h"
-#include "server/listener.h"
+#include "net/listener.h"
 #include "store/policy_store.h"
 #include "store/redis_client.h"
 #include "store/report_store.h"
