@@ -1,6 +1,6 @@
 // policyctl's command line: global options anywhere, verb words, option values taken as is,
 // and usage errors that name the bad argument (issue 4: exit 2 with a clear message).
-#include "admin/cli_args.h"
+#include "policyctl/cli_args.h"
 
 #include <doctest/doctest.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "admin/verb_table.h"
+#include "policyctl/verb_table.h"
 
 namespace policyd::admin {
 namespace {

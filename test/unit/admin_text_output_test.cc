@@ -1,6 +1,6 @@
 // policyctl's human output (aligned, one line per row, hostile bytes made printable) and its
 // JSON (never throws on bytes that are not UTF-8).
-#include "admin/text_output.h"
+#include "policyctl/text_output.h"
 
 #include <doctest/doctest.h>
 

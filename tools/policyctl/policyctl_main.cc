@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "admin/policyctl.h"
+#include "policyctl/policyctl.h"
 
 namespace {
 

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 
-#include "admin/admin_input.h"
-#include "admin/verbs.h"
+#include "policyctl/admin_input.h"
+#include "policyctl/verbs.h"
 #include "core/redis_keys.h"
 #include "core/report_token.h"
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "admin/admin_session.h"
+#include "policyctl/admin_session.h"
 #include "core/result.h"
 
 namespace policyd::admin {

@@ -1,4 +1,4 @@
-#include "admin/admin_keys.h"
+#include "policyctl/admin_keys.h"
 
 #include "core/config.h"
 #include "core/redis_keys.h"

@@ -1,4 +1,4 @@
-#include "admin/admin_input.h"
+#include "policyctl/admin_input.h"
 
 #include <fmt/format.h>
 

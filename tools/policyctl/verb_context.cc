@@ -1,4 +1,4 @@
-#include "admin/verb_context.h"
+#include "policyctl/verb_context.h"
 
 #include <fmt/format.h>
 

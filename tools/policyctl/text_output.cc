@@ -1,4 +1,4 @@
-#include "admin/text_output.h"
+#include "policyctl/text_output.h"
 
 #include <fmt/format.h>
 

@@ -12,10 +12,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "admin/admin_keys.h"
-#include "admin/admin_session.h"
-#include "admin/cli_args.h"
-#include "admin/text_output.h"
+#include "policyctl/admin_keys.h"
+#include "policyctl/admin_session.h"
+#include "policyctl/cli_args.h"
+#include "policyctl/text_output.h"
 #include "core/config.h"
 #include "core/result.h"
 

@@ -1,4 +1,4 @@
-#include "admin/usage_read.h"
+#include "policyctl/usage_read.h"
 
 #include "core/decide_args.h"
 

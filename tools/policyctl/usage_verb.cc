@@ -2,9 +2,9 @@
 // maximum, and when capacity returns; read by usage.lua with decide.lua's own window code.
 #include <fmt/format.h>
 
-#include "admin/admin_input.h"
-#include "admin/usage_read.h"
-#include "admin/verbs.h"
+#include "policyctl/admin_input.h"
+#include "policyctl/usage_read.h"
+#include "policyctl/verbs.h"
 #include "core/redis_keys.h"
 
 namespace policyd::admin {

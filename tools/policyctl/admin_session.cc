@@ -1,4 +1,4 @@
-#include "admin/admin_session.h"
+#include "policyctl/admin_session.h"
 
 #include <fmt/format.h>
 

@@ -2,8 +2,8 @@
 // customers asked for on the report page, read through ReportStore like the HTTP side.
 #include <fmt/format.h>
 
-#include "admin/admin_input.h"
-#include "admin/verbs.h"
+#include "policyctl/admin_input.h"
+#include "policyctl/verbs.h"
 #include "core/report_token.h"
 
 namespace policyd::admin {

@@ -3,7 +3,7 @@
 // record it wrote or read (ctx.Emit: text or --json). Help and arguments: verb_table.cc.
 #pragma once
 
-#include "admin/verb_context.h"
+#include "policyctl/verb_context.h"
 
 namespace policyd::admin {
 

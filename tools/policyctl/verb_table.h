@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "admin/cli_args.h"
+#include "policyctl/cli_args.h"
 
 namespace policyd::admin {
 

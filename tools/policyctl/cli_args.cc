@@ -1,4 +1,4 @@
-#include "admin/cli_args.h"
+#include "policyctl/cli_args.h"
 
 #include <fmt/format.h>
 

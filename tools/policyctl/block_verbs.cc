@@ -3,8 +3,8 @@
 // escalation use), read from PREFIXblock:{TAG}, PREFIXblockhist:{TAG}, PREFIXevidence:{TAG}.
 #include <fmt/format.h>
 
-#include "admin/admin_input.h"
-#include "admin/verbs.h"
+#include "policyctl/admin_input.h"
+#include "policyctl/verbs.h"
 #include "core/redis_keys.h"
 #include "core/report_token.h"
 #include "core/signals.h"

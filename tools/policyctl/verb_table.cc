@@ -1,4 +1,4 @@
-#include "admin/verb_table.h"
+#include "policyctl/verb_table.h"
 
 #include <cstddef>
 #include <limits>

@@ -1,11 +1,11 @@
-#include "admin/policyctl.h"
+#include "policyctl/policyctl.h"
 
 #include <fmt/format.h>
 
 #include <map>
 
-#include "admin/verb_table.h"
-#include "admin/verbs.h"
+#include "policyctl/verb_table.h"
+#include "policyctl/verbs.h"
 #include "log/log.h"
 
 namespace policyd::admin {
