@@ -8,7 +8,7 @@
 
 #include "core/config.h"
 #include "log/log.h"
-#include "server/supervisor.h"
+#include "supervisor.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "server/supervisor.h"
+#include "supervisor.h"
 
 #include <csignal>
 
