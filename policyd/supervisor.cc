@@ -11,12 +11,12 @@ Supervisor::Supervisor(std::shared_ptr<const Config> config, std::string config_
   uv_loop_init(&loop_);
   shared_.merged_metrics = [this] {
     Metrics all;
-    for (auto& s : servers_) MergeMetrics(all, s->MetricsSnapshot());
+    for (auto& s : loops_) MergeMetrics(all, s->MetricsSnapshot());
     return all;
   };
   shared_.gauges = [this] {
-    bool up = !servers_.empty();
-    for (auto& s : servers_) up = up && s->redis_ready();
+    bool up = !loops_.empty();
+    for (auto& s : loops_) up = up && s->redis_ready();
     return MetricsGauges{shared_.connections.load(), up};
   };
 }
@@ -30,8 +30,8 @@ Status Supervisor::Start() {
   shared_.loops = threads;
   POLICYD_LOG_INFO("event=starting threads={}", threads);
   for (int i = 0; i < threads; ++i) {
-    servers_.push_back(std::make_unique<Server>(config_, &shared_, i == 0));
-    if (Status s = servers_.back()->Start(); !s.ok()) return s;
+    loops_.push_back(std::make_unique<ServingLoop>(config_, &shared_, i == 0));
+    if (Status s = loops_.back()->Start(); !s.ok()) return s;
   }
   uv_signal_init(&loop_, &sighup_);
   uv_signal_init(&loop_, &sigterm_);
@@ -46,7 +46,7 @@ Status Supervisor::Start() {
 }
 
 int Supervisor::Run() {
-  for (auto& s : servers_) threads_.emplace_back([server = s.get()] { server->Run(); });
+  for (auto& s : loops_) threads_.emplace_back([loop = s.get()] { loop->Run(); });
   uv_run(&loop_, UV_RUN_DEFAULT);  // until Shutdown() closes the signal handles
   for (auto& t : threads_) t.join();
   return 0;
@@ -66,13 +66,13 @@ void Supervisor::Reload() {
   KeepNonReloadable(*config_, next.get());
   SetLogConfig(next->log.level, next->log.target);
   config_ = next;
-  for (auto& s : servers_) s->RequestReload(config_);
+  for (auto& s : loops_) s->RequestReload(config_);
   POLICYD_LOG_INFO("event=reloaded {}", LogField("config", config_path_));
 }
 
 void Supervisor::Shutdown() {
   POLICYD_LOG_INFO("event=shutdown connections={}", shared_.connections.load());
-  for (auto& s : servers_) s->RequestShutdown();
+  for (auto& s : loops_) s->RequestShutdown();
   for (uv_signal_t* h : {&sighup_, &sigterm_, &sigint_}) {
     uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
   }

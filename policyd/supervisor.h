@@ -1,4 +1,5 @@
-// The process: [server] threads event loops (Server), each on its own thread, and the main
+// The process: [server] threads event loops (ServingLoop: the policy Server and, on the first,
+// the HttpServer over one shared LoopContext), each on its own thread, and the main
 // thread, which owns the signals. SIGHUP loads the config once and hands the snapshot to
 // every loop; SIGTERM/SIGINT asks every loop to drain; the process exits 0 when all have.
 #pragma once
@@ -11,7 +12,8 @@
 #include <vector>
 
 #include "core/config.h"
-#include "server/server.h"
+#include "serving_loop.h"
+#include "store/loop_context.h"
 
 namespace policyd {
 
@@ -34,7 +36,7 @@ class Supervisor {
   std::shared_ptr<const Config> config_;
   std::string config_path_;
   SharedState shared_;
-  std::vector<std::unique_ptr<Server>> servers_;
+  std::vector<std::unique_ptr<ServingLoop>> loops_;
   std::vector<std::thread> threads_;
   uv_signal_t sighup_, sigterm_, sigint_;
 };

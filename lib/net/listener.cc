@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "log/log.h"
+#include "net/handle_close.h"
 
 namespace policyd {
 namespace {
@@ -154,17 +155,15 @@ void Listener::Close(std::function<void()> done) {
     if (close_done_) close_done_();
     return;
   }
-  auto on_closed = [](uv_handle_t* h) {
-    auto* self = static_cast<Listener*>(h->data);
-    if (--self->open_handles_ == 0) {
-      ::close(self->fd_);
-      if (self->address_.IsUnix()) ::unlink(self->address_.unix_path.c_str());
-      self->fd_ = -1;
-      if (self->close_done_) self->close_done_();
-    }
-  };
-  uv_close(reinterpret_cast<uv_handle_t*>(&poll_), on_closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&retry_timer_), on_closed);
+  CloseCounted<&Listener::open_handles_, &Listener::OnHandlesClosed>(&poll_);
+  CloseCounted<&Listener::open_handles_, &Listener::OnHandlesClosed>(&retry_timer_);
+}
+
+void Listener::OnHandlesClosed() {
+  ::close(fd_);
+  if (address_.IsUnix()) ::unlink(address_.unix_path.c_str());
+  fd_ = -1;
+  if (close_done_) close_done_();
 }
 
 }  // namespace policyd

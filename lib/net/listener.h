@@ -30,12 +30,11 @@ class Listener {
   // Accepting again after a Pause or a refused admission; harmless when already polling.
   void Resume();
   void Close(std::function<void()> done);
-  const ListenAddress& address() const { return address_; }
-  bool is_unix() const { return address_.IsUnix(); }
 
  private:
   void OnReadable();
   void Pause(uint64_t retry_ms);  // retry_ms 0: until Resume()
+  void OnHandlesClosed();         // after Close(): frees the socket (and the unix path)
 
   uv_loop_t* loop_;
   ListenAddress address_;
