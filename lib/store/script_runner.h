@@ -30,7 +30,9 @@ class ScriptRunner {
   // SCRIPT LOAD every script; errors are logged (EVAL fallback still works).
   void LoadAll(uint64_t timeout_ms);
 
-  // Callback gets the script's reply; a Redis error reply (script error) is an Error.
+  // Callback gets the script's reply as Redis sent it: a Redis error reply (a script error)
+  // arrives as an ok Result holding a RedisValue of Type::kError, which the caller turns into
+  // its own Error; only no connection or the deadline arrive as an Error.
   void Run(std::string_view name, std::vector<std::string> args, uint64_t timeout_ms,
            RedisClient::Callback callback);
 
