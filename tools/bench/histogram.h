@@ -2,7 +2,7 @@
 // is kept with a bounded relative error (at most 1 / 2^kSubBucketBits, i.e. < 0.8%) whatever
 // its magnitude, in a fixed array with O(1) Record. policyd-bench records nanoseconds; the
 // percentiles it prints come from here. Pure: no clock, no I/O; tested in
-// test/unit/bench_histogram_test.cc.
+// test/unit/bench/histogram_test.cc.
 #pragma once
 
 #include <cstddef>

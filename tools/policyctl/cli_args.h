@@ -1,6 +1,6 @@
 // policyctl's command line: a table of verbs (words, positional arguments, options, help
 // text) and a parser from argv to an Invocation. Pure: no I/O, so every parse error and
-// every help text is unit-tested (test/unit/admin_cli_args_test.cc).
+// every help text is unit-tested (test/unit/policyctl/cli_args_test.cc).
 //
 //   policyctl [-c FILE] [--json] VERB [ARGS...] [--option VALUE...] [--help]
 //

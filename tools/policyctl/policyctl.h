@@ -1,5 +1,5 @@
 // policyctl as a function: argv in, exit status, standard output and standard error out.
-// policyd/policyctl_main.cc only wires it to the process; tests of the CLI run the binary.
+// tools/policyctl/policyctl_main.cc only wires it to the process; tests of the CLI run the binary.
 #pragma once
 
 #include <functional>
