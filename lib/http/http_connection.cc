@@ -12,9 +12,8 @@ HttpLimits LimitsOf(const HttpConfig& http) { return {http.max_header_bytes, htt
 }  // namespace
 
 HttpConnection::HttpConnection(HttpServer* server, uint64_t id, int fd, bool is_unix)
-    : StreamConnection(fd, is_unix),
+    : StreamConnection(id, fd, is_unix),
       server_(server),
-      id_(id),
       reader_(LimitsOf(server->config().http)) {}
 
 bool HttpConnection::Start() {

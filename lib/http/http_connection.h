@@ -21,13 +21,10 @@ class HttpServer;
 class HttpConnection : public StreamConnection {
  public:
   HttpConnection(HttpServer* server, uint64_t id, int fd, bool is_unix);
-  HttpConnection(const HttpConnection&) = delete;
-  HttpConnection& operator=(const HttpConnection&) = delete;
 
   bool Start();
   // Sends the response, then closes. Ignored after Close.
   void Respond(const HttpResponse& response);
-  uint64_t id() const { return id_; }
 
  private:
   enum class State { kReading, kHandling, kWriting, kClosing };
@@ -38,7 +35,6 @@ class HttpConnection : public StreamConnection {
   void OnHandlesClosed() override;
 
   HttpServer* server_;
-  uint64_t id_;
   State state_ = State::kReading;
   uv_write_t write_req_;
   HttpRequestReader reader_;

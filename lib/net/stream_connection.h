@@ -21,11 +21,11 @@ class StreamConnection {
 
   // Idempotent: the first call runs OnClose(reason) and closes the handles.
   void Close(std::string_view reason);
-  bool closing() const { return closing_; }
+  uint64_t id() const { return id_; }  // the owner's key for this connection
 
  protected:
   // Takes ownership of fd (non-blocking, from Listener).
-  StreamConnection(int fd, bool is_unix) : fd_(fd), is_unix_(is_unix) {}
+  StreamConnection(uint64_t id, int fd, bool is_unix) : id_(id), fd_(fd), is_unix_(is_unix) {}
   virtual ~StreamConnection() = default;
 
   // Initialises the timer and wraps the fd; each handle's data is `self` (the subclass, for
@@ -37,6 +37,7 @@ class StreamConnection {
   // Every handle is closed; the owner may now delete this object.
   virtual void OnHandlesClosed() = 0;
 
+  uint64_t id_;
   int fd_;
   bool is_unix_;
   StreamSocket sock_;

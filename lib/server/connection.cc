@@ -45,9 +45,8 @@ std::string PeerName(int fd, bool is_unix) {
 }  // namespace
 
 Connection::Connection(Server* server, uint64_t id, int fd, bool is_unix)
-    : StreamConnection(fd, is_unix),
+    : StreamConnection(id, fd, is_unix),
       server_(server),
-      id_(id),
       parser_(server->config()->server.parser),
       peer_(PeerName(fd, is_unix)) {}
 

@@ -36,8 +36,6 @@ class Connection : public StreamConnection {
   // Takes ownership of fd. Call Start() next; the Server owns the object and deletes it once
   // every libuv handle is closed (OnHandlesClosed).
   Connection(Server* server, uint64_t id, int fd, bool is_unix);
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
 
   // False if libuv refused the socket; the connection is then already closing.
   bool Start();
@@ -47,7 +45,6 @@ class Connection : public StreamConnection {
   // The store's answer for request `seq`, or an error (-> [failure] reply).
   void OnDecided(uint64_t seq, Result<Verdict> verdict);
 
-  uint64_t id() const { return id_; }
   const std::string& peer() const { return peer_; }
 
  private:
@@ -68,7 +65,6 @@ class Connection : public StreamConnection {
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
 
   Server* server_;
-  uint64_t id_;
   State state_ = State::kReading;
   bool reading_ = false;
   bool draining_ = false;
