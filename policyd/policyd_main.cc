@@ -1,4 +1,4 @@
-// policyd: the Postfix policy delegation server. argv -> config -> Server::Run.
+// policyd: the Postfix policy delegation server. argv -> config -> Supervisor (one ServingLoop per [server] thread) -> exit code.
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -8,7 +8,7 @@
 
 #include "core/config.h"
 #include "log/log.h"
-#include "server/supervisor.h"
+#include "supervisor.h"
 
 namespace {
 
@@ -50,22 +50,22 @@ int main(int argc, char** argv) {
     std::printf("%s: configuration is valid\n", path.c_str());
     return 0;
   }
-  signal(SIGPIPE, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);  // a client that vanished is a write error, not a death
   // Each Postfix smtpd process may hold a policy connection: use every descriptor allowed.
   if (rlimit lim; getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
-  }  // a client that vanished is a write error, not a death
+  }
   policyd::SetLogConfig(config->log.level, config->log.target);
   auto shared = std::make_shared<const policyd::Config>(std::move(*config));
-  policyd::Supervisor server(shared, path);
-  if (policyd::Status s = server.Start(); !s.ok()) {
+  policyd::Supervisor supervisor(shared, path);
+  if (policyd::Status s = supervisor.Start(); !s.ok()) {
     POLICYD_LOG_ERROR("event=start_failed {}", policyd::LogField("error", s.error().message, 500));
     return 1;
   }
   POLICYD_LOG_INFO("event=started version={} {}", POLICYD_VERSION,
                    policyd::LogField("config", path));
-  int code = server.Run();
+  int code = supervisor.Run();
   POLICYD_LOG_INFO("event=stopped");
   return code;
 }

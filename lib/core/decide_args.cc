@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
 
 #include "core/decision_fields.h"
+#include "core/hex.h"
 #include "core/redis_keys.h"
 
 namespace policyd {
@@ -17,13 +19,7 @@ std::string HashHex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < 16 && i < len; ++i) {  // 128 bits: collisions are not a concern
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
+  return HexLower(md, std::min(len, 16u));  // 128 bits: collisions are not a concern
 }
 
 std::string IdentityText(const DecisionFields& r) {

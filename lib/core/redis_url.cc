@@ -52,10 +52,6 @@ Result<RedisEndpoint> ParseUnix(std::string_view url, std::string_view rest) {
 
 }  // namespace
 
-bool RedisEndpoint::IsLocal() const {
-  return IsUnix() || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 std::string RedisEndpoint::Describe() const {
   if (IsUnix()) return fmt::format("unix:{} db {}", unix_path, db);
   if (host.find(':') != std::string::npos) return fmt::format("[{}]:{} db {}", host, port, db);

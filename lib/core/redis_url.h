@@ -19,7 +19,6 @@ struct RedisEndpoint {
   int db = 0;
 
   bool IsUnix() const { return !unix_path.empty(); }
-  bool IsLocal() const;  // unix socket, localhost, 127.0.0.0/8 or ::1
   std::string Describe() const;  // for logs: never includes the password
 };
 

@@ -1,5 +1,6 @@
 #include "core/report_token.h"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -7,24 +8,14 @@
 
 #include <cstdlib>
 
-#include "fmt/format.h"
+#include "core/hex.h"
 
 namespace policyd {
-namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-
-}  // namespace
 
 std::string NewReportId() {
   unsigned char bytes[10];
   if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();  // no entropy: nothing safe to do
-  std::string id;
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 15];
-  }
-  return id;
+  return HexLower(bytes, sizeof bytes);
 }
 
 bool IsValidReportId(std::string_view id) {
@@ -40,13 +31,9 @@ std::string ReportAuth(std::string_view secret, std::string_view id) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(id.data()), id.size(), mac, &len);
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 15];
-  }
-  return out;
+  std::string hex = HexLower(mac, 16);  // 128 bits, grouped 8-4-4-4-12 like a UUID
+  return fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4),
+                     hex.substr(16, 4), hex.substr(20));
 }
 
 bool VerifyReportAuth(std::string_view secret, std::string_view id, std::string_view auth) {

@@ -1,6 +1,5 @@
 #include "http/http_connection.h"
 
-#include <unistd.h>
 
 #include "http/http_server.h"
 #include "log/log.h"
@@ -13,23 +12,12 @@ HttpLimits LimitsOf(const HttpConfig& http) { return {http.max_header_bytes, htt
 }  // namespace
 
 HttpConnection::HttpConnection(HttpServer* server, uint64_t id, int fd, bool is_unix)
-    : server_(server),
-      id_(id),
-      fd_(fd),
-      is_unix_(is_unix),
+    : StreamConnection(id, fd, is_unix),
+      server_(server),
       reader_(LimitsOf(server->config().http)) {}
 
 bool HttpConnection::Start() {
-  uv_loop_t* loop = server_->loop();
-  uv_timer_init(loop, &timer_);
-  timer_.data = this;
-  open_handles_ = 1;
-  int rc = OpenAcceptedSocket(loop, &sock_, fd_, is_unix_, this, &open_handles_);
-  if (rc != 0) {
-    ::close(fd_);
-    Close("cannot use socket");
-    return false;
-  }
+  if (!OpenHandles(server_->loop(), this)) return false;
   uv_timer_start(
       &timer_, [](uv_timer_t* t) { static_cast<HttpConnection*>(t->data)->Fail(408, "timeout"); },
       server_->config().http.timeout_ms, 0);
@@ -86,16 +74,13 @@ void HttpConnection::Respond(const HttpResponse& response) {
   if (rc != 0) Close("write failed");
 }
 
-void HttpConnection::Close(std::string_view reason) {
-  if (state_ == State::kClosing) return;
+void HttpConnection::OnClose(std::string_view reason) {
   state_ = State::kClosing;
   POLICYD_LOG_DEBUG("event=http_close {} conn={}", LogField("reason", reason), id_);
-  auto on_closed = [](uv_handle_t* h) {
-    auto* self = static_cast<HttpConnection*>(h->data);
-    if (--self->open_handles_ == 0) self->server_->OnConnectionClosed(self);
-  };
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
-  if (open_handles_ == 2) uv_close(&sock_.handle, on_closed);
+}
+
+void HttpConnection::OnHandlesClosed() {
+  server_->OnConnectionClosed(this);  // deletes this
 }
 
 }  // namespace policyd

@@ -12,38 +12,30 @@
 
 #include "core/http_message.h"
 #include "http/http_request_reader.h"
-#include "server/stream_socket.h"
+#include "net/stream_connection.h"
 
 namespace policyd {
 
 class HttpServer;
 
-class HttpConnection {
+class HttpConnection : public StreamConnection {
  public:
   HttpConnection(HttpServer* server, uint64_t id, int fd, bool is_unix);
-  HttpConnection(const HttpConnection&) = delete;
-  HttpConnection& operator=(const HttpConnection&) = delete;
 
   bool Start();
   // Sends the response, then closes. Ignored after Close.
   void Respond(const HttpResponse& response);
-  void Close(std::string_view reason);
-  uint64_t id() const { return id_; }
 
  private:
   enum class State { kReading, kHandling, kWriting, kClosing };
 
   void OnBytes(const char* data, std::size_t len);
   void Fail(int status, std::string_view reason);  // respond with status, then close
+  void OnClose(std::string_view reason) override;
+  void OnHandlesClosed() override;
 
   HttpServer* server_;
-  uint64_t id_;
-  int fd_;
-  bool is_unix_;
   State state_ = State::kReading;
-  int open_handles_ = 0;
-  StreamSocket sock_;
-  uv_timer_t timer_;
   uv_write_t write_req_;
   HttpRequestReader reader_;
   std::string out_;

@@ -1,6 +1,8 @@
 // The HTTP side of policyd ([http] listen): report pages with their review form, /metrics,
-// /healthz and POST /api/v1/signals. Runs on the policy server's loop and shares its Redis
-// client, so it needs no connection of its own. Routes are in http_routes.cc.
+// /healthz and POST /api/v1/signals. Runs on the primary event loop, beside the policy Server
+// but not knowing it: policyd/serving_loop.cc hands it that loop's config, ReportStore and
+// counters (the loop's LoopContext), so it needs no Redis connection of its own. Routes are
+// in http_routes.cc.
 #pragma once
 
 #include <uv.h>
@@ -15,7 +17,7 @@
 #include "core/config.h"
 #include "core/http_message.h"
 #include "core/metrics.h"
-#include "server/listener.h"
+#include "net/listener.h"
 #include "store/report_store.h"
 
 namespace policyd {

@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 
@@ -46,24 +45,13 @@ std::string PeerName(int fd, bool is_unix) {
 }  // namespace
 
 Connection::Connection(Server* server, uint64_t id, int fd, bool is_unix)
-    : server_(server),
-      id_(id),
-      fd_(fd),
-      is_unix_(is_unix),
+    : StreamConnection(id, fd, is_unix),
+      server_(server),
       parser_(server->config()->server.parser),
       peer_(PeerName(fd, is_unix)) {}
 
 bool Connection::Start() {
-  uv_loop_t* loop = server_->loop();
-  uv_timer_init(loop, &timer_);
-  timer_.data = this;
-  open_handles_ = 1;
-  int rc = OpenAcceptedSocket(loop, &sock_, fd_, is_unix_, this, &open_handles_);
-  if (rc != 0) {
-    ::close(fd_);  // libuv never took the fd
-    Close(fmt::format("cannot use socket: {}", uv_strerror(rc)));
-    return false;
-  }
+  if (!OpenHandles(server_->loop(), this)) return false;
   if (!is_unix_) uv_tcp_nodelay(&sock_.tcp, 1);
   ResumeReading();
   ArmTimer(server_->config()->server.idle_timeout_ms);
@@ -263,18 +251,14 @@ void Connection::Drain() {
   }
 }
 
-void Connection::Close(std::string_view reason) {
-  if (state_ == State::kClosing) return;
+void Connection::OnClose(std::string_view reason) {
   state_ = State::kClosing;
   POLICYD_LOG_INFO("event=close {} {} conn={}", LogField("peer", peer_), LogField("reason", reason),
                    id_);
-  auto on_closed = [](uv_handle_t* h) { static_cast<Connection*>(h->data)->OnHandleClosed(); };
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
-  if (open_handles_ == 2) uv_close(&sock_.handle, on_closed);
 }
 
-void Connection::OnHandleClosed() {
-  if (--open_handles_ == 0) server_->OnConnectionClosed(this);  // deletes this
+void Connection::OnHandlesClosed() {
+  server_->OnConnectionClosed(this);  // deletes this
 }
 
 }  // namespace policyd

@@ -5,8 +5,9 @@
 //      +---- write done: another complete request buffered? handle it : read more ---+
 //
 // At most one request is in flight, so replies go out in request order even when a client
-// pipelines; while one is in flight we stop reading, so the buffer stays bounded by
-// max_request_bytes. Store completions find the connection through Server::Find(id) and
+// pipelines. Reading goes on while one is in flight (stopping and restarting it would cost two
+// syscalls per request) until more than max_request_bytes wait unparsed; then we stop reading,
+// so the buffer stays bounded and a pipelining client waits in the kernel. Store completions find the connection through Server::Find(id) and
 // carry the request's sequence number, so a late reply for a connection that is gone, or for
 // a request already answered by the deadline fallback, is dropped.
 // A request must arrive whole within 30 s of its first byte (or idle_timeout, if shorter),
@@ -24,31 +25,26 @@
 #include "core/policy_request.h"
 #include "core/request_parser.h"
 #include "core/verdict.h"
-#include "server/stream_socket.h"
+#include "net/stream_connection.h"
 
 namespace policyd {
 
 class Server;
 
-class Connection {
+class Connection : public StreamConnection {
  public:
-  // Takes ownership of fd. Call Start() next; the Server owns the object and deletes it in
-  // OnClosed() once every libuv handle is closed.
+  // Takes ownership of fd. Call Start() next; the Server owns the object and deletes it once
+  // every libuv handle is closed (OnHandlesClosed).
   Connection(Server* server, uint64_t id, int fd, bool is_unix);
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
 
   // False if libuv refused the socket; the connection is then already closing.
   bool Start();
-  // Idempotent; logs the reason once with the peer.
-  void Close(std::string_view reason);
   // Shutdown: close now if idle, else after the in-flight reply is written.
   void Drain();
 
   // The store's answer for request `seq`, or an error (-> [failure] reply).
   void OnDecided(uint64_t seq, Result<Verdict> verdict);
 
-  uint64_t id() const { return id_; }
   const std::string& peer() const { return peer_; }
 
  private:
@@ -60,7 +56,8 @@ class Connection {
   void ArmTimer(uint64_t ms);
   void OnTimer();
   void OnWriteDone(int status);
-  void OnHandleClosed();
+  void OnClose(std::string_view reason) override;  // logs the reason once with the peer
+  void OnHandlesClosed() override;
   void ResumeReading();
   void StopReading();
 
@@ -68,17 +65,11 @@ class Connection {
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
 
   Server* server_;
-  uint64_t id_;
-  int fd_;
-  bool is_unix_;
   State state_ = State::kReading;
   bool reading_ = false;
   bool draining_ = false;
   bool peer_closed_ = false;  // EOF seen while a request was in flight
   bool partial_deadline_armed_ = false;  // the current partial request's deadline is running
-  int open_handles_ = 0;
-  StreamSocket sock_;
-  uv_timer_t timer_;
   uv_write_t write_req_;
   std::string in_;             // received bytes not yet parsed, from in_offset_
   std::size_t in_offset_ = 0;

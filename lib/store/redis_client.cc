@@ -8,6 +8,7 @@
 #include <cassert>
 
 #include "log/log.h"
+#include "net/handle_close.h"
 #include "store/redis_uv_adapter.h"
 
 namespace policyd {
@@ -32,15 +33,11 @@ RedisValue ToValue(const redisReply* r) {
       v.integer = r->integer;
       break;
     case REDIS_REPLY_STRING:
-      v.type = RedisValue::Type::kString;
-      v.str.assign(r->str, r->len);
-      break;
     case REDIS_REPLY_STATUS:
-      v.type = RedisValue::Type::kStatus;
-      v.str.assign(r->str, r->len);
-      break;
     case REDIS_REPLY_ERROR:
-      v.type = RedisValue::Type::kError;
+      v.type = r->type == REDIS_REPLY_STRING   ? RedisValue::Type::kString
+               : r->type == REDIS_REPLY_STATUS ? RedisValue::Type::kStatus
+                                               : RedisValue::Type::kError;
       v.str.assign(r->str, r->len);
       break;
     case REDIS_REPLY_ARRAY:
@@ -218,14 +215,14 @@ void RedisClient::ScheduleReconnect() {
       [](uv_timer_t* t) { static_cast<RedisClient*>(t->data)->Connect(); }, delay, 0);
 }
 
-void RedisClient::SetEndpoint(RedisEndpoint endpoint) {
-  endpoint_ = std::move(endpoint);
-  drop_reason_ = "endpoint changed";
+void RedisClient::DropSoon(std::string reason, bool reconnect_at_once) {
+  drop_reason_ = std::move(reason);
+  drop_reconnects_at_once_ = reconnect_at_once;
   uv_timer_start(
       &drop_timer_,
       [](uv_timer_t* t) {
         auto* self = static_cast<RedisClient*>(t->data);
-        self->backoff_ms_ = 0;
+        if (self->drop_reconnects_at_once_) self->backoff_ms_ = 0;
         self->Drop(self->drop_reason_);
       },
       0, 0);
@@ -275,15 +272,7 @@ void RedisClient::OnReply(redisAsyncContext* /*ac*/, void* reply, void* privdata
     auto* r = static_cast<redisReply*>(reply);
     if (r->type == REDIS_REPLY_ERROR && self->resolver_ &&
         std::string_view(r->str, r->len).rfind("READONLY", 0) == 0) {
-      self->drop_reason_ = "primary was demoted (READONLY)";
-      uv_timer_start(
-          &self->drop_timer_,
-          [](uv_timer_t* t) {
-            auto* c = static_cast<RedisClient*>(t->data);
-            c->backoff_ms_ = 0;
-            c->Drop(c->drop_reason_);
-          },
-          0, 0);
+      self->DropSoon("primary was demoted (READONLY)", /*reconnect_at_once=*/true);
     }
     self->OnReplyFor(pending, ToValue(r));
   }
@@ -330,14 +319,7 @@ void RedisClient::OnDeadline() {
   ArmDeadlineTimer();
   for (auto& cb : expired) cb(Error{ErrorCode::kTimeout, "redis did not answer in time"});
   if (stalled && ac_ != nullptr && state_ != State::kStopped) {
-    drop_reason_ = "no reply before the deadline (redis stalled?)";
-    uv_timer_start(
-        &drop_timer_,
-        [](uv_timer_t* t) {
-          auto* self = static_cast<RedisClient*>(t->data);
-          self->Drop(self->drop_reason_);
-        },
-        0, 0);
+    DropSoon("no reply before the deadline (redis stalled?)", /*reconnect_at_once=*/false);
   }
 }
 
@@ -353,21 +335,18 @@ void RedisClient::Stop(std::function<void()> done) {
   if (resolver_) {
     ++open_handles_;
     resolver_->Close([this] {
-      if (--open_handles_ == 0 && stop_done_) {
-        auto done = std::move(stop_done_);
-        done();
-      }
+      if (--open_handles_ == 0) OnHandlesClosed();
     });
   }
   for (uv_timer_t* t : {&deadline_timer_, &reconnect_timer_, &drop_timer_}) {
-    uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) {
-      auto* self = static_cast<RedisClient*>(h->data);
-      if (--self->open_handles_ == 0 && self->stop_done_) {
-        auto done = std::move(self->stop_done_);
-        done();
-      }
-    });
+    CloseCounted<&RedisClient::open_handles_, &RedisClient::OnHandlesClosed>(t);
   }
+}
+
+void RedisClient::OnHandlesClosed() {
+  if (!stop_done_) return;
+  auto done = std::move(stop_done_);
+  done();
 }
 
 }  // namespace policyd

@@ -56,8 +56,6 @@ class RedisClient {
   void SetReadyListener(std::function<void(bool ready)> listener) {
     ready_listener_ = std::move(listener);
   }
-  // Points the client at another server; drops the current connection.
-  void SetEndpoint(RedisEndpoint endpoint);
   // Sentinel mode: every (re)connect first asks the resolver for the primary, the handshake
   // checks ROLE is master, and a -READONLY reply (a demoted primary) drops the connection so
   // the next connect asks again. Call before Start().
@@ -73,6 +71,9 @@ class RedisClient {
   void SendHandshake();
   void OnHandshakeDone(Result<RedisValue> reply);
   void Drop(const std::string& reason);  // frees the context; schedules a reconnect
+  // Drop() from a timer, out of hiredis's callbacks; reconnect_at_once skips the backoff.
+  void DropSoon(std::string reason, bool reconnect_at_once);
+  void OnHandlesClosed();  // every timer (and the resolver) closed: Stop()'s done runs
   void ScheduleReconnect();
   void SetState(State state);
   void Send(std::vector<std::string> argv, uint64_t timeout_ms, Callback callback);
@@ -97,6 +98,7 @@ class RedisClient {
   uv_timer_t reconnect_timer_;    // backoff, and the connect/handshake timeout
   uv_timer_t drop_timer_;         // defers Drop() out of hiredis callbacks
   std::string drop_reason_;
+  bool drop_reconnects_at_once_ = false;
   int open_handles_ = 0;
   std::function<void()> stop_done_;
   std::function<void(bool)> ready_listener_;

@@ -2,6 +2,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "net/handle_close.h"
+
 namespace policyd {
 namespace {
 
@@ -12,6 +14,8 @@ struct UvRedisEvents {
   int events = 0;          // what the poll watches
   bool flushing = false;   // inside OnFlush's write
   int open_handles = 0;
+
+  void OnHandlesClosed() { delete this; }
 };
 
 void OnPoll(uv_poll_t* handle, int status, int events) {
@@ -59,16 +63,11 @@ void DelWrite(void* privdata) {
   SetPoll(p, p->events & ~UV_WRITABLE);
 }
 
-void OnHandleClosed(uv_handle_t* handle) {
-  auto* p = static_cast<UvRedisEvents*>(handle->data);
-  if (--p->open_handles == 0) delete p;
-}
-
 void Cleanup(void* privdata) {
   auto* p = static_cast<UvRedisEvents*>(privdata);
   p->context = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), OnHandleClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&p->flush), OnHandleClosed);
+  CloseCounted<&UvRedisEvents::open_handles, &UvRedisEvents::OnHandlesClosed>(&p->poll);
+  CloseCounted<&UvRedisEvents::open_handles, &UvRedisEvents::OnHandlesClosed>(&p->flush);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/hex.h"
 #include "log/log.h"
 #include "store/embedded_scripts.h"
 
@@ -20,13 +21,7 @@ constexpr char kLibraryFormat[] =
 std::string Sha1Hex(std::string_view body) {
   unsigned char md[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(body.data()), body.size(), md);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : md) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
+  return HexLower(md, sizeof md);
 }
 
 }  // namespace

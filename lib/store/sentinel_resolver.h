@@ -35,7 +35,6 @@ class SentinelResolver {
   struct Attempt;
   void TryNext();
   void Finish(Result<RedisEndpoint> result);
-  void OnAttemptDone(Result<std::string> reply_host, int port);
 
   uv_loop_t* loop_;
   std::vector<std::string> sentinels_;

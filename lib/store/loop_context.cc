@@ -1,0 +1,56 @@
+#include "store/loop_context.h"
+
+#include "store/redis_connect.h"
+
+namespace policyd {
+
+LoopContext::LoopContext(uv_loop_t* loop, std::shared_ptr<const Config> config,
+                         SharedState* shared)
+    : loop_(loop), config_(std::move(config)), shared_(shared) {}
+
+LoopContext::~LoopContext() = default;
+
+Status LoopContext::Open() {
+  Result<std::unique_ptr<RedisClient>> client = MakeRedisClient(loop_, config_->redis);
+  if (!client.ok()) return client.error();
+  redis_ = std::move(*client);
+  store_ = std::make_unique<PolicyStore>(redis_.get());
+  reports_ = std::make_unique<ReportStore>(redis_.get(), &store_->scripts());
+  refusals_ = std::make_unique<LocalRefusals>(
+      loop_, redis_.get(), &store_->scripts(), [this] { return config_; }, config_->redis);
+  return Ok{};
+}
+
+void LoopContext::StartRedis() {
+  redis_->SetReadyListener([this](bool ready) {
+    redis_ready_ = ready;
+    refusals_->OnDecisionConnection(ready);  // empties the cache before the next decision
+    if (ready) store_->scripts().LoadAll(config_->server.request_timeout_ms);
+  });
+  redis_->Start();
+}
+
+void LoopContext::set_config(std::shared_ptr<const Config> config) {
+  config_ = std::move(config);
+  if (refusals_) refusals_->Clear();
+}
+
+void LoopContext::Stop(std::function<void()> done) {
+  refusals_->Stop([] {});
+  redis_->Stop(std::move(done));
+}
+
+Metrics LoopContext::MetricsSnapshot() {
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
+  Metrics m = metrics_;
+  if (refusals_) {
+    const LocalRefusals::Counters& c = refusals_->counters();
+    m.refusal_cache_hits = c.hits;
+    m.refusal_cache_clears = c.clears;
+    m.cache_invalidations = c.invalidations;
+    m.local_throttles_recorded = c.throttles_recorded;
+  }
+  return m;
+}
+
+}  // namespace policyd

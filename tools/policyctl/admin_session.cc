@@ -1,0 +1,133 @@
+#include "policyctl/admin_session.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "store/redis_connect.h"
+
+namespace policyd::admin {
+namespace {
+
+Result<RedisValue> Checked(Result<RedisValue> r) {
+  if (!r.ok()) return r.error();
+  if (r->IsError()) return Error{ErrorCode::kInternal, "redis: " + r->str};
+  return r;
+}
+
+}  // namespace
+
+AdminSession::AdminSession(const Config& config) {
+  Config c = config;
+  // A CLI waits longer than Postfix would: a SCAN of a large Redis is not a policy request.
+  c.server.request_timeout_ms = std::max(c.server.request_timeout_ms, kMinCallTimeoutMs);
+  config_ = std::make_shared<const Config>(std::move(c));
+  uv_loop_init(&loop_);
+}
+
+AdminSession::~AdminSession() {
+  if (client_) {
+    bool stopped = false;
+    client_->Stop([&stopped] { stopped = true; });
+    while (!stopped) uv_run(&loop_, UV_RUN_ONCE);
+  }
+  uv_run(&loop_, UV_RUN_DEFAULT);  // close callbacks of every handle
+  reports_.reset();
+  store_.reset();
+  client_.reset();
+  uv_loop_close(&loop_);
+}
+
+Status AdminSession::Connect() {
+  if (connected_) return *connected_;
+  Result<std::unique_ptr<RedisClient>> client = MakeRedisClient(&loop_, config_->redis);
+  if (!client.ok()) {
+    connected_ = Invalid(fmt::format("{}: [redis] url: {}", config_->path, client.error().message));
+    return *connected_;
+  }
+  client_ = std::move(*client);
+  store_ = std::make_unique<PolicyStore>(client_.get());
+  reports_ = std::make_unique<ReportStore>(client_.get(), &store_->scripts());
+  client_->Start();
+  // The client retries with backoff on its own; a CLI gives it two connect timeouts.
+  uint64_t wait_ms = std::max<uint64_t>(2 * config_->redis.connect_timeout_ms, 1000);
+  auto* timer = new uv_timer_t;
+  bool expired = false;
+  uv_timer_init(&loop_, timer);
+  timer->data = &expired;
+  uv_timer_start(
+      timer, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, wait_ms, 0);
+  while (!client_->ready() && !expired) uv_run(&loop_, UV_RUN_ONCE);
+  uv_close(reinterpret_cast<uv_handle_t*>(timer),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  if (client_->ready()) {
+    connected_ = Ok{};
+  } else {
+    connected_ = Error{ErrorCode::kUnavailable,
+                       fmt::format("Redis unreachable at {} (not ready within {} ms)",
+                                   client_->endpoint().Describe(), wait_ms)};
+  }
+  return *connected_;
+}
+
+template <typename T, typename Start>
+Result<T> AdminSession::Wait(Start start) {
+  if (Status s = Connect(); !s.ok()) return s.error();
+  std::optional<Result<T>> out;
+  start([&out](Result<T> r) { out = std::move(r); });
+  while (!out) uv_run(&loop_, UV_RUN_ONCE);
+  return std::move(*out);
+}
+
+Result<RedisValue> AdminSession::Command(std::vector<std::string> argv) {
+  return Checked(Wait<RedisValue>([&](RedisClient::Callback done) {
+    client_->Command(std::move(argv), config_->server.request_timeout_ms, std::move(done));
+  }));
+}
+
+Result<RedisValue> AdminSession::Script(std::string_view name, std::vector<std::string> args) {
+  return Checked(Wait<RedisValue>([&](RedisClient::Callback done) {
+    store_->scripts().Run(name, std::move(args), config_->server.request_timeout_ms,
+                          std::move(done));
+  }));
+}
+
+Result<Verdict> AdminSession::Explain(const PolicyRequest& request) {
+  return Wait<Verdict>([&](PolicyStore::Callback done) {
+    DecideOptions options;
+    options.mode = DecideMode::kExplain;
+    store_->Decide(config_, request, std::move(done), options);
+  });
+}
+
+Result<std::vector<std::string>> AdminSession::Scan(const std::string& pattern) {
+  std::set<std::string> keys;  // SCAN may return a key twice
+  std::string cursor = "0";
+  do {
+    Result<RedisValue> r = Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+    if (!r.ok()) return r.error();
+    if (r->elements.size() != 2) return Error{ErrorCode::kInternal, "redis: bad SCAN reply"};
+    cursor = r->elements[0].AsString();
+    for (const RedisValue& k : r->elements[1].elements) keys.insert(k.AsString());
+  } while (cursor != "0");
+  return std::vector<std::string>(keys.begin(), keys.end());
+}
+
+Result<std::optional<Report>> AdminSession::GetReport(const std::string& id) {
+  return Wait<std::optional<Report>>(
+      [&](auto done) { reports_->Get(*config_, id, std::move(done)); });
+}
+
+Result<std::vector<Report>> AdminSession::ListReviews(std::size_t max) {
+  return Wait<std::vector<Report>>(
+      [&](auto done) { reports_->ListReviews(*config_, max, std::move(done)); });
+}
+
+Result<std::vector<SignalOutcome>> AdminSession::IngestSignal(const Signal& signal) {
+  return Wait<std::vector<SignalOutcome>>([&](auto done) {
+    reports_->IngestSignals(*config_, {signal}, "policyctl", std::move(done));
+  });
+}
+
+}  // namespace policyd::admin

@@ -1,0 +1,165 @@
+// explain: a policy request through PolicyStore::Decide in explain mode (decide.lua with
+// mode 'explain': the same checks, no writes, no counting), printed as the reply policyd would
+// give, the rule that fired and the script's facts, plus the user's grants and its account's
+// domains for context.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "policyctl/admin_input.h"
+#include "policyctl/verbs.h"
+#include "core/redis_keys.h"
+#include "core/report_token.h"
+
+namespace policyd::admin {
+namespace {
+
+std::string Text(const nlohmann::json& j, const char* name) {
+  if (!j.is_object() || !j.contains(name)) return "";
+  const nlohmann::json& v = j[name];
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_number()) return fmt::format("{:.0f}", v.get<double>());
+  return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+uint64_t Number(const nlohmann::json& j, const char* name) {
+  if (!j.is_object() || !j.contains(name) || !j[name].is_number()) return 0;
+  double v = j[name].get<double>();
+  return v > 0 ? static_cast<uint64_t>(v) : 0;
+}
+
+// A match fact of the script: false (no match) or the pattern that matched.
+std::string Match(const nlohmann::json& facts, const char* name) {
+  if (!facts.contains(name)) return "";
+  const nlohmann::json& v = facts[name];
+  if (v.is_string()) return "yes (" + v.get<std::string>() + ")";
+  return "no";
+}
+
+// The facts decide.lua gathered, in the order it checks them; only what it reached.
+std::string FactsText(const nlohmann::json& f, const Config& config) {
+  std::vector<std::pair<std::string, std::string>> rows = {{"subject", Text(f, "subject")},
+                                                           {"stage", Text(f, "stage")}};
+  if (f.contains("block")) {
+    const nlohmann::json& b = f["block"];
+    std::string until = Text(b, "expires").empty() ? "until block del"
+                                                    : "until " + TimeText(Text(b, "expires"));
+    rows.emplace_back("block", fmt::format("{} reason={} {}", Text(b, "subject"),
+                                           Text(b, "reason"), until));
+  } else if (f.contains("plan") || f.contains("user")) {
+    rows.emplace_back("block", "none");
+  }
+  if (Text(f, "user") == "unknown") {
+    rows.emplace_back("user", fmt::format("unknown ([policy] unknown_user = \"{}\")",
+                                          config.policy.unknown_user));
+  }
+  if (f.contains("plan")) {
+    rows.emplace_back("account", Text(f, "account"));
+    std::string plan = Text(f, "plan");
+    if (f.contains("plan_unknown")) {
+      plan += fmt::format(" (the stored plan '{}' is not in the configuration)",
+                          Text(f, "plan_unknown"));
+    }
+    rows.emplace_back("plan", plan);
+    std::string mode = Text(f, "mode");
+    if (f.contains("mode_used") && Text(f, "mode_used") != mode) {
+      mode += fmt::format(" (acts as {}: the plan does not allow any domain)",
+                          Text(f, "mode_used"));
+    }
+    rows.emplace_back("mode", mode);
+  }
+  if (f.contains("verified")) rows.emplace_back("verified domain", Match(f, "verified"));
+  if (f.contains("granted")) rows.emplace_back("granted", Match(f, "granted"));
+  if (f.contains("acl")) rows.emplace_back("acl refusal", Text(f, "acl"));
+  std::string text = RenderFields(rows);
+  if (f.contains("limits") && f["limits"].is_array() && !f["limits"].empty()) {
+    std::vector<Row> limits;
+    for (const nlohmann::json& l : f["limits"]) {
+      std::string metric = Text(l, "metric");
+      limits.push_back({Text(l, "subject"), metric, FormatDuration(Number(l, "window") * 1000),
+                        AmountText(metric, Number(l, "count")),
+                        AmountText(metric, Number(l, "max")),
+                        WaitText(l.contains("retry_after") ? Number(l, "retry_after") : 0)});
+    }
+    text += "\nwindows (before this request):\n" +
+            RenderTable({"COUNTER", "METRIC", "WINDOW", "COUNT", "MAX", "ROOM"}, limits);
+  }
+  return text;
+}
+
+// The user's grants and its account's domains: what an ACL decision reads.
+Status UserContext(VerbContext& ctx, std::string_view user, nlohmann::json* j, std::string* text) {
+  std::string name(user);
+  Result<RedisValue> account = ctx.session.Command({"HGET", ctx.keys.User(name), "account"});
+  if (!account.ok()) return account.error();
+  Result<RedisValue> grants = ctx.session.Command({"SMEMBERS", ctx.keys.Grants(name)});
+  if (!grants.ok()) return grants.error();
+  std::vector<std::string> g = StringsOf(*grants);
+  std::sort(g.begin(), g.end());
+  std::map<std::string, std::string> domains;
+  std::string acct = account->AsString();
+  if (IsValidAccountName(acct)) {
+    Result<RedisValue> d = ctx.session.Command({"HGETALL", ctx.keys.Domains(acct)});
+    if (!d.ok()) return d.error();
+    domains = HashOf(*d);
+  }
+  (*j)["grants"] = g;
+  (*j)["domains"] = domains;
+  std::string grant_text, domain_text;
+  for (const std::string& x : g) grant_text += (grant_text.empty() ? "" : ", ") + x;
+  for (const auto& [d, state] : domains) {
+    domain_text += fmt::format("{}{} ({})", domain_text.empty() ? "" : ", ", d, state);
+  }
+  *text += "\n" + RenderFields({{"user's grants", grant_text},
+                                {fmt::format("domains of {}", acct.empty() ? "-" : acct),
+                                 domain_text}});
+  return Ok{};
+}
+
+}  // namespace
+
+Status Explain(VerbContext& ctx) {
+  const ParserLimits& limits = ctx.config.server.parser;
+  Result<PolicyRequest> request = ctx.inv.args.empty()
+                                      ? ParseExplainText(ctx.read_stdin(), limits)
+                                      : ParseExplainArgs(ctx.inv.args, limits);
+  if (!request.ok()) return request.error();
+  Result<Verdict> v = ctx.session.Explain(*request);
+  if (!v.ok()) return v.error();
+  std::string reply = FormatVerdict(*v, ctx.config);
+  nlohmann::json facts = nlohmann::json::parse(v->facts, nullptr, false);
+  if (facts.is_discarded()) facts = nlohmann::json::object();
+  nlohmann::json j = {{"reply", reply},
+                      {"action", ActionName(v->action)},
+                      {"rule", v->rule},
+                      {"report", v->report_id},
+                      {"facts", facts}};
+  bool needs_report = v->action == Action::kAclReject || v->action == Action::kBlocked;
+  std::string report = v->report_id;
+  if (needs_report && report.empty()) {
+    // No report yet (policyd makes one when it refuses): show a placeholder instead of a URL
+    // with an empty id that would lead nowhere.
+    const ReportConfig& rc = ctx.config.report;
+    std::string empty_url = ReportUrl(rc.base_url, rc.secret, "");
+    if (auto at = reply.find(empty_url); at != std::string::npos) {
+      reply.replace(at, empty_url.size(), rc.base_url + "?id=<new>&auth=<new>");
+      j["reply"] = reply;
+    }
+    report = "none yet: policyd makes one when it refuses";
+  }
+  std::string text = fmt::format("action={}\n\n", reply);
+  text += RenderFields({{"rule", v->rule}, {"report", needs_report ? report : ""}});
+  if (!facts.empty()) text += "\n" + FactsText(facts, ctx.config);
+  if (!request->SaslUsername().empty()) {
+    if (Status s = UserContext(ctx, request->SaslUsername(), &j, &text); !s.ok()) return s;
+  }
+  ctx.Emit(j, text);
+  if (request->State() == ProtocolState::kOther) {
+    ctx.Note("note: policyd checks only protocol_state=RCPT and END-OF-MESSAGE; anything else "
+             "gets DUNNO");
+  }
+  return Ok{};
+}
+
+}  // namespace policyd::admin

@@ -1,0 +1,97 @@
+// report show and review list: the reports behind ACL refusals and blocks, and the reviews
+// customers asked for on the report page, read through ReportStore like the HTTP side.
+#include <fmt/format.h>
+
+#include "policyctl/admin_input.h"
+#include "policyctl/verbs.h"
+#include "core/report_token.h"
+
+namespace policyd::admin {
+namespace {
+
+constexpr uint64_t kDefaultReviews = 100;
+constexpr uint64_t kMaxReviews = 10000;  // review.lua keeps the newest 10,000
+
+std::string Field(const Report& r, const char* name) {
+  auto it = r.fields.find(name);
+  return it == r.fields.end() ? std::string() : it->second;
+}
+
+std::string Url(const VerbContext& ctx, const std::string& id) {
+  return ReportUrl(ctx.config.report.base_url, ctx.config.report.secret, id);
+}
+
+}  // namespace
+
+Status ReportShow(VerbContext& ctx) {
+  Result<std::string> id = CheckReportId(ctx.inv.args[0]);
+  if (!id.ok()) return id.error();
+  Result<std::optional<Report>> r = ctx.session.GetReport(*id);
+  if (!r.ok()) return r.error();
+  if (!r->has_value()) {
+    return NotFound(fmt::format("report {} not found (it expired, or was never made)", *id));
+  }
+  const Report& report = **r;
+  nlohmann::json j = {{"id", report.id}, {"url", Url(ctx, report.id)}};
+  for (const auto& [name, value] : report.fields) {
+    if (name != "evidence") j[name] = value;
+  }
+  j["evidence"] = nlohmann::json::array();
+  std::vector<Row> rows;
+  for (const std::string& raw : report.evidence) {
+    nlohmann::json entry;
+    rows.push_back(EvidenceCells(raw, &entry));
+    j["evidence"].push_back(entry);
+  }
+  std::string review = Field(report, "review");
+  if (!Field(report, "review_at").empty()) {
+    review += " at " + TimeText(Field(report, "review_at"));
+  }
+  std::string expires = Field(report, "expires");
+  std::string text = RenderFields({{"report", report.id},
+                                   {"kind", Field(report, "kind")},
+                                   {"subject", Field(report, "subject")},
+                                   {"reason", Field(report, "reason")},
+                                   {"detail", Field(report, "detail")},
+                                   {"domain", Field(report, "domain")},
+                                   {"sender", Field(report, "sender")},
+                                   {"client", Field(report, "client")},
+                                   {"queue id", Field(report, "queue_id")},
+                                   {"created", TimeText(Field(report, "created"))},
+                                   {"expires", expires.empty() ? "" : TimeText(expires)},
+                                   {"source", Field(report, "source")},
+                                   {"review", review},
+                                   {"url", Url(ctx, report.id)}});
+  if (!rows.empty()) {
+    text += "\nevidence (newest first):\n" + RenderTable({"AT", "KIND", "DETAIL"}, rows);
+  }
+  ctx.Emit(j, text);
+  return Ok{};
+}
+
+Status ReviewList(VerbContext& ctx) {
+  uint64_t limit = kDefaultReviews;
+  if (ctx.inv.Has("--limit")) {
+    Result<uint64_t> n = CheckCount("--limit", ctx.inv.Get("--limit"), kMaxReviews);
+    if (!n.ok()) return n.error();
+    limit = *n;
+  }
+  Result<std::vector<Report>> reports = ctx.session.ListReviews(limit);
+  if (!reports.ok()) return reports.error();
+  nlohmann::json j = nlohmann::json::array();
+  std::vector<Row> rows;
+  for (const Report& r : *reports) {
+    j.push_back({{"id", r.id},
+                 {"requested", Field(r, "review_at")},
+                 {"kind", Field(r, "kind")},
+                 {"subject", Field(r, "subject")},
+                 {"reason", Field(r, "reason")},
+                 {"url", Url(ctx, r.id)}});
+    rows.push_back({r.id, TimeText(Field(r, "review_at")), Field(r, "kind"),
+                    Field(r, "subject"), Field(r, "reason")});
+  }
+  ctx.Emit(j, RenderTable({"REPORT", "REQUESTED", "KIND", "SUBJECT", "REASON"}, rows));
+  return Ok{};
+}
+
+}  // namespace policyd::admin

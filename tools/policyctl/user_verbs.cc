@@ -1,0 +1,242 @@
+// user set|show|del, grant, revoke: SMTP users, their account, plan, mode and limit overrides,
+// and the domains granted to them (docs/redis-keys.md: PREFIXuser:{user:NAME},
+// PREFIXgrants:{user:NAME}).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "policyctl/admin_input.h"
+#include "policyctl/usage_read.h"
+#include "policyctl/verbs.h"
+#include "core/redis_keys.h"
+
+namespace policyd::admin {
+namespace {
+
+struct StoredUser {
+  std::map<std::string, std::string> fields;  // the user hash
+  std::vector<std::string> grants;            // sorted
+};
+
+Result<StoredUser> ReadUser(VerbContext& ctx, const std::string& user) {
+  Result<RedisValue> hash = ctx.session.Command({"HGETALL", ctx.keys.User(user)});
+  if (!hash.ok()) return hash.error();
+  StoredUser u{HashOf(*hash), {}};
+  if (u.fields.empty()) {
+    return NotFound(fmt::format("user '{}' not found; create it: policyctl user set {} "
+                                "--account ACCOUNT",
+                                Cell(user), Cell(user)));
+  }
+  Result<RedisValue> grants = ctx.session.Command({"SMEMBERS", ctx.keys.Grants(user)});
+  if (!grants.ok()) return grants.error();
+  u.grants = StringsOf(*grants);
+  std::sort(u.grants.begin(), u.grants.end());
+  return u;
+}
+
+// The record user set and user show print: what is stored, the plan decisions use and the
+// limits under it.
+Status EmitUser(VerbContext& ctx, const std::string& user, const StoredUser& u) {
+  UsageTags tags;
+  tags.user = SubjectTag(SubjectKind::kUser, user);
+  Result<UsageData> usage = ReadUsage(ctx.session, tags, "");
+  if (!usage.ok()) return usage.error();
+  auto field = [&](const char* name) {
+    auto it = u.fields.find(name);
+    return it == u.fields.end() ? std::string() : it->second;
+  };
+  std::string mode = field("mode").empty() ? "explicit" : field("mode");
+  nlohmann::json overrides = nlohmann::json::object();
+  for (const auto& [name, value] : u.fields) {
+    std::string label = LimitFieldLabel(name);
+    if (!label.empty()) overrides[label] = value;
+  }
+  nlohmann::json j = {{"user", user},           {"account", field("account")},
+                      {"plan", field("plan")},  {"effective_plan", usage->plan},
+                      {"mode", mode},           {"overrides", overrides},
+                      {"grants", u.grants},     {"limits", nlohmann::json::array()}};
+  std::vector<Row> rows;
+  for (const LimitState& l : usage->limits) {
+    j["limits"].push_back({{"subject", l.kind}, {"metric", l.metric}, {"window_s", l.window_s},
+                           {"max", l.max}, {"override", l.override}});
+    rows.push_back({l.kind, l.metric, FormatDuration(l.window_s * 1000),
+                    AmountText(l.metric, l.max), l.override ? "override" : "plan"});
+  }
+  std::string effective = usage->plan;
+  if (!usage->unknown_plan.empty()) {
+    effective += fmt::format(" ('{}' is not in the configuration)", usage->unknown_plan);
+  }
+  std::string grants;
+  for (const std::string& g : u.grants) grants += (grants.empty() ? "" : ", ") + g;
+  std::string text = RenderFields({{"user", user},
+                                   {"account", field("account")},
+                                   {"plan", field("plan")},
+                                   {"effective plan", effective},
+                                   {"mode", mode},
+                                   {"grants", grants}});
+  text += fmt::format("\nlimits (plan {}):\n", usage->plan) +
+          RenderSection({"SUBJECT", "METRIC", "WINDOW", "MAX", "SOURCE"}, rows);
+  ctx.Emit(j, text);
+  const Plan* plan = ctx.config.FindPlan(usage->plan);
+  if (mode == "any" && plan && !plan->allow_any_domain) {
+    ctx.Note(fmt::format("note: plan {} does not allow any domain (allow_any_domain = false), so "
+                         "mode any acts as mode account",
+                         usage->plan));
+  }
+  return Ok{};
+}
+
+// USER and DOMAIN of grant and revoke, validated.
+Status UserAndPattern(VerbContext& ctx, std::string* user, std::string* pattern) {
+  Result<std::string> u = CheckUserName(ctx.inv.args[0]);
+  if (!u.ok()) return u.error();
+  Result<std::string> p = CheckGrantPattern(ctx.inv.args[1]);
+  if (!p.ok()) return p.error();
+  *user = *u;
+  *pattern = *p;
+  return Ok{};
+}
+
+}  // namespace
+
+Status UserSet(VerbContext& ctx) {
+  Result<std::string> user = CheckUserName(ctx.inv.args[0]);
+  if (!user.ok()) return user.error();
+  std::vector<std::string> hset = {"HSET", ctx.keys.User(*user)};
+  std::vector<std::string> hdel = {"HDEL", ctx.keys.User(*user)};
+  std::string account;
+  if (ctx.inv.Has("--account")) {
+    Result<std::string> a = CheckAccountName(ctx.inv.Get("--account"));
+    if (!a.ok()) return a.error();
+    account = *a;
+    hset.insert(hset.end(), {"account", account});
+  }
+  if (ctx.inv.Has("--plan")) {
+    Result<std::string> p = CheckPlan(ctx.config, ctx.inv.Get("--plan"));
+    if (!p.ok()) return p.error();
+    hset.insert(hset.end(), {"plan", *p});
+  }
+  if (ctx.inv.Has("--mode")) {
+    Result<std::string> m = CheckMode(ctx.inv.Get("--mode"));
+    if (!m.ok()) return m.error();
+    hset.insert(hset.end(), {"mode", *m});
+  }
+  for (const std::string& text : ctx.inv.All("--limit")) {
+    Result<LimitOverride> o = ParseLimitOverride(text);
+    if (!o.ok()) return o.error();
+    hset.insert(hset.end(), {o->field, std::to_string(o->max)});
+  }
+  for (const std::string& text : ctx.inv.All("--unset-limit")) {
+    Result<std::string> f = ParseLimitField(text);
+    if (!f.ok()) return f.error();
+    hdel.push_back(*f);
+  }
+  if (hset.size() == 2 && hdel.size() == 2) {
+    return Invalid("nothing to set: give --account, --plan, --mode, --limit or --unset-limit");
+  }
+  // Everything is valid; now what Redis holds decides whether this may be written.
+  Result<RedisValue> exists = ctx.session.Command({"EXISTS", ctx.keys.User(*user)});
+  if (!exists.ok()) return exists.error();
+  if (exists->AsInt() == 0) {
+    if (account.empty()) {
+      return Invalid(fmt::format("user '{}' does not exist; --account ACCOUNT is needed to "
+                                 "create it",
+                                 Cell(*user)));
+    }
+    if (!ctx.inv.Has("--mode")) hset.insert(hset.end(), {"mode", "explicit"});
+  }
+  if (!account.empty()) {
+    if (Status s = RequireAccount(ctx, account); !s.ok()) return s;
+  }
+  if (hset.size() > 2) {
+    Result<RedisValue> r = ctx.session.Command(hset);
+    if (!r.ok()) return r.error();
+  }
+  if (hdel.size() > 2) {
+    Result<RedisValue> r = ctx.session.Command(hdel);
+    if (!r.ok()) return r.error();
+  }
+  Result<StoredUser> u = ReadUser(ctx, *user);
+  if (!u.ok()) return u.error();
+  return EmitUser(ctx, *user, *u);
+}
+
+Status UserShow(VerbContext& ctx) {
+  Result<std::string> user = CheckUserName(ctx.inv.args[0]);
+  if (!user.ok()) return user.error();
+  Result<StoredUser> u = ReadUser(ctx, *user);
+  if (!u.ok()) return u.error();
+  return EmitUser(ctx, *user, *u);
+}
+
+Status UserDel(VerbContext& ctx) {
+  Result<std::string> user = CheckUserName(ctx.inv.args[0]);
+  if (!user.ok()) return user.error();
+  Result<RedisValue> exists = ctx.session.Command({"EXISTS", ctx.keys.User(*user)});
+  if (!exists.ok()) return exists.error();
+  if (exists->AsInt() == 0) return NotFound(fmt::format("user '{}' not found", Cell(*user)));
+  Result<RedisValue> r = ctx.session.Command({"DEL", ctx.keys.User(*user), ctx.keys.Grants(*user)});
+  if (!r.ok()) return r.error();
+  ctx.Emit({{"user", *user}, {"deleted", true}},
+           fmt::format("user {} deleted, with its grants\n", Cell(*user)));
+  return Ok{};
+}
+
+Status Grant(VerbContext& ctx) {
+  std::string user, pattern;
+  if (Status s = UserAndPattern(ctx, &user, &pattern); !s.ok()) return s;
+  Result<StoredUser> u = ReadUser(ctx, user);
+  if (!u.ok()) return u.error();
+  std::string account = u->fields["account"];
+  if (!IsValidAccountName(account)) {
+    return NotFound(fmt::format("user {} has no account; set one: policyctl user set {} "
+                                "--account ACCOUNT",
+                                Cell(user), Cell(user)));
+  }
+  Result<RedisValue> domains = ctx.session.Command({"HGETALL", ctx.keys.Domains(account)});
+  if (!domains.ok()) return domains.error();
+  auto owned = HashOf(*domains);
+  std::string base = pattern.rfind("*.", 0) == 0 ? pattern.substr(2) : pattern;
+  std::string covering;  // the account's domain that covers the grant
+  for (const std::string& d : DomainAndParents(base)) {
+    if (owned.count(d)) {
+      covering = d;
+      break;
+    }
+  }
+  if (covering.empty()) {
+    return NotFound(fmt::format("account {} has no domain {}, so it cannot be granted to {}; "
+                                "add it first: policyctl domain add {} {}",
+                                account, base, Cell(user), account, base));
+  }
+  Result<RedisValue> r = ctx.session.Command({"SADD", ctx.keys.Grants(user), pattern});
+  if (!r.ok()) return r.error();
+  ctx.Emit({{"user", user}, {"domain", pattern}, {"account", account}, {"granted", true}},
+           fmt::format("granted {} to {}\n", pattern, Cell(user)));
+  if (owned[covering] != "verified") {
+    ctx.Note(fmt::format("note: {} is not verified on account {}: mail from it is refused until "
+                         "policyctl domain verify {} {}",
+                         covering, account, account, covering));
+  }
+  std::string mode = u->fields["mode"];
+  if (mode == "account" || mode == "any") {
+    ctx.Note(fmt::format("note: {} is in mode {}: grants count only in mode explicit",
+                         Cell(user), mode));
+  }
+  return Ok{};
+}
+
+Status Revoke(VerbContext& ctx) {
+  std::string user, pattern;
+  if (Status s = UserAndPattern(ctx, &user, &pattern); !s.ok()) return s;
+  Result<RedisValue> r = ctx.session.Command({"SREM", ctx.keys.Grants(user), pattern});
+  if (!r.ok()) return r.error();
+  if (r->AsInt() == 0) {
+    return NotFound(fmt::format("user '{}' has no grant {}", Cell(user), pattern));
+  }
+  ctx.Emit({{"user", user}, {"domain", pattern}, {"revoked", true}},
+           fmt::format("revoked {} from {}\n", pattern, Cell(user)));
+  return Ok{};
+}
+
+}  // namespace policyd::admin
