@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/config_key_list.h"
 #include "log/log.h"
 #include "supervisor.h"
 
@@ -14,7 +15,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: policyd [-c FILE] [--check-config] [--version]\n"
-    "  -c FILE          configuration file (default conf/policyd.toml)\n"
+    "  -c FILE          configuration file (default " POLICYD_DEFAULT_CONFIG ")\n"
     "  --check-config   validate the configuration and exit (0 valid, 2 invalid)\n"
     "  --version        print the version and exit\n";
 
@@ -31,6 +32,10 @@ int main(int argc, char** argv) {
       check_only = true;
     } else if (arg == "--version" || arg == "-V") {
       std::printf("policyd %s\n", POLICYD_VERSION);
+      return 0;
+    } else if (arg == "--list-config-keys") {
+      // Not in the usage text: for tools (the policyd.toml(5) check), not for operators.
+      std::fputs(policyd::ConfigKeyList().c_str(), stdout);
       return 0;
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);

@@ -146,7 +146,11 @@ struct Config {
 };
 
 // Where policyd and policyctl read their configuration unless given -c FILE.
-inline constexpr const char* kDefaultConfigPath = "conf/policyd.toml";
+// A checkout's file by default; packages build with -DPOLICYD_DEFAULT_CONFIG=/etc/policyd/...
+#ifndef POLICYD_DEFAULT_CONFIG
+#define POLICYD_DEFAULT_CONFIG "conf/policyd.toml"
+#endif
+inline constexpr const char* kDefaultConfigPath = POLICYD_DEFAULT_CONFIG;
 
 // Parses TOML text. On failure the Error's message holds one line per problem, each
 // "path:line:column: key: what is wrong" (unknown keys, wrong types, out-of-range values,

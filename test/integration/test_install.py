@@ -18,7 +18,7 @@ class InstallTest(unittest.TestCase):
                                capture_output=True, text=True, timeout=900)
             self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
             unit = os.path.join(prefix, "lib", "systemd", "system", "policyd.service")
-            binary = os.path.join(prefix, "bin", "policyd")
+            binary = os.path.join(prefix, "sbin", "policyd")
             config = os.path.join(prefix, "etc", "policyd", "policyd.toml")
             for path in (unit, binary, config):
                 self.assertTrue(os.path.exists(path), path)
