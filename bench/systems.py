@@ -20,7 +20,8 @@ import shutil
 import subprocess
 import time
 
-from harness import Policyd, RedisServer, free_port, wait_for  # noqa: F401 (re-exported)
+from harness import (Policyd, RedisServer, free_port, stop_process,  # noqa: F401 (re-exported)
+                     wait_for)
 
 LUA_DIR = os.path.join(os.path.dirname(__file__), "..", "lib", "store", "lua")
 RULE_TEXT = "421 4.7.1 Rate limit exceeded"
@@ -331,12 +332,7 @@ delay_to_close: 3600
 
     def stop(self):
         if self.proc:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
             self.log.close()
             self.proc = None
         shutil.rmtree(self.db_dir, ignore_errors=True)
@@ -369,12 +365,7 @@ class TrivialSystem:
 
     def stop(self):
         if self.proc:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
             self.proc.stderr.close()
             self.proc = None
 

@@ -196,12 +196,7 @@ void InvalidationListener::Drop(const std::string& reason) {
   if (state_ == State::kStopped) return;
   POLICYD_LOG_WARN("event=redis_tracking_lost {} {}", LogField("redis", endpoint_.Describe()),
                    LogField("reason", reason));
-  if (ac_ != nullptr) {
-    redisAsyncContext* ac = ac_;
-    ac_ = nullptr;
-    ac->data = nullptr;
-    redisAsyncFree(ac);  // inside a hiredis callback it frees once the callback returns
-  }
+  ReleaseRedisContext(ac_);  // inside a hiredis callback it frees once the callback returns
   tracking_on_ = false;
   SetState(State::kIdle);
   uint64_t delay = backoff_ms_;
@@ -217,12 +212,7 @@ void InvalidationListener::Drop(const std::string& reason) {
 
 void InvalidationListener::Stop(std::function<void()> done) {
   stop_done_ = std::move(done);
-  if (ac_ != nullptr) {
-    redisAsyncContext* ac = ac_;
-    ac_ = nullptr;
-    ac->data = nullptr;
-    redisAsyncFree(ac);
-  }
+  ReleaseRedisContext(ac_);
   SetState(State::kStopped);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), [](uv_handle_t* h) {
     auto* self = static_cast<InvalidationListener*>(h->data);

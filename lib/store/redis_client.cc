@@ -199,7 +199,7 @@ void RedisClient::Drop(const std::string& reason) {
     redisAsyncContext* ac = ac_;
     ac_ = nullptr;
     ac->data = nullptr;
-    SetState(State::kDisconnected);
+    SetState(State::kDisconnected);  // before the free: its callbacks see a dropped client
     redisAsyncFree(ac);  // runs OnReply(NULL) for every pending command
   }
   ScheduleReconnect();
@@ -325,12 +325,7 @@ void RedisClient::OnDeadline() {
 
 void RedisClient::Stop(std::function<void()> done) {
   stop_done_ = std::move(done);
-  if (ac_ != nullptr) {
-    redisAsyncContext* ac = ac_;
-    ac_ = nullptr;
-    ac->data = nullptr;
-    redisAsyncFree(ac);
-  }
+  ReleaseRedisContext(ac_);
   SetState(State::kStopped);
   if (resolver_) {
     ++open_handles_;

@@ -72,6 +72,14 @@ void Cleanup(void* privdata) {
 
 }  // namespace
 
+void ReleaseRedisContext(redisAsyncContext*& ac) {
+  if (ac == nullptr) return;
+  redisAsyncContext* released = ac;
+  ac = nullptr;
+  released->data = nullptr;
+  redisAsyncFree(released);
+}
+
 int AttachRedisToLoop(redisAsyncContext* ac, uv_loop_t* loop) {
   if (ac->ev.data != nullptr) return REDIS_ERR;
   auto* p = new UvRedisEvents;

@@ -22,4 +22,10 @@ namespace policyd {
 // refuses its fd.
 int AttachRedisToLoop(redisAsyncContext* ac, uv_loop_t* loop);
 
+// Lets go of an owner's context: the owner's pointer becomes null and the context no longer
+// points back at the owner (its data), so the callbacks hiredis runs while freeing it (every
+// pending reply with NULL, then the disconnect) find nobody; then frees it. Inside a hiredis
+// callback the free happens once that callback returns. A null context is left alone.
+void ReleaseRedisContext(redisAsyncContext*& ac);
+
 }  // namespace policyd

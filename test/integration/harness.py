@@ -26,6 +26,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stop_process(proc, grace=10):
+    """SIGTERM, then SIGKILL if it has not exited after `grace` seconds; reaps it."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,12 +109,7 @@ class RedisServer:
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, 5)
 
 
 class RedisError(Exception):
