@@ -25,6 +25,14 @@ void Header(std::string& out, std::string_view name, std::string_view type,
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
+// A metric with one unlabelled value: its header and its line.
+template <typename T>
+void Single(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            T value) {
+  Header(out, name, type, help);
+  out += fmt::format("{} {}\n", name, value);
+}
+
 }  // namespace
 
 void Metrics::RecordDecision(std::string_view state, std::string_view action,
@@ -80,15 +88,14 @@ std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
                      m.latency_count);
   out += fmt::format("policyd_decision_latency_seconds_sum {}\n", m.latency_sum_us / 1e6);
   out += fmt::format("policyd_decision_latency_seconds_count {}\n", m.latency_count);
-  Header(out, "policyd_redis_errors_total", "counter",
-         "Decisions Redis did not answer (down, slow, or script error).");
-  out += fmt::format("policyd_redis_errors_total {}\n", m.redis_errors);
-  Header(out, "policyd_failure_replies_total", "counter", "[failure] replies sent.");
-  out += fmt::format("policyd_failure_replies_total {}\n", m.failure_replies);
-  Header(out, "policyd_connections_total", "counter", "Policy connections accepted.");
-  out += fmt::format("policyd_connections_total {}\n", m.connections_total);
-  Header(out, "policyd_open_connections", "gauge", "Policy connections open now.");
-  out += fmt::format("policyd_open_connections {}\n", g.open_connections);
+  Single(out, "policyd_redis_errors_total", "counter",
+         "Decisions Redis did not answer (down, slow, or script error).", m.redis_errors);
+  Single(out, "policyd_failure_replies_total", "counter",
+         "[failure] replies sent.", m.failure_replies);
+  Single(out, "policyd_connections_total", "counter",
+         "Policy connections accepted.", m.connections_total);
+  Single(out, "policyd_open_connections", "gauge",
+         "Policy connections open now.", g.open_connections);
   Header(out, "policyd_redis_up", "gauge", "1 when the Redis connection is ready.");
   out += fmt::format("policyd_redis_up {}\n", g.redis_up ? 1 : 0);
   Header(out, "policyd_blocks_created_total", "counter",
@@ -105,18 +112,15 @@ std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
     out += fmt::format("policyd_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
                        Label(key.first), key.second, n);
   }
-  Header(out, "policyd_refusal_cache_hits_total", "counter",
-         "Requests refused from the local refusal cache, without Redis.");
-  out += fmt::format("policyd_refusal_cache_hits_total {}\n", m.refusal_cache_hits);
-  Header(out, "policyd_refusal_cache_clears_total", "counter",
-         "Times a non-empty refusal cache was emptied (invalidation, lost connection, reload).");
-  out += fmt::format("policyd_refusal_cache_clears_total {}\n", m.refusal_cache_clears);
-  Header(out, "policyd_cache_invalidations_total", "counter",
-         "Redis client-side caching invalidation messages received.");
-  out += fmt::format("policyd_cache_invalidations_total {}\n", m.cache_invalidations);
-  Header(out, "policyd_local_throttles_recorded_total", "counter",
-         "Local refusals recorded in Redis as throttles (escalation).");
-  out += fmt::format("policyd_local_throttles_recorded_total {}\n", m.local_throttles_recorded);
+  Single(out, "policyd_refusal_cache_hits_total", "counter",
+         "Requests refused from the local refusal cache, without Redis.", m.refusal_cache_hits);
+  Single(out, "policyd_refusal_cache_clears_total", "counter",
+         "Times a non-empty refusal cache was emptied (invalidation, lost connection, reload).",
+         m.refusal_cache_clears);
+  Single(out, "policyd_cache_invalidations_total", "counter",
+         "Redis client-side caching invalidation messages received.", m.cache_invalidations);
+  Single(out, "policyd_local_throttles_recorded_total", "counter",
+         "Local refusals recorded in Redis as throttles (escalation).", m.local_throttles_recorded);
   return out;
 }
 
