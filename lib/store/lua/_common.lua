@@ -200,6 +200,19 @@ local function slice_set(cur, ttl_ms, ...)
 end
 
 -- ---------------------------------------------------------------------------------------
+-- Events (docs/redis-keys.md, "Events"): one stream per relay, PREFIX .. 'events', written in
+-- the same call as the change that causes the event, so an event exists exactly when its
+-- change does. Webhook delivery reads the stream; nothing in a decision reads it.
+-- type: 'block.created', 'block.lifted', 'block.expired', 'review.requested',
+-- 'quota.warning', 'rate.warning', 'throttle.started', ...; subject: a tag ('user:alice') or
+-- ''; data: a table of the event's facts (encoded as JSON). The entry id is the event id.
+local EVENTS_MAXLEN = 100000
+local function emit_event(prefix, etype, subject, now, data)
+  redis.call('XADD', prefix .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'type', etype,
+             'subject', subject, 'time', fmt_int(now), 'data', cjson.encode(data or {}))
+end
+
+-- ---------------------------------------------------------------------------------------
 -- Reports, evidence, blocks.
 
 local function create_report(prefix, id, ttl_ms, fields)
