@@ -18,16 +18,29 @@
 namespace policyd::test {
 namespace {
 
-int FreePort() {
+// A loopback port nobody holds now: `want` (0 = any the kernel picks); 0 if taken.
+int FreePort(int want = 0) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  socklen_t len = sizeof sa;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  sa.sin_port = htons(static_cast<uint16_t>(want));
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+    socklen_t len = sizeof sa;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+    port = ntohs(sa.sin_port);
+  }
   close(fd);
-  return ntohs(sa.sin_port);
+  return port;
+}
+
+// A cluster node also listens on its cluster bus, port + 10000: both must be free.
+int FreeClusterPort() {
+  for (;;) {
+    int port = FreePort();
+    if (port > 0 && port <= 55535 && FreePort(port + 10000) == port + 10000) return port;
+  }
 }
 
 void Flatten(const redisReply* r, std::vector<std::string>* out) {
@@ -51,16 +64,24 @@ void Flatten(const redisReply* r, std::vector<std::string>* out) {
 
 }  // namespace
 
-RedisServer::RedisServer() {
-  port_ = FreePort();
+RedisServer::RedisServer(bool cluster_enabled) {
+  port_ = cluster_enabled ? FreeClusterPort() : FreePort();
   char tmpl[] = "/tmp/policyd-store-XXXXXX";
   dir_ = mkdtemp(tmpl);
   pid_ = fork();
   if (pid_ == 0) {
     std::string port = std::to_string(port_);
-    execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-           "--save", "", "--appendonly", "no", "--dir", dir_.c_str(), "--logfile",
-           (dir_ + "/redis.log").c_str(), static_cast<char*>(nullptr));
+    std::string log = dir_ + "/redis.log";
+    std::vector<const char*> argv = {"redis-server", "--port", port.c_str(), "--bind",
+                                     "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                                     dir_.c_str(), "--logfile", log.c_str()};
+    if (cluster_enabled) {
+      for (const char* a : {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"}) {
+        argv.push_back(a);
+      }
+    }
+    argv.push_back(nullptr);
+    execvp("redis-server", const_cast<char* const*>(argv.data()));
     _exit(127);
   }
   for (int i = 0; i < 200 && ctx_ == nullptr; ++i) {
@@ -78,10 +99,16 @@ RedisServer::RedisServer() {
   }
 }
 
-RedisServer::~RedisServer() {
-  if (ctx_) redisFree(ctx_);
+void RedisServer::Kill() {
+  if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+RedisServer::~RedisServer() {
+  if (ctx_) redisFree(ctx_);
+  Kill();
   std::string cmd = "rm -rf " + dir_;
   if (system(cmd.c_str()) != 0) {
   }

@@ -21,7 +21,9 @@ namespace policyd::test {
 
 class RedisServer {
  public:
-  RedisServer();  // starts it; aborts the test binary if it cannot
+  // Starts it; aborts the test binary if it cannot. cluster_enabled: a Redis Cluster node
+  // (no slots yet; the test meets the nodes and assigns slots).
+  explicit RedisServer(bool cluster_enabled = false);
   ~RedisServer();
   int port() const { return port_; }
 
@@ -30,6 +32,7 @@ class RedisServer {
   std::string CmdOne(const std::vector<std::string>& argv);  // first element or ""
   std::vector<std::string> Keys();                            // sorted
   void FlushAll() { Cmd({"FLUSHALL"}); }
+  void Kill();  // SIGKILL now (a crashed node); the destructor then only cleans up
 
  private:
   pid_t pid_ = -1;
