@@ -17,7 +17,9 @@
 #include "core/result.h"
 #include "http/http_server.h"
 #include "server/server.h"
+#include "store/block_expiry_sweeper.h"
 #include "store/loop_context.h"
+#include "store/webhook_deliverer.h"
 
 namespace policyd {
 
@@ -49,6 +51,9 @@ class ServingLoop {
   LoopContext context_;
   Server server_;
   std::unique_ptr<HttpServer> http_;  // primary loop only
+  // Primary loop only: webhook delivery and block.expired events (issue 20).
+  std::unique_ptr<WebhookDeliverer> webhooks_;
+  std::unique_ptr<BlockExpirySweeper> expiries_;
   uv_async_t control_;
   std::mutex control_mutex_;
   std::shared_ptr<const Config> pending_config_;  // guarded by control_mutex_

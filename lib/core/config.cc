@@ -53,6 +53,8 @@ class ConfigParser {
       if (name == "plans") {
         saw_plans_ = true;
         ParsePlans(node, diag_, &config_.plans);
+      } else if (name == "webhooks.endpoints") {
+        ParseWebhookEndpoints(node, diag_, &config_.webhooks.endpoints);
       } else if (const ConfigKey* row = FindConfigKey(name)) {
         Apply(*row, node, at);
       } else if (!IsConfigSection(name)) {
@@ -92,6 +94,7 @@ class ConfigParser {
     }
     std::vector<std::string> candidates;  // the names that may appear in table `prefix`
     if (prefix.empty()) candidates.push_back("plans");
+    if (prefix == "webhooks") candidates.push_back("endpoints");
     for (const ConfigKey& row : ConfigKeys()) {
       std::string_view section = row.section();
       std::string_view child;
