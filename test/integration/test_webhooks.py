@@ -210,6 +210,8 @@ class WebhookDeliveryTest(unittest.TestCase):
         self.assertEqual(len(self.receiver.events("/ok", "user:sig.user", "block.created")), 1)
         # Only the endpoints that want the type get it; "none" wants quota warnings only.
         self.assertEqual(self.receiver.events("/none"), [])
+        self.assertRegex(self.metrics(), r'policyd_webhook_deliveries_total\{endpoint="ok",'
+                                         r'outcome="delivered"\} [1-9]')
 
     def test_block_expiry_is_one_block_expired_event(self):
         self.policyctl("block", "add", "user:short.block", "--reason", "manual", "--ttl", "1s")
