@@ -143,6 +143,37 @@ void WebhookDeliverer::ClaimAndRead(const WebhookEndpoint& endpoint) {
           check);
   Command({"XREADGROUP", "GROUP", group, consumer_, "COUNT", kBatch, "STREAMS", key, ">"}, check);
   ReadOwnPending(endpoint);
+  EndpointState& state = endpoints_[name];
+  uint64_t now = uv_now(context_->loop());
+  if (now - state.last_cleanup_ms >= c.webhooks.claim_after_ms) {
+    state.last_cleanup_ms = now;
+    ForgetDeadConsumers(endpoint);
+  }
+}
+
+void WebhookDeliverer::ForgetDeadConsumers(const WebhookEndpoint& endpoint) {
+  std::string key = StreamKey(), group = Group(endpoint.name);
+  uint64_t claim_after = context_->config()->webhooks.claim_after_ms;
+  Command({"XINFO", "CONSUMERS", key, group},
+          [this, key, group, claim_after](Result<RedisValue> r) {
+            if (!r.ok() || r->IsError()) return;
+            for (const RedisValue& consumer : r->elements) {
+              std::string name;
+              int64_t pending = -1, idle = -1;
+              for (size_t i = 0; i + 1 < consumer.elements.size(); i += 2) {
+                std::string field = consumer.elements[i].AsString();
+                if (field == "name") name = consumer.elements[i + 1].AsString();
+                if (field == "pending") pending = consumer.elements[i + 1].AsInt();
+                if (field == "idle") idle = consumer.elements[i + 1].AsInt();
+              }
+              // A live instance reads every poll_interval, so its idle time stays far below this.
+              if (name.empty() || name == consumer_ || pending != 0 ||
+                  idle < static_cast<int64_t>(claim_after)) {
+                continue;
+              }
+              Command({"XGROUP", "DELCONSUMER", key, group, name}, [](Result<RedisValue>) {});
+            }
+          });
 }
 
 void WebhookDeliverer::ReadOwnPending(const WebhookEndpoint& endpoint) {

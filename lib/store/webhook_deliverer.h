@@ -9,7 +9,8 @@
 //   3. XPENDING + XCLAIM of this instance's own pending events: the claim keeps them fresh (so
 //      no live instance's events are taken over) and returns their fields;
 //   4. each one that is due (no retry state, or its retry time has come) and not in flight
-//      is POSTed (net/http_post.h), signed (core/webhook_signature.h).
+//      is POSTed (net/http_post.h), signed (core/webhook_signature.h);
+// and every claim_after, consumers of gone instances with nothing pending are deleted.
 // A 2xx is XACKed; a retryable outcome stores "failed_attempts next_at" in PREFIXwebhook:NAME
 // (core/webhook_retry.h) and the event stays pending, so whichever instance holds it later
 // continues the schedule; a final failure is XACKed and logged. Delivery is at least once: an
@@ -56,12 +57,16 @@ class WebhookDeliverer {
     // Events whose attempt ended while a poll was waiting for Redis: that poll may have read
     // them as pending before their XACK or retry state was written, so it skips them.
     std::set<std::string> settled_during_poll;
+    uint64_t last_cleanup_ms = 0;  // loop time of the last ForgetDeadConsumers
   };
 
   void Tick();
   void Poll(const WebhookEndpoint& endpoint);
   void ClaimAndRead(const WebhookEndpoint& endpoint);
   void ReadOwnPending(const WebhookEndpoint& endpoint);
+  // Each start of an instance adds a consumer to every group; once one has nothing pending
+  // and has not read for claim_after (its instance is gone), it is deleted.
+  void ForgetDeadConsumers(const WebhookEndpoint& endpoint);
   void DeliverDue(const WebhookEndpoint& endpoint, const std::vector<std::string>& ids,
                   const RedisValue& states, const RedisValue& entries);
   void Deliver(const WebhookEndpoint& endpoint, const WebhookEvent& event, int failed_attempts);

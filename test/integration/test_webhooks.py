@@ -349,6 +349,12 @@ class WebhookFailoverTest(unittest.TestCase):
         # deduplicating by id, processed it once; nothing is pending, so no third copy comes.
         self.assertEqual(self.delivered_ids(), [event_id, event_id])
         self.assertEqual(len(set(self.delivered_ids())), 1)
+        # The killed instance's consumer, now with nothing pending, is forgotten.
+        def dead_consumer_gone():
+            names = [c[1] for c in self.redis.cmd("XINFO", "CONSUMERS", "pd:events",
+                                                  "webhook:dedup")]
+            return not any(f":{first.proc.pid}:" in n for n in names)
+        wait_for(dead_consumer_gone, timeout=10, what="the dead consumer deleted")
 
 
 if __name__ == "__main__":
