@@ -155,10 +155,10 @@ class WebhookDeliveryTest(unittest.TestCase):
                 ("fail500", "/fail500", ["block.created"]),
                 ("bad400", "/bad400", ["block.created"]),
                 ("none", "/none", ["quota.warning"]),
-            ], extra=extra))
+            ], extra=extra) + endpoint("down", f"http://localhost:{free_port()}/", ["block.lifted"]))
             cls.p.start()
             cls.p.wait_redis_ready()
-            wait_groups(cls.redis, ["ok", "fail500", "bad400", "none"])
+            wait_groups(cls.redis, ["ok", "fail500", "bad400", "none", "down"])
         except Exception:
             cls.tearDownClass()
             raise
@@ -269,6 +269,16 @@ class WebhookDeliveryTest(unittest.TestCase):
                    if e[1][1] == "throttle.started" and e[1][3] == "user:thr"]
         self.assertEqual(len(entries), 1)  # three throttles, one event
 
+    def test_unreachable_endpoint_is_retried_then_fails(self):
+        # "down" names localhost (resolved with getaddrinfo) on a port nobody listens on.
+        add_event(self.redis, "block.lifted", "user:nobody.home")
+        wait_for(lambda: re.search(r'policyd_webhook_deliveries_total\{endpoint="down",'
+                                   r'outcome="failed"\} [1-9]', self.metrics()), timeout=20,
+                 what="the unreachable endpoint's event failed")
+        self.assertRegex(self.metrics(), r'policyd_webhook_deliveries_total\{endpoint="down",'
+                                         r'outcome="retried"\} [3-9]')
+        self.assertIn("event=webhook_failed endpoint=down", self.p.read_log())
+
     def test_review_request_is_an_event(self):
         out = self.policyctl("block", "add", "user:reviewer", "--reason", "spam",
                              "--evidence", "x")
@@ -355,6 +365,16 @@ class WebhookFailoverTest(unittest.TestCase):
                                                   "webhook:dedup")]
             return not any(f":{first.proc.pid}:" in n for n in names)
         wait_for(dead_consumer_gone, timeout=10, what="the dead consumer deleted")
+
+    def test_shutdown_with_a_delivery_in_flight_leaves_the_event_pending(self):
+        p = self.start("5s")
+        wait_groups(self.redis, ["dedup"])
+        self.receiver.hold.add("user:at.shutdown")
+        add_event(self.redis, "block.created", "user:at.shutdown")
+        wait_for(lambda: self.delivered_ids(), what="the attempt in flight")
+        p.stop()  # SIGTERM: the attempt is abandoned, not acknowledged (sanitizers checked)
+        self.assertEqual(p.proc.returncode, 0)
+        self.assertEqual(pending_count(self.redis, "dedup"), 1)
 
 
 if __name__ == "__main__":
