@@ -1,10 +1,12 @@
 // One event loop of the process ([server] threads of them run in a Supervisor), on its own
 // thread: the loop's shared context (Redis client, stores, counters, config snapshot) and the
-// two faces attached to it, the policy Server and, on the primary loop only, the HttpServer.
+// two faces attached to it, the policy Server and, on the primary loop only, the HttpServer
+// and the events stream's consumers (webhook delivery, the block-expiry sweep).
 //
 // Reload and shutdown requests arrive from the supervisor's thread through a uv_async_t;
 // everything else runs on this loop's thread only. Shutdown drains the policy connections
-// first, then stops HTTP, then Redis, so no answer is cut off by a store going away.
+// first, then stops HTTP, then webhook delivery (deliveries in flight stay pending in Redis),
+// then Redis, so no answer is cut off by a store going away.
 #pragma once
 
 #include <uv.h>
