@@ -113,7 +113,8 @@ void WebhookDeliverer::Poll(const WebhookEndpoint& endpoint) {
   EndpointState& state = endpoints_[endpoint.name];
   if (state.group_ready) return ClaimAndRead(endpoint);
   // '$': an endpoint gets the events from when its group is made, not the stream's history.
-  Command({"XGROUP", "CREATE", StreamKey(), Group(endpoint.name), "$", "MKSTREAM"},
+  std::string start = state.group_lost ? "0" : "$";
+  Command({"XGROUP", "CREATE", StreamKey(), Group(endpoint.name), start, "MKSTREAM"},
           [this, name = endpoint.name](Result<RedisValue> r) {
             EndpointState& state = endpoints_[name];
             const WebhookEndpoint* endpoint = FindEndpoint(name);
@@ -127,6 +128,7 @@ void WebhookDeliverer::Poll(const WebhookEndpoint& endpoint) {
               return;
             }
             state.group_ready = true;
+            state.group_lost = false;
             ClaimAndRead(*endpoint);
           });
 }
@@ -135,7 +137,10 @@ void WebhookDeliverer::ClaimAndRead(const WebhookEndpoint& endpoint) {
   const Config& c = *context_->config();
   std::string key = StreamKey(), group = Group(endpoint.name), name = endpoint.name;
   auto check = [this, name](Result<RedisValue> r) {
-    if (IsNoGroup(r)) endpoints_[name].group_ready = false;  // the stream was deleted
+    if (IsNoGroup(r)) {  // the stream was deleted
+      endpoints_[name].group_ready = false;
+      endpoints_[name].group_lost = true;
+    }
   };
   // Pipelined: Redis runs them in order, so XPENDING sees what the first two moved to us.
   Command({"XAUTOCLAIM", key, group, consumer_, std::to_string(c.webhooks.claim_after_ms), "0-0",

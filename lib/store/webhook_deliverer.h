@@ -52,6 +52,9 @@ class WebhookDeliverer {
  private:
   struct EndpointState {
     bool group_ready = false;
+    // The group vanished (Redis lost the stream: a restart without persistence, a FLUSHALL):
+    // the stream made again holds only events since, so the new group starts at its head.
+    bool group_lost = false;
     bool polling = false;                        // a poll cycle is waiting for Redis
     std::map<std::string, HttpPost*> in_flight;  // by event id
     // Events whose attempt ended while a poll was waiting for Redis: that poll may have read

@@ -366,6 +366,16 @@ class WebhookFailoverTest(unittest.TestCase):
             return not any(f":{first.proc.pid}:" in n for n in names)
         wait_for(dead_consumer_gone, timeout=10, what="the dead consumer deleted")
 
+    def test_a_lost_stream_is_delivered_from_its_start_when_the_group_is_made_again(self):
+        # Redis lost the stream and its groups (a restart without persistence); the events
+        # written before the instance notices are still delivered.
+        self.start("5s")
+        wait_groups(self.redis, ["dedup"])
+        self.redis.cmd("DEL", "pd:events")
+        event_id = add_event(self.redis, "block.created", "user:after.loss")
+        wait_for(lambda: self.delivered_ids() == [event_id] and
+                 pending_count(self.redis, "dedup") == 0, what="the event after the loss")
+
     def test_shutdown_with_a_delivery_in_flight_leaves_the_event_pending(self):
         p = self.start("5s")
         wait_groups(self.redis, ["dedup"])
