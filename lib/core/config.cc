@@ -38,6 +38,7 @@ class ConfigParser {
     CheckOrder("server.max_line_bytes", "server.max_request_bytes");
     CheckOrder("redis.reconnect_min", "redis.reconnect_max");
     CheckOrder("abuse.block_for", "abuse.max_block");
+    CheckOrder("webhooks.timeout", "webhooks.claim_after");  // else a slow attempt is claimed
     if (!diag_.empty()) return diag_.ToError();
     config_.path = path_;
     return std::move(config_);

@@ -15,8 +15,10 @@
 namespace policyd {
 namespace {
 
-constexpr const char* kBatch = "100";  // events per endpoint per poll
+constexpr size_t kBatchSize = 100;     // events per endpoint per poll
+constexpr const char* kBatch = "100";  // kBatchSize, as Redis takes it
 constexpr size_t kMaxInFlight = 16;    // POSTs per endpoint at once
+constexpr int64_t kMaxOwned = 1000;    // pending events per endpoint before reading no more
 
 uint64_t WallMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -142,12 +144,26 @@ void WebhookDeliverer::ClaimAndRead(const WebhookEndpoint& endpoint) {
       endpoints_[name].group_lost = true;
     }
   };
-  // Pipelined: Redis runs them in order, so XPENDING sees what the first two moved to us.
+  // Pipelined: Redis runs them in order, so each command sees what the ones before moved.
   Command({"XAUTOCLAIM", key, group, consumer_, std::to_string(c.webhooks.claim_after_ms), "0-0",
            "COUNT", kBatch, "JUSTID"},
           check);
-  Command({"XREADGROUP", "GROUP", group, consumer_, "COUNT", kBatch, "STREAMS", key, ">"}, check);
-  ReadOwnPending(endpoint);
+  Command({"XPENDING", key, group}, [this, key, group, name, check](Result<RedisValue> r) {
+    // Summary: [count, first id, last id, [[consumer, count], ...]].
+    int64_t owned = 0;
+    if (r.ok() && !r->IsError() && r->elements.size() == 4) {
+      for (const RedisValue& holder : r->elements[3].elements) {
+        if (holder.elements.size() == 2 && holder.elements[0].AsString() == consumer_) {
+          owned = holder.elements[1].AsInt();
+        }
+      }
+    }
+    if (owned < kMaxOwned) {
+      Command({"XREADGROUP", "GROUP", group, consumer_, "COUNT", kBatch, "STREAMS", key, ">"},
+              check);
+    }
+    ReadOwnPending(name);
+  });
   EndpointState& state = endpoints_[name];
   uint64_t now = uv_now(context_->loop());
   if (now - state.last_cleanup_ms >= c.webhooks.claim_after_ms) {
@@ -181,9 +197,9 @@ void WebhookDeliverer::ForgetDeadConsumers(const WebhookEndpoint& endpoint) {
           });
 }
 
-void WebhookDeliverer::ReadOwnPending(const WebhookEndpoint& endpoint) {
-  std::string key = StreamKey(), group = Group(endpoint.name), name = endpoint.name;
-  Command({"XPENDING", key, group, "-", "+", kBatch, consumer_},
+void WebhookDeliverer::ReadOwnPending(const std::string& name) {
+  std::string key = StreamKey(), group = Group(name);
+  Command({"XPENDING", key, group, endpoints_[name].pending_cursor, "+", kBatch, consumer_},
           [this, key, group, name](Result<RedisValue> pending) {
             EndpointState& state = endpoints_[name];
             std::vector<std::string> ids;
@@ -192,6 +208,9 @@ void WebhookDeliverer::ReadOwnPending(const WebhookEndpoint& endpoint) {
                 if (!p.elements.empty()) ids.push_back(p.elements[0].AsString());
               }
             }
+            // A full batch: the next poll goes on after it; else it starts over.
+            bool full = ids.size() == kBatchSize;
+            state.pending_cursor = full ? "(" + ids.back() : "-";
             if (ids.empty()) {
               state.polling = false;
               return;

@@ -5,9 +5,11 @@
 // one instance, not to every instance. Every poll_interval, per endpoint:
 //   1. XAUTOCLAIM: events pending at a consumer silent for claim_after (a killed or wedged
 //      instance) become this instance's;
-//   2. XREADGROUP ... >: new events become this instance's (pending until acknowledged);
-//   3. XPENDING + XCLAIM of this instance's own pending events: the claim keeps them fresh (so
-//      no live instance's events are taken over) and returns their fields;
+//   2. XREADGROUP ... >: new events become this instance's (pending until acknowledged),
+//      unless it already holds kMaxOwned: then other instances (or later polls) take them;
+//   3. XPENDING + XCLAIM of the next batch of this instance's own pending events: the claim
+//      keeps them fresh (so no live instance's events are taken over) and returns their
+//      fields;
 //   4. each one that is due (no retry state, or its retry time has come) and not in flight
 //      is POSTed (net/http_post.h), signed (core/webhook_signature.h);
 // and every claim_after, consumers of gone instances with nothing pending are deleted.
@@ -61,12 +63,15 @@ class WebhookDeliverer {
     // them as pending before their XACK or retry state was written, so it skips them.
     std::set<std::string> settled_during_poll;
     uint64_t last_cleanup_ms = 0;  // loop time of the last ForgetDeadConsumers
+    // Where the next poll's look at our pending events starts ("-" or "(ID"): each poll takes
+    // the next batch, so events waiting for a late retry never hide the ones behind them.
+    std::string pending_cursor = "-";
   };
 
   void Tick();
   void Poll(const WebhookEndpoint& endpoint);
   void ClaimAndRead(const WebhookEndpoint& endpoint);
-  void ReadOwnPending(const WebhookEndpoint& endpoint);
+  void ReadOwnPending(const std::string& name);
   // Each start of an instance adds a consumer to every group; once one has nothing pending
   // and has not read for claim_after (its instance is gone), it is deleted.
   void ForgetDeadConsumers(const WebhookEndpoint& endpoint);

@@ -49,6 +49,7 @@ class Receiver:
         self.received = []
         self.lock = threading.Lock()
         self.hold = set()
+        self.fail_prefix = None  # events whose subject starts with it get 500
         self.released = threading.Event()
         receiver = self
 
@@ -62,8 +63,11 @@ class Receiver:
                                                event, ok))
                 if event.get("subject") in receiver.hold:
                     receiver.released.wait(20)
+                status = receiver.statuses.get(self.path, 200)
+                if receiver.fail_prefix and event.get("subject", "").startswith(receiver.fail_prefix):
+                    status = 500
                 try:
-                    self.send_response(receiver.statuses.get(self.path, 200))
+                    self.send_response(status)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 except OSError:
@@ -317,9 +321,11 @@ class WebhookFailoverTest(unittest.TestCase):
         self.receiver.stop()
         self.tmp_ctx.__exit__(None, None, None)
 
-    def start(self, claim_after):
+    def start(self, claim_after, retry_delays=("200ms", "400ms", "800ms")):
         p = Policyd(self.tmp, self.redis.port, extra=webhooks_config(
-            self.receiver, [("dedup", "/dedup", ["*"])], claim_after=claim_after, timeout="20s"))
+            self.receiver, [("dedup", "/dedup", ["*"])], claim_after=claim_after,
+            timeout=claim_after,  # at most claim_after (--check-config)
+            retry_delays=retry_delays))
         p.start()
         self.instances.append(p)
         return p
@@ -375,6 +381,19 @@ class WebhookFailoverTest(unittest.TestCase):
         event_id = add_event(self.redis, "block.created", "user:after.loss")
         wait_for(lambda: self.delivered_ids() == [event_id] and
                  pending_count(self.redis, "dedup") == 0, what="the event after the loss")
+
+    def test_events_waiting_for_a_retry_do_not_hold_back_the_ones_behind_them(self):
+        # 150 events wait an hour for their retry: more than one poll's batch (100) of the
+        # instance's pending events; the event behind them still goes out at once.
+        self.receiver.fail_prefix = "user:poison"
+        self.start("5s", retry_delays=("1h",))
+        wait_groups(self.redis, ["dedup"])
+        for i in range(150):
+            add_event(self.redis, "block.created", f"user:poison{i}")
+        wait_for(lambda: len(self.receiver.events("/dedup")) == 150, what="150 first attempts")
+        good = add_event(self.redis, "block.created", "user:good")
+        wait_for(lambda: good in self.delivered_ids(), what="the event behind them")
+        self.assertEqual(pending_count(self.redis, "dedup"), 150)
 
     def test_shutdown_with_a_delivery_in_flight_leaves_the_event_pending(self):
         p = self.start("5s")

@@ -23,6 +23,7 @@ TEST_CASE("config: endpoints with url, secret and events; a shorter schedule") {
   Result<Config> config = ParseSnippet(R"([webhooks]
 retry_delays = ["200ms", "1s"]
 claim_after = "2s"
+timeout = "2s"
 [[webhooks.endpoints]]
 name = "crm"
 url = "http://127.0.0.1:8080/hook"
@@ -78,6 +79,9 @@ events = ["*"]
   CHECK(Contains(ErrorsOf("[webhooks]\nendpoints = \"http://x/\"\n"),
                  "expected [[webhooks.endpoints]] tables"));
   CHECK(Contains(ErrorsOf("[webhooks]\nendpoint = 1\n"), "did you mean 'endpoints'"));
+  // A slower attempt than claim_after would be taken over while still in flight.
+  CHECK(Contains(ErrorsOf("[webhooks]\ntimeout = \"2m\"\n"),
+                 "webhooks.timeout: \"2m\" is more than webhooks.claim_after = \"1m\""));
 }
 
 }  // namespace
