@@ -22,6 +22,12 @@ Status ServingLoop::Start() {
     if (Status s = http_->Start(context_.config()->http.listen); !s.ok()) return s;
   }
   context_.StartRedis();
+  if (primary_) {
+    webhooks_ = std::make_unique<WebhookDeliverer>(&context_);
+    webhooks_->Start();
+    expiries_ = std::make_unique<BlockExpirySweeper>(&context_);
+    expiries_->Start();
+  }
   uv_async_init(&loop_, &control_,
                 [](uv_async_t* a) { static_cast<ServingLoop*>(a->data)->OnControl(); });
   control_.data = this;
@@ -62,10 +68,14 @@ void ServingLoop::Stop() {
   auto stop_redis = [this] {
     context_.Stop([this] { uv_close(reinterpret_cast<uv_handle_t*>(&control_), nullptr); });
   };
+  auto stop_events = [this, stop_redis] {
+    if (!webhooks_) return stop_redis();
+    webhooks_->Stop([this, stop_redis] { expiries_->Stop(stop_redis); });
+  };
   if (http_) {
-    http_->Stop(stop_redis);
+    http_->Stop(stop_events);
   } else {
-    stop_redis();
+    stop_events();
   }
 }
 

@@ -1,10 +1,12 @@
 // One event loop of the process ([server] threads of them run in a Supervisor), on its own
 // thread: the loop's shared context (Redis client, stores, counters, config snapshot) and the
-// two faces attached to it, the policy Server and, on the primary loop only, the HttpServer.
+// two faces attached to it, the policy Server and, on the primary loop only, the HttpServer
+// and the events stream's consumers (webhook delivery, the block-expiry sweep).
 //
 // Reload and shutdown requests arrive from the supervisor's thread through a uv_async_t;
 // everything else runs on this loop's thread only. Shutdown drains the policy connections
-// first, then stops HTTP, then Redis, so no answer is cut off by a store going away.
+// first, then stops HTTP, then webhook delivery (deliveries in flight stay pending in Redis),
+// then Redis, so no answer is cut off by a store going away.
 #pragma once
 
 #include <uv.h>
@@ -17,7 +19,9 @@
 #include "core/result.h"
 #include "http/http_server.h"
 #include "server/server.h"
+#include "store/block_expiry_sweeper.h"
 #include "store/loop_context.h"
+#include "store/webhook_deliverer.h"
 
 namespace policyd {
 
@@ -49,6 +53,9 @@ class ServingLoop {
   LoopContext context_;
   Server server_;
   std::unique_ptr<HttpServer> http_;  // primary loop only
+  // Primary loop only: webhook delivery and block.expired events (issue 20).
+  std::unique_ptr<WebhookDeliverer> webhooks_;
+  std::unique_ptr<BlockExpirySweeper> expiries_;
   uv_async_t control_;
   std::mutex control_mutex_;
   std::shared_ptr<const Config> pending_config_;  // guarded by control_mutex_

@@ -38,6 +38,7 @@ class ConfigParser {
     CheckOrder("server.max_line_bytes", "server.max_request_bytes");
     CheckOrder("redis.reconnect_min", "redis.reconnect_max");
     CheckOrder("abuse.block_for", "abuse.max_block");
+    CheckOrder("webhooks.timeout", "webhooks.claim_after");  // else a slow attempt is claimed
     if (!diag_.empty()) return diag_.ToError();
     config_.path = path_;
     return std::move(config_);
@@ -53,6 +54,8 @@ class ConfigParser {
       if (name == "plans") {
         saw_plans_ = true;
         ParsePlans(node, diag_, &config_.plans);
+      } else if (name == "webhooks.endpoints") {
+        ParseWebhookEndpoints(node, diag_, &config_.webhooks.endpoints);
       } else if (const ConfigKey* row = FindConfigKey(name)) {
         Apply(*row, node, at);
       } else if (!IsConfigSection(name)) {
@@ -92,6 +95,7 @@ class ConfigParser {
     }
     std::vector<std::string> candidates;  // the names that may appear in table `prefix`
     if (prefix.empty()) candidates.push_back("plans");
+    if (prefix == "webhooks") candidates.push_back("endpoints");
     for (const ConfigKey& row : ConfigKeys()) {
       std::string_view section = row.section();
       std::string_view child;

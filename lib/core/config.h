@@ -119,6 +119,27 @@ struct MessagesConfig {
   std::string unauthenticated = "550 5.7.1 Authentication required to send through this relay";
 };
 
+// [webhooks] (issue 20): where events go. Endpoints are [[webhooks.endpoints]] tables, parsed
+// by config_webhooks.cc (they are a list, so not rows of the key table).
+struct WebhookEndpoint {
+  std::string name;    // [a-z0-9_-], 1-64: names its consumer group and retry state in Redis
+  std::string url;     // http://host[:port]/path (core/http_client_wire.h ParseHttpUrl)
+  std::string secret;  // HMAC-SHA256 key of X-Policyd-Signature; at least 16 bytes
+  std::vector<std::string> events;  // event types (core/webhook_event.h) or "*"
+};
+
+struct WebhooksConfig {
+  std::vector<WebhookEndpoint> endpoints;  // none: no deliveries (events are still written)
+  // Delay before each retry; an event fails for good after the last one.
+  std::vector<std::string> retry_delays = {"30s", "2m", "10m", "1h", "4h"};
+  uint64_t timeout_ms = 10 * 1000;         // per delivery attempt: connect, send, status line
+  uint64_t claim_after_ms = 60 * 1000;     // a pending event silent this long is taken over
+  uint64_t poll_interval_ms = 1000;        // how often new events and due retries are looked for
+
+  // retry_delays in milliseconds (ParseConfig has checked each).
+  std::vector<uint64_t> RetryDelaysMs() const;
+};
+
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 enum class LogTarget { kStderr, kSyslog };
 struct LogConfig {
@@ -139,6 +160,7 @@ struct Config {
   ReportConfig report;
   HttpConfig http;
   MessagesConfig messages;
+  WebhooksConfig webhooks;
   LogConfig log;
 
   // The plan named `name`, or null. The pointer lives as long as this Config.

@@ -208,6 +208,17 @@ std::string CheckApiToken(const KeyValue& v) {
   return size == 0 || size >= 16 ? "" : "too short, expected empty (API off) or 16+ characters";
 }
 
+std::string CheckRetryDelays(const KeyValue& v) {
+  const auto& delays = std::get<std::vector<std::string>>(v);
+  if (delays.size() > 20) return "more than 20 delays, expected at most 20";
+  for (const std::string& d : delays) {
+    Result<uint64_t> ms = ParseDuration(d);
+    if (!ms) return fmt::format("'{}' is not a duration, expected e.g. \"30s\" or \"4h\"", d);
+    if (*ms > 7 * kDay) return fmt::format("'{}' is longer than 7d", d);
+  }
+  return "";
+}
+
 std::vector<ConfigKey> BuildKeys() {
   return {
       StringList("server.listen", FIELD(server.listen), CheckServerListen, Reload::kRestart),
@@ -272,6 +283,12 @@ std::vector<ConfigKey> BuildKeys() {
       String("messages.rate", FIELD(messages.rate), CheckDeferTemplate),
       String("messages.defer", FIELD(messages.defer), CheckDeferTemplate),
       String("messages.unauthenticated", FIELD(messages.unauthenticated), CheckRejectTemplate),
+
+      StringList("webhooks.retry_delays", FIELD(webhooks.retry_delays), CheckRetryDelays,
+                 Reload::kYes),
+      Duration("webhooks.timeout", 100, 10 * kMinute, FIELD(webhooks.timeout_ms)),
+      Duration("webhooks.claim_after", 100, kDay, FIELD(webhooks.claim_after_ms)),
+      Duration("webhooks.poll_interval", 10, kMinute, FIELD(webhooks.poll_interval_ms)),
 
       Enum("log.level", {"debug", "info", "warning", "error"}, FIELD(log.level)),
       Enum("log.target", {"stderr", "syslog"}, FIELD(log.target)),

@@ -67,4 +67,9 @@ Result<KeyValue> ConvertValue(const ConfigKey& key, const toml::node& node);
 void ParsePlans(const toml::node& node, ConfigDiagnostics& diag,
                 std::map<std::string, Plan>* plans);
 
+// Parses [[webhooks.endpoints]] into *endpoints: name, url, secret, events, each required and
+// checked (unique names, http:// URLs, known event types); problems go to `diag`.
+void ParseWebhookEndpoints(const toml::node& node, ConfigDiagnostics& diag,
+                           std::vector<WebhookEndpoint>* endpoints);
+
 }  // namespace policyd

@@ -67,6 +67,7 @@ void MergeMetrics(Metrics& into, const Metrics& from) {
   into.refusal_cache_clears += from.refusal_cache_clears;
   into.cache_invalidations += from.cache_invalidations;
   into.local_throttles_recorded += from.local_throttles_recorded;
+  for (const auto& [k, n] : from.webhook_deliveries) into.webhook_deliveries[k] += n;
 }
 
 std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
@@ -121,6 +122,12 @@ std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
          "Redis client-side caching invalidation messages received.", m.cache_invalidations);
   Single(out, "policyd_local_throttles_recorded_total", "counter",
          "Local refusals recorded in Redis as throttles (escalation).", m.local_throttles_recorded);
+  Header(out, "policyd_webhook_deliveries_total", "counter",
+         "Webhook delivery attempts, by endpoint and outcome (delivered, retried, failed).");
+  for (const auto& [key, n] : m.webhook_deliveries) {
+    out += fmt::format("policyd_webhook_deliveries_total{{endpoint=\"{}\",outcome=\"{}\"}} {}\n",
+                       Label(key.first), Label(key.second), n);
+  }
   return out;
 }
 

@@ -33,6 +33,8 @@ struct Metrics {
   uint64_t refusal_cache_clears = 0;         // a non-empty cache emptied
   uint64_t cache_invalidations = 0;          // Redis invalidation messages heard
   uint64_t local_throttles_recorded = 0;     // local refusals recorded as throttles
+  // Webhook delivery attempts (issue 20): (endpoint, "delivered" | "retried" | "failed").
+  std::map<std::pair<std::string, std::string>, uint64_t> webhook_deliveries;
 
   void RecordDecision(std::string_view state, std::string_view action, uint64_t latency_us);
 };

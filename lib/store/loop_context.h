@@ -61,6 +61,7 @@ class LoopContext {
   // request.
   void set_config(std::shared_ptr<const Config> config);
   PolicyStore* store() { return store_.get(); }
+  RedisClient* redis() { return redis_.get(); }  // for webhook delivery's stream commands
   // 421s answered without Redis (issue 16); null until Open().
   LocalRefusals* refusals() { return refusals_.get(); }
   ReportStore* reports() { return reports_.get(); }

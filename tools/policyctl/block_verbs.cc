@@ -1,6 +1,7 @@
 // block add|list|show|del and signal: blocks of users and sender addresses, made by hand
-// through block_add.lua or by signals through signal.lua (the same scripts the HTTP API and
-// escalation use), read from PREFIXblock:{TAG}, PREFIXblockhist:{TAG}, PREFIXevidence:{TAG}.
+// through block_add.lua (lifted through block_lift.lua) or by signals through signal.lua (the
+// same scripts the HTTP API and escalation use), read from PREFIXblock:{TAG},
+// PREFIXblockhist:{TAG}, PREFIXevidence:{TAG}.
 #include <fmt/format.h>
 
 #include "policyctl/admin_input.h"
@@ -127,7 +128,9 @@ Status BlockShow(VerbContext& ctx) {
 Status BlockDel(VerbContext& ctx) {
   Result<std::string> tag = Subject(ctx);
   if (!tag.ok()) return tag.error();
-  Result<RedisValue> r = ctx.session.Command({"DEL", ctx.keys.Block(*tag)});
+  // One script deletes the block and emits block.lifted (webhooks), atomically.
+  Result<RedisValue> r =
+      ctx.session.Script("block_lift", {ctx.config.redis.key_prefix, "0", *tag, "policyctl"});
   if (!r.ok()) return r.error();
   if (r->AsInt() == 0) return NotFound(fmt::format("{} is not blocked", Cell(*tag)));
   ctx.Emit({{"subject", *tag}, {"deleted", true}}, fmt::format("unblocked {}\n", Cell(*tag)));

@@ -212,6 +212,26 @@ local function emit_event(prefix, etype, subject, now, data)
              'subject', subject, 'time', fmt_int(now), 'data', cjson.encode(data or {}))
 end
 
+-- Blocks expire by TTL, which tells nobody; so each expiring block is also a member of one
+-- sorted set per relay (PREFIX .. 'block_expiries', scored by its expiry) that
+-- block_expire_sweep.lua empties, emitting block.expired as it removes each member, once.
+-- expires_at nil: the block does not expire (or was lifted), so it leaves the set.
+local function note_block_expiry(prefix, tag, expires_at)
+  if expires_at then
+    redis.call('ZADD', prefix .. 'block_expiries', expires_at, tag)
+  else
+    redis.call('ZREM', prefix .. 'block_expiries', tag)
+  end
+end
+
+-- throttle.started: at most once per subject per [abuse] within (SET NX with that TTL), not
+-- once per refused request.
+local function note_throttle_started(prefix, tag, now, within_ms)
+  if redis.call('SET', key(prefix, 'throttling', tag), fmt_int(now), 'NX', 'PX', within_ms) then
+    emit_event(prefix, 'throttle.started', tag, now, { within_ms = within_ms })
+  end
+end
+
 -- ---------------------------------------------------------------------------------------
 -- Reports, evidence, blocks.
 
@@ -247,6 +267,7 @@ local function create_block(prefix, tag, reason, evidence, duration_ms, report_i
   redis.call('HSET', k, 'subject', tag, 'reason', reason, 'evidence', evidence,
              'created', fmt_int(now), 'expires', expires, 'report', report_id, 'source', source)
   if duration_ms > 0 then redis.call('PEXPIREAT', k, now + duration_ms) end
+  note_block_expiry(prefix, tag, duration_ms > 0 and now + duration_ms or nil)
   local ev = redis.call('LRANGE', key(prefix, 'evidence', tag), 0, -1)
   local ttl = report_ttl_ms
   if duration_ms > 0 and duration_ms > ttl then ttl = duration_ms end
@@ -257,6 +278,8 @@ local function create_block(prefix, tag, reason, evidence, duration_ms, report_i
   redis.call('HINCRBY', hist, 'blocks', 1)
   redis.call('HSET', hist, 'last_at', fmt_int(now), 'last_duration', fmt_int(duration_ms),
              'last_reason', reason)
+  emit_event(prefix, 'block.created', tag, now, { reason = reason, evidence = evidence,
+             expires = expires, report = report_id, source = source })
   return expires
 end
 
@@ -306,6 +329,7 @@ end
 -- times; n at once counts as n throttles at the same instant. Returns true if it blocked.
 local function count_throttles(prefix, tag, n, now, abuse, report_id, report_ttl)
   local tk = key(prefix, 'throttles', tag)
+  note_throttle_started(prefix, tag, now, abuse.within)
   local stamp = fmt_int(now)
   -- The list keeps events + 1 entries; pushed in chunks so that unpack stays far below
   -- Lua's stack limit whatever the batch and throttle_events.

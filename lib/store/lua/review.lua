@@ -9,4 +9,6 @@ if redis.call('HGET', k, 'review') == 'requested' then return 'already' end
 redis.call('HSET', k, 'review', 'requested', 'review_at', fmt_int(now))
 redis.call('LPUSH', prefix .. 'reviews', id)
 redis.call('LTRIM', prefix .. 'reviews', 0, 9999)
+local r = redis.call('HMGET', k, 'subject', 'kind')
+emit_event(prefix, 'review.requested', r[1] or '', now, { report = id, kind = r[2] or '' })
 return 'requested'

@@ -115,8 +115,22 @@ TEST_CASE("metrics: every family has HELP and TYPE lines before its samples") {
       {"policyd_refusal_cache_clears_total", "counter"},
       {"policyd_cache_invalidations_total", "counter"},
       {"policyd_local_throttles_recorded_total", "counter"},
+      {"policyd_webhook_deliveries_total", "counter"},
   };
   CHECK(types == want);
+}
+
+TEST_CASE("metrics: issue 20: webhook deliveries are merged across loops and rendered") {
+  Metrics a, b;
+  a.webhook_deliveries[{"crm", "delivered"}] = 2;
+  b.webhook_deliveries[{"crm", "delivered"}] = 3;
+  b.webhook_deliveries[{"crm", "failed"}] = 1;
+  MergeMetrics(a, b);
+  std::string text = RenderPrometheus(a, {});
+  CHECK(text.find("policyd_webhook_deliveries_total{endpoint=\"crm\",outcome=\"delivered\"} 5\n") !=
+        std::string::npos);
+  CHECK(text.find("policyd_webhook_deliveries_total{endpoint=\"crm\",outcome=\"failed\"} 1\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("metrics: issue 16: refusal cache counters are merged across loops and rendered") {
