@@ -4,6 +4,8 @@ policyd-feedback credits ARF reports and DSNs quoting it (exit 0), counts a repo
 credits nobody for a forged stamp, and exits 75 writing nothing when Redis is down. Customer C
 of the issue (6 complaints in 1,000 messages) is blocked and the report page states the rate."""
 
+import base64
+import json
 import os
 import re
 import subprocess
@@ -15,12 +17,22 @@ from harness import BUILD, ROOT, RedisServer, ServedTestCase, free_port, request
 FEEDBACK = os.path.join(BUILD, "policyd", "policyd-feedback")
 SAMPLES = os.path.join(ROOT, "test", "data", "feedback")
 SECRET = "stamp-secret-for-tests-0123456789"
+RSPAMD_TOKEN = "rspamd-token-for-tests-0123456789"
 CONFIG = """
 [http]
 listen = ["127.0.0.1:{http_port}"]
 [feedback]
 stamp_secret = "{secret}"
+rspamd_token = "{rspamd_token}"
 """
+# What Rspamd 3.4's metadata_exporter (formatter "json") posts for a GTUBE reject.
+RSPAMD_JSON = json.dumps({
+    "ip": "127.0.0.1", "user": "alice", "qid": "4TqZ3k0Y6Qz9sRb", "subject": "test",
+    "action": "reject", "score": 15.0, "rspamd_server": "mx", "fuzzy": [],
+    "rcpt": ["r@dest.example"], "from": "news@customer.example",
+    "symbols": [{"name": "GTUBE", "score": 0.0, "options": []},
+                {"name": "MISSING_DATE", "score": 1.0}], "scan_time": 1,
+    "header_from": ["news@customer.example"], "message_id": "m@x"})
 HEADER = "X-Policyd-Sender"
 
 
@@ -34,7 +46,7 @@ def sample(name, stamp, message_id=None):
 
 class FeedbackTest(ServedTestCase):
     CONFIG = CONFIG
-    CONFIG_ARGS = {"secret": SECRET}
+    CONFIG_ARGS = {"secret": SECRET, "rspamd_token": RSPAMD_TOKEN}
 
     @classmethod
     def setUpClass(cls):
@@ -155,6 +167,28 @@ class FeedbackTest(ServedTestCase):
                       "(block level 0.5 %)", page)
         events = self.redis.cmd("XRANGE", "pd:events", "-", "+")
         self.assertIn("rate.warning", str(events))
+
+    def test_rspamd_verdicts_are_spam_signals_only_with_the_token(self):
+        basic = base64.b64encode(f"rspamd:{RSPAMD_TOKEN}".encode()).decode()
+        wrong = base64.b64encode(b"rspamd:not-the-token-0123456789").decode()
+        status, body, r = self.http("POST", "/api/v1/rspamd", RSPAMD_JSON,
+                                    {"Authorization": f"Basic {wrong}"})
+        self.assertEqual(status, 401)
+        self.assertEqual(self.http("POST", "/api/v1/rspamd", RSPAMD_JSON)[0], 401)
+        status, body, _ = self.http("POST", "/api/v1/rspamd", RSPAMD_JSON,
+                                    {"Authorization": f"Basic {basic}"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["subject"], "user:alice")
+        evidence = self.redis.cmd("LRANGE", "pd:evidence:{user:alice}", "0", "0")[0]
+        self.assertIn("rspamd reject score 15.00: MISSING_DATE(1.00), GTUBE(0.00)", evidence)
+        self.assertIn('"kind":"spam"', evidence)
+        ham = json.dumps({"user": "alice", "action": "no action", "score": 0.1})
+        status, body, _ = self.http("POST", "/api/v1/rspamd", ham,
+                                    {"Authorization": f"Basic {basic}"})
+        self.assertEqual((status, json.loads(body)["accepted"]), (200, 0))
+        status, body, _ = self.http("POST", "/api/v1/rspamd", "{",
+                                    {"Authorization": f"Bearer {RSPAMD_TOKEN}"})
+        self.assertEqual(status, 400)
 
 
 if __name__ == "__main__":
