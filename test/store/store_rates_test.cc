@@ -197,4 +197,17 @@ TEST_CASE("rates: messages older than the window stop counting and leave the has
   CHECK(f.redis.CmdOne({"EXISTS", "pd:sent:{sender:news@example.com}"}) == "1");
 }
 
+TEST_CASE("rates: an account's rate is counted and shown beside its users', never blocked on") {
+  Fixture f;
+  f.Send("a", 150, kNow);
+  f.Send("b", 50, kNow);
+  for (int i = 0; i < 3; ++i) Ingest(f.redis, f.c, "user:b", "complaint", kNow + kHour + i);
+  CHECK(f.redis.CmdOne({"HGET", "pd:sent:{account:acme}", std::to_string(kNow / (7 * kDay / 28))})
+        == "200");
+  auto entry = nlohmann::json::parse(f.redis.CmdOne({"LINDEX", "pd:evidence:{user:b}", "0"}));
+  CHECK(entry["account_rate"] ==
+        "account acme: complaint rate 1.5 % \xe2\x80\x94 3 complaints in 200 messages over 7 days");
+  CHECK(f.redis.CmdOne({"EXISTS", "pd:block:{account:acme}"}) == "0");
+}
+
 }  // namespace policyd::test

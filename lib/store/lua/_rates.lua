@@ -54,14 +54,16 @@ local function rate_sum(k, now, rates)
 end
 
 -- decide.lua, for a counted message: one count per subject (user and sender; once when the
--- unauthenticated sender is both).
-local function count_sent(prefix, subject, sender_tag, now, rates_spec)
+-- unauthenticated sender is both) and for the user's account (account_tag, or nil): an
+-- account's rate is shown, never blocked on.
+local function count_sent(prefix, subject, sender_tag, now, rates_spec, account_tag)
   if rates_spec == nil or rates_spec == '' then return end
   local rates = parse_rates(rates_spec)
   rate_count(key(prefix, 'sent', subject), 1, now, rates)
   if sender_tag ~= '' and sender_tag ~= subject then
     rate_count(key(prefix, 'sent', sender_tag), 1, now, rates)
   end
+  if account_tag then rate_count(key(prefix, 'sent', account_tag), 1, now, rates) end
 end
 
 -- '1,000' for 1000: the report page states numbers as a customer reads them.
@@ -94,15 +96,17 @@ local function percent_text(p)
   return s
 end
 
--- "complaint rate 0.6 % — 6 complaints in 1,000 messages over 7 days (block level 0.5 %)"
-local function rate_text(kind, n, sent, rates)
+-- "complaint rate 0.6 % — 6 complaints in 1,000 messages over 7 days (block level 0.5 %)";
+-- without the block level for an account (never blocked on).
+local function rate_text(kind, n, sent, rates, no_level)
   local plural = kind == 'complaint' and 'complaint' or 'bounce'
   if n ~= 1 then plural = plural .. 's' end
   local label = kind == 'complaint' and 'complaint rate' or 'bounce rate'
   local rate = sent > 0 and percent_text(100 * n / sent) .. ' %' or 'n/a'
-  return string.format('%s %s \226\128\148 %s %s in %s messages over %s (block level %s %%)',
-                       label, rate, thousands(n), plural, thousands(sent),
-                       window_text(rates.window), percent_text(rates[kind].block))
+  local text = string.format('%s %s \226\128\148 %s %s in %s messages over %s', label, rate,
+                             thousands(n), plural, thousands(sent), window_text(rates.window))
+  if no_level then return text end
+  return text .. ' (block level ' .. percent_text(rates[kind].block) .. ' %)'
 end
 
 -- One complaint or hard bounce of `tag` (signal.lua). dedup: an id of the feedback message
@@ -122,8 +126,22 @@ local function add_rate_signal(prefix, tag, kind, detail, dedup, now, rates, abu
   local level = rates[kind]
   local pct = sent > 0 and 100 * n / sent or math.huge
   local text = rate_text(kind, n, sent, rates)
+  -- The account of a user: counted and its rate shown beside the user's, never blocked on.
+  local account_rate = nil
+  if string.sub(tag, 1, 5) == 'user:' then
+    local account = redis.call('HGET', key(prefix, 'user', tag), 'account')
+    if account and string.match(account, SAFE_NAME) then
+      local atag = 'account:' .. account
+      local ak = key(prefix, kind == 'complaint' and 'complaints' or 'bounces', atag)
+      rate_count(ak, 1, now, rates)
+      account_rate = 'account ' .. account .. ': ' ..
+        rate_text(kind, rate_sum(ak, now, rates), rate_sum(key(prefix, 'sent', atag), now, rates),
+                  rates, true)
+    end
+  end
   add_evidence(prefix, tag, { at = now, kind = kind, detail = detail, rate = text,
-                              source = source }, abuse.evidence_max, abuse.evidence_ttl)
+                              account_rate = account_rate, source = source },
+               abuse.evidence_max, abuse.evidence_ttl)
   -- Levels are crossed when the rate is above them: 5 in 1,000 is at a 0.5 % level, the 6th
   -- passes it.
   if sent >= rates.min and pct > level.block then

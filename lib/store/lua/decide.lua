@@ -225,7 +225,9 @@ elseif counting and not explain then
     if s.cost > 0 then window_add(s.st, s.cost) end
   end
   -- The messages complaint and bounce rates divide by (_rates.lua).
-  if cost.messages > 0 then count_sent(prefix, subject, sender_tag, now, rates_spec) end
+  if cost.messages > 0 then
+    count_sent(prefix, subject, sender_tag, now, rates_spec, tags.account)
+  end
   result = reply('dunno', 'counted')
 else
   result = reply('dunno', counting and 'within limits' or 'pre-check within limits')
