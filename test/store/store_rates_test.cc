@@ -178,7 +178,8 @@ TEST_CASE("rates: the same feedback id counts once; bounces have their own level
   CHECK(outcomes[19] == "counted");
   CHECK(outcomes[20] == "blocked");
   CHECK(Hash(f.redis, "pd:block:{user:d}")["reason"] == "abuse");
-  CHECK(Hash(f.redis, "pd:block:{user:d}")["evidence"].find("bounce rate 10.5 % \xe2\x80\x94 21 bounces in 200") == 0);
+  CHECK(Hash(f.redis, "pd:block:{user:d}")["evidence"].find(
+            "bounce rate 10.5 % \xe2\x80\x94 21 bounces in 200") == 0);
 }
 
 TEST_CASE("rates: messages older than the window stop counting and leave the hash") {

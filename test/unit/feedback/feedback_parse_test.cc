@@ -72,7 +72,8 @@ TEST_CASE("feedback: an ARF report is one complaint for the stamped user and sen
   CHECK(full.original_rcpt == "<user@mail.example.net>");
   CHECK(full.original_id == "8787KJKJ3K4J3K4J3K4J3.mail@customer.example");
   CHECK(full.reporter == "dns; mail.example.net");
-  FeedbackReport redacted = ParseFeedback(Sample("arf-headers-only-redacted.eml"), "X-Policyd-Sender");
+  FeedbackReport redacted =
+      ParseFeedback(Sample("arf-headers-only-redacted.eml"), "X-Policyd-Sender");
   CHECK(redacted.original_rcpt == "redacted@fbl.example.com");
   CHECK(redacted.original_id == "weekly-42@customer.example");
 }
