@@ -132,7 +132,8 @@ void ReadDsn(GMimeMultipart* report, std::string_view stamp_header, FeedbackRepo
   bool saw_fields = false;
   for (int i = 0; i < g_mime_multipart_get_count(report); ++i) {
     GMimeObject* part = g_mime_multipart_get_part(report, i);
-    if (IsType(part, "message", "delivery-status") || IsType(part, "message", "global-delivery-status")) {
+    if (IsType(part, "message", "delivery-status") ||
+        IsType(part, "message", "global-delivery-status")) {
       std::vector<FieldBlock> blocks = ParseFieldBlocks(PartBytes(part));
       if (blocks.empty()) continue;
       saw_fields = true;
@@ -162,7 +163,7 @@ void ReadDsn(GMimeMultipart* report, std::string_view stamp_header, FeedbackRepo
     return;
   }
   out->kind = FeedbackKind::kBounce;
-  out->why = fmt::format("DSN from {}: {} permanent, {} other", 
+  out->why = fmt::format("DSN from {}: {} permanent, {} other",
                          out->reporter.empty() ? "(unknown)" : out->reporter, out->hard.size(),
                          out->soft);
 }

@@ -72,8 +72,9 @@ Credit CreditFeedback(const FeedbackReport& report, std::string_view raw, const 
     AddFor(*s, "complaint", evidence, FeedbackId(identity, ""), &out.signals);
   } else {
     for (const FailedRecipient& r : report.hard) {
+      std::string reporter = report.reporter.empty() ? "" : " (" + report.reporter + ")";
       std::string evidence = fmt::format("{} {} {}{}{}", r.status, r.recipient, r.diagnostic,
-                                         original, report.reporter.empty() ? "" : " (" + report.reporter + ")");
+                                         original, reporter);
       // The stamp is unique per message: a recipient's bounce and Postfix's copy of it to
       // the postmaster (notify_classes = bounce) count once.
       AddFor(*s, "bounce", evidence, FeedbackId(report.stamp, r.recipient), &out.signals);
