@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/http_message.h"
+#include "core/log_text.h"
 
 namespace policyd {
 namespace {
@@ -91,7 +92,7 @@ Result<RspamdVerdict> ParseRspamdVerdict(std::string_view json) {
                    [](const auto& a, const auto& b) { return a.first > b.first; });
   for (const auto& [score, name] : symbols) {
     if (v.symbols.size() >= kMaxRspamdSymbols) break;
-    v.symbols.push_back(fmt::format("{}({:.2f})", name.substr(0, 64), score));
+    v.symbols.push_back(fmt::format("{}({:.2f})", Printable(name.substr(0, 64)), score));
   }
   return v;
 }
@@ -103,7 +104,8 @@ std::optional<Signal> RspamdSignal(const RspamdVerdict& verdict, std::string* wh
   }
   const std::string& a = verdict.action;
   if (a != "reject" && a != "add header" && a != "rewrite subject" && a != "soft reject") {
-    *why = fmt::format("action '{}' is not a spam verdict", a.substr(0, 32));
+    // Printable: the reason goes into a JSON reply, and a cut UTF-8 sequence would not dump.
+    *why = fmt::format("action '{}' is not a spam verdict", LogSafe(a, 32));
     return std::nullopt;
   }
   std::string symbols;

@@ -43,6 +43,10 @@ TEST_CASE("rspamd: no user, no spam action or a bad body is not a signal") {
   CHECK_FALSE(signal_of(R"({"user":"alice","action":"no action","score":1})"));
   CHECK(why == "action 'no action' is not a spam verdict");
   CHECK(signal_of(R"({"user":"alice","action":"add header","symbols":{"X":{"score":2}}})"));
+  // A long non-ASCII action: the reason stays printable ASCII (it goes into a JSON reply).
+  CHECK_FALSE(signal_of("{\"user\":\"alice\",\"action\":\"" + std::string(40, 'x') +
+                        "\xc3\xa9\xc3\xa9\"}"));
+  for (char c : why) CHECK((c >= ' ' && c <= '~'));
   CHECK_FALSE(ParseRspamdVerdict("[]").ok());
   CHECK_FALSE(ParseRspamdVerdict("{\"user\":\"a\"}").ok());
   CHECK_FALSE(ParseRspamdVerdict("not json").ok());
