@@ -4,7 +4,7 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_PACKAGES=(build-essential cmake pkg-config libuv1-dev libhiredis-dev libfmt-dev
   libtomlplusplus-dev doctest-dev libssl-dev libhttp-parser-dev redis-server redis-tools
-  nlohmann-json3-dev python3 python3-prometheus-client systemd man-db)
+  nlohmann-json3-dev python3 python3-prometheus-client systemd man-db libgmime-3.0-dev)
 
 # Installs the Debian packages given (only those missing), as root or through sudo.
 ensure_packages() {

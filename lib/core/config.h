@@ -85,8 +85,19 @@ struct AbuseConfig {
   uint64_t max_block_ms = 30ull * 24 * 3600 * 1000;
   uint64_t score_window_ms = 60 * 60 * 1000;
   double score_threshold = 10.0;
-  std::map<std::string, double> weights = {{"complaint", 5}, {"bounce", 1}, {"spam", 5},
+  // Complaints and bounces are judged as rates (below), so by default they add nothing to the
+  // score; a weight above 0 makes them count there too.
+  std::map<std::string, double> weights = {{"complaint", 0}, {"bounce", 0}, {"spam", 5},
                                            {"bad_recipient", 1}, {"list_bombing", 5}};
+  // Rates (issue 18): complaints and hard bounces per message the subject (user, sender)
+  // sent within rate_window. Levels in percent; a rate above warn is an event, above block
+  // (with at least rate_min_messages messages) a block.
+  uint64_t rate_window_ms = 7ull * 24 * 3600 * 1000;
+  int rate_min_messages = 200;
+  double complaint_warn = 0.1;
+  double complaint_block = 0.5;
+  double bounce_warn = 5.0;
+  double bounce_block = 10.0;
   int list_bombing_messages = 20;  // messages to one recipient from one subject...
   uint64_t list_bombing_window_ms = 10 * 60 * 1000;  // ...within this window
   int evidence_max = 50;
@@ -140,6 +151,18 @@ struct WebhooksConfig {
   std::vector<uint64_t> RetryDelaysMs() const;
 };
 
+// Feedback loops (issue 18): the sender stamp policyd adds to accepted messages so that
+// complaints and bounces can be credited (core/sender_stamp.h), and the Rspamd endpoint.
+struct FeedbackConfig {
+  std::string stamp_secret;                       // empty: no stamp header; else 16+ bytes
+  std::string stamp_header = "X-Policyd-Sender";  // the header's name
+  // Max age of a stamp the ingester credits: older feedback credits nobody.
+  uint64_t stamp_max_age_ms = 30ull * 24 * 3600 * 1000;
+  // Password (HTTP Basic, any user name) or bearer token Rspamd's metadata_exporter presents
+  // on POST /api/v1/rspamd; empty: the endpoint is off.
+  std::string rspamd_token;
+};
+
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 enum class LogTarget { kStderr, kSyslog };
 struct LogConfig {
@@ -159,6 +182,7 @@ struct Config {
   AbuseConfig abuse;
   ReportConfig report;
   HttpConfig http;
+  FeedbackConfig feedback;
   MessagesConfig messages;
   WebhooksConfig webhooks;
   LogConfig log;

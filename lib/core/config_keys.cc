@@ -219,6 +219,21 @@ std::string CheckRetryDelays(const KeyValue& v) {
   return "";
 }
 
+std::string CheckStampSecret(const KeyValue& v) {
+  size_t size = std::get<std::string>(v).size();
+  return size == 0 || size >= 16 ? "" : "too short, expected empty (no stamp) or 16+ characters";
+}
+// A header field name (RFC 5322 ftext), and nothing that could end the PREPEND text early.
+std::string CheckHeaderName(const KeyValue& v) {
+  const std::string& name = std::get<std::string>(v);
+  bool ok = !name.empty() && name.size() <= 64 &&
+            std::all_of(name.begin(), name.end(), [](char ch) {
+              return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                     (ch >= '0' && ch <= '9') || ch == '-';
+            });
+  return ok ? "" : "expected a header name of letters, digits and '-' (at most 64)";
+}
+
 std::vector<ConfigKey> BuildKeys() {
   return {
       StringList("server.listen", FIELD(server.listen), CheckServerListen, Reload::kRestart),
@@ -261,6 +276,12 @@ std::vector<ConfigKey> BuildKeys() {
                FIELD(abuse.list_bombing_window_ms)),
       Int("abuse.evidence_max", 1, 1000, FIELD(abuse.evidence_max)),
       Duration("abuse.evidence_ttl", kMinute, 365 * kDay, FIELD(abuse.evidence_ttl_ms)),
+      Duration("abuse.rate_window", kHour, 30 * kDay, FIELD(abuse.rate_window_ms)),
+      Int("abuse.rate_min_messages", 0, 1'000'000'000, FIELD(abuse.rate_min_messages)),
+      Double("abuse.complaint_warn", 0, 100, FIELD(abuse.complaint_warn)),
+      Double("abuse.complaint_block", 0, 100, FIELD(abuse.complaint_block)),
+      Double("abuse.bounce_warn", 0, 100, FIELD(abuse.bounce_warn)),
+      Double("abuse.bounce_block", 0, 100, FIELD(abuse.bounce_block)),
       Double("abuse.weights.complaint", 0, 1e6, WEIGHT("complaint")),
       Double("abuse.weights.bounce", 0, 1e6, WEIGHT("bounce")),
       Double("abuse.weights.spam", 0, 1e6, WEIGHT("spam")),
@@ -277,6 +298,11 @@ std::vector<ConfigKey> BuildKeys() {
       Size("http.max_header_bytes", kKiB, kMiB, FIELD(http.max_header_bytes)),
       Size("http.max_body_bytes", kKiB, 64 * kMiB, FIELD(http.max_body_bytes)),
       Duration("http.timeout", 100, 10 * kMinute, FIELD(http.timeout_ms)),
+
+      String("feedback.stamp_secret", FIELD(feedback.stamp_secret), CheckStampSecret),
+      String("feedback.stamp_header", FIELD(feedback.stamp_header), CheckHeaderName),
+      Duration("feedback.stamp_max_age", kHour, 365 * kDay, FIELD(feedback.stamp_max_age_ms)),
+      String("feedback.rspamd_token", FIELD(feedback.rspamd_token), CheckApiToken),
 
       String("messages.acl", FIELD(messages.acl), CheckRejectTemplate),
       String("messages.abuse", FIELD(messages.abuse), CheckRejectTemplate),

@@ -100,6 +100,9 @@ AbuseSpecs AbuseSpec(const Config& config) {
   for (const auto& [kind, weight] : a.weights) {
     out.score += fmt::format(",{}={}", kind, PlainNumber(weight));
   }
+  out.rates = fmt::format("{},{},{},{},{},{}", a.rate_window_ms, a.rate_min_messages,
+                          PlainNumber(a.complaint_warn), PlainNumber(a.complaint_block),
+                          PlainNumber(a.bounce_warn), PlainNumber(a.bounce_block));
   return out;
 }
 
@@ -164,6 +167,7 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
       evidence(sender),
       abuse_spec.score,
       fmt::format("{},{}", config.abuse.list_bombing_messages, config.abuse.list_bombing_window_ms),
+      abuse_spec.rates,
   };
 }
 

@@ -32,6 +32,7 @@ std::optional<Verdict> DecideLocally(const PolicyRequest& request, const Config&
 struct AbuseSpecs {
   std::string escalation;  // throttle_events,within,block_for,memory,escalate,max_block,...
   std::string score;       // window=MS,threshold=X,KIND=WEIGHT,...
+  std::string rates;       // WINDOW_MS,MIN,COMPLAINT_WARN,COMPLAINT_BLOCK,BOUNCE_WARN,BOUNCE_BLOCK
 };
 std::string PlansSpec(const Config& config);
 AbuseSpecs AbuseSpec(const Config& config);

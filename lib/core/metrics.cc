@@ -62,6 +62,8 @@ void MergeMetrics(Metrics& into, const Metrics& from) {
   for (const auto& [k, n] : from.connection_closes) into.connection_closes[k] += n;
   for (const auto& [k, n] : from.blocks_created) into.blocks_created[k] += n;
   for (const auto& [k, n] : from.signals_ingested) into.signals_ingested[k] += n;
+  for (const auto& [k, n] : from.rate_warnings) into.rate_warnings[k] += n;
+  for (const auto& [k, n] : from.duplicate_feedback) into.duplicate_feedback[k] += n;
   for (const auto& [k, n] : from.http_requests) into.http_requests[k] += n;
   into.refusal_cache_hits += from.refusal_cache_hits;
   into.refusal_cache_clears += from.refusal_cache_clears;
@@ -107,6 +109,16 @@ std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
   Header(out, "policyd_signals_total", "counter", "Abuse signals ingested, by kind.");
   for (const auto& [kind, n] : m.signals_ingested) {
     out += fmt::format("policyd_signals_total{{kind=\"{}\"}} {}\n", Label(kind), n);
+  }
+  Header(out, "policyd_rate_warnings_total", "counter",
+         "Complaint or bounce rates that passed their warn level (event rate.warning), by kind.");
+  for (const auto& [kind, n] : m.rate_warnings) {
+    out += fmt::format("policyd_rate_warnings_total{{kind=\"{}\"}} {}\n", Label(kind), n);
+  }
+  Header(out, "policyd_duplicate_feedback_total", "counter",
+         "Complaints and bounces whose feedback id was already counted, by kind.");
+  for (const auto& [kind, n] : m.duplicate_feedback) {
+    out += fmt::format("policyd_duplicate_feedback_total{{kind=\"{}\"}} {}\n", Label(kind), n);
   }
   Header(out, "policyd_http_requests_total", "counter", "HTTP requests, by route and status.");
   for (const auto& [key, n] : m.http_requests) {

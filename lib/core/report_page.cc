@@ -41,9 +41,12 @@ std::string EvidenceRow(const std::string& raw) {
     std::string v = str(k);
     if (!v.empty()) facts += fmt::format("{}{}={}", facts.empty() ? "" : ", ", k, v);
   }
+  std::string detail = str("detail");
+  std::string rate = str("rate");  // complaints and bounces: the rate after this one
+  if (!rate.empty()) detail += detail.empty() ? rate : "; " + rate;
   return fmt::format("<tr><td>{}</td><td>{}</td><td>{}<br><small>{}</small></td></tr>\n",
                      HtmlEscape(FormatUtc(str("at"))), HtmlEscape(str("kind")),
-                     HtmlEscape(str("detail")), HtmlEscape(facts));
+                     HtmlEscape(detail), HtmlEscape(facts));
 }
 
 }  // namespace
@@ -67,7 +70,15 @@ Report MakeReport(std::string id, const std::vector<std::string>& flat) {
 std::string HtmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (unsigned char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    // The em dash of rate texts ("complaint rate 0.6 % \u2014 6 complaints in ..."), the one
+    // non-ASCII character the scripts write; every other byte outside ASCII stays '?'.
+    if (text.substr(i, 3) == "\xe2\x80\x94") {
+      out += "&mdash;";
+      i += 2;
+      continue;
+    }
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;

@@ -14,7 +14,7 @@ bool IsSignalKind(std::string_view kind) {
 }
 
 Result<Signal> MakeSignal(std::string_view subject, std::string_view kind,
-                          std::string_view evidence) {
+                          std::string_view evidence, std::string_view feedback_id) {
   Result<std::string> tag = ParseBlockSubject(subject);
   if (!tag.ok()) return tag.error();
   if (!IsSignalKind(kind)) {
@@ -24,7 +24,14 @@ Result<Signal> MakeSignal(std::string_view subject, std::string_view kind,
   if (evidence.size() > kMaxEvidenceBytes) {
     return Invalid(fmt::format("evidence longer than {} bytes", kMaxEvidenceBytes));
   }
-  return Signal{std::string(subject), *tag, std::string(kind), std::string(evidence)};
+  if (feedback_id.size() > kMaxFeedbackIdBytes) {
+    return Invalid(fmt::format("id longer than {} bytes", kMaxFeedbackIdBytes));
+  }
+  for (char c : feedback_id) {
+    if (c <= ' ' || c > '~') return Invalid("id: printable ASCII without spaces expected");
+  }
+  return Signal{std::string(subject), *tag, std::string(kind), std::string(evidence),
+                std::string(feedback_id)};
 }
 
 Result<std::vector<Signal>> ParseSignalBatch(std::string_view json) {
@@ -51,7 +58,7 @@ Result<std::vector<Signal>> ParseSignalBatch(std::string_view json) {
     if (!e.is_object() || !e.contains("subject") || !e.contains("kind")) {
       return Invalid(fmt::format("signals[{}]: needs \"subject\" and \"kind\" strings", i));
     }
-    Result<Signal> s = MakeSignal(text("subject"), text("kind"), text("evidence"));
+    Result<Signal> s = MakeSignal(text("subject"), text("kind"), text("evidence"), text("id"));
     if (!s.ok()) return Invalid(fmt::format("signals[{}]: {}", i, s.error().message));
     out.push_back(std::move(*s));
   }

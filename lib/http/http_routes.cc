@@ -37,6 +37,10 @@ void HttpServer::Route(const HttpRequest& request, Reply reply) {
     if (request.method != "POST") return counted("signals")(TextResponse(405, "POST only\n"));
     return ServeSignals(request, counted("signals"));
   }
+  if (path == "/api/v1/rspamd") {
+    if (request.method != "POST") return counted("rspamd")(TextResponse(405, "POST only\n"));
+    return ServeRspamd(request, counted("rspamd"));
+  }
   counted("other")(NotFound());
 }
 
@@ -97,8 +101,15 @@ void HttpServer::ServeSignals(const HttpRequest& request, Reply reply) {
           return reply(JsonResponse(503, nlohmann::json{{"error", r.error().message}}.dump()));
         }
         nlohmann::json blocked = nlohmann::json::array();
+        nlohmann::json rates = nlohmann::json::array();
         for (std::size_t i = 0; i < r->size() && i < signals->size(); ++i) {
           ++metrics_->signals_ingested[(*signals)[i].kind];
+          CountRateOutcome((*r)[i], (*signals)[i].kind, metrics_);
+          if (!(*r)[i].rate_text.empty() || (*r)[i].outcome == "duplicate") {
+            rates.push_back({{"subject", (*signals)[i].subject},
+                             {"outcome", (*r)[i].outcome},
+                             {"rate", (*r)[i].rate_text}});
+          }
           const std::string& reason = (*r)[i].block_reason;
           if (!reason.empty()) {
             ++metrics_->blocks_created[reason];
@@ -106,7 +117,8 @@ void HttpServer::ServeSignals(const HttpRequest& request, Reply reply) {
           }
         }
         reply(JsonResponse(200, nlohmann::json{{"accepted", signals->size()},
-                                               {"blocked", blocked}}
+                                               {"blocked", blocked},
+                                               {"rates", rates}}
                                         .dump() +
                                     "\n"));
       });

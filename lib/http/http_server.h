@@ -51,6 +51,7 @@ class HttpServer {
   void ServeReport(const HttpRequest& request, Reply reply);
   void ServeReview(const HttpRequest& request, Reply reply);
   void ServeSignals(const HttpRequest& request, Reply reply);
+  void ServeRspamd(const HttpRequest& request, Reply reply);  // rspamd_route.cc
   void ServeHealth(Reply reply);
 
   uv_loop_t* loop_;

@@ -4,14 +4,22 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/log_text.h"
 #include "core/reply_template.h"
+#include "core/sender_stamp.h"
 #include "log/log.h"
 #include "server/server.h"
 
 namespace policyd {
 namespace {
+
+uint64_t WallClockMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
 
 // A client that starts a request must finish it; Postfix writes a whole request at once, so
 // only a broken or hostile client (slow-loris) ever waits here. A shorter idle_timeout caps it:
@@ -156,7 +164,9 @@ void Connection::StartRequest(PolicyRequest request) {
 void Connection::OnDecided(uint64_t seq, Result<Verdict> verdict) {
   if (state_ != State::kAwaitingStore || seq != seq_) return;  // answered already
   if (verdict.ok()) {
-    SendReply(FormatVerdict(*verdict, *config_), *verdict, false);
+    std::string stamp =
+        SenderStampAction(request_, *verdict, *config_, WallClockMs(), &stamped_instance_);
+    SendReply(stamp.empty() ? FormatVerdict(*verdict, *config_) : stamp, *verdict, false);
     return;
   }
   POLICYD_LOG_WARN("event=failure_reply {} {} {}", LogField("peer", peer_),

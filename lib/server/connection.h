@@ -77,6 +77,9 @@ class Connection : public StreamConnection {
   RequestParser parser_;
   std::string peer_;
   uint64_t seq_ = 0;           // bumps per request; stale store replies are dropped
+  // The transaction (instance) whose first accepted RCPT got the sender stamp: later RCPTs
+  // of the same message answer DUNNO, so the message carries exactly one stamp.
+  std::string stamped_instance_;
   PolicyRequest request_;      // the request in flight (for the decision log line)
   std::shared_ptr<const Config> config_;  // snapshot for the request in flight
   uint64_t started_ns_ = 0;

@@ -15,6 +15,11 @@ Result<RedisValue> Checked(Result<RedisValue> r) {
 
 }  // namespace
 
+void CountRateOutcome(const SignalOutcome& outcome, const std::string& kind, Metrics* metrics) {
+  if (outcome.outcome == "warned") ++metrics->rate_warnings[kind];
+  if (outcome.outcome == "duplicate") ++metrics->duplicate_feedback[kind];
+}
+
 void ReportStore::Get(const Config& config, const std::string& id,
                       std::function<void(Result<std::optional<Report>>)> callback) {
   client_->Command({"HGETALL", config.redis.key_prefix + "report:" + id},
@@ -84,9 +89,9 @@ void ReportStore::IngestSignals(const Config& config, const std::vector<Signal>&
                                 std::function<void(Result<std::vector<SignalOutcome>>)> callback) {
   AbuseSpecs specs = AbuseSpec(config);
   std::vector<std::string> args = {config.redis.key_prefix, "0", specs.escalation, specs.score,
-                                   std::to_string(config.report.ttl_ms), source};
+                                   std::to_string(config.report.ttl_ms), source, specs.rates};
   for (const Signal& s : signals) {
-    args.insert(args.end(), {s.tag, s.kind, s.evidence, NewReportId()});
+    args.insert(args.end(), {s.tag, s.kind, s.evidence, NewReportId(), s.feedback_id});
   }
   // A batch of 1,000 is one script call; give it more than one request's time.
   scripts_->Run("signal", std::move(args), config.server.request_timeout_ms * 5,
@@ -95,8 +100,9 @@ void ReportStore::IngestSignals(const Config& config, const std::vector<Signal>&
                   if (!r.ok()) return callback(r.error());
                   std::vector<SignalOutcome> out;
                   for (const RedisValue& e : r->elements) {
-                    if (e.elements.size() == 2) {
-                      out.push_back({e.elements[0].AsString(), e.elements[1].AsString()});
+                    if (e.elements.size() == 4) {
+                      out.push_back({e.elements[0].AsString(), e.elements[1].AsString(),
+                                     e.elements[2].AsString(), e.elements[3].AsString()});
                     }
                   }
                   callback(std::move(out));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/metrics.h"
 #include "core/report_page.h"
 #include "core/result.h"
 #include "core/signals.h"
@@ -20,7 +21,14 @@ namespace policyd {
 struct SignalOutcome {
   std::string score;         // the subject's score after the signal
   std::string block_reason;  // "" unless this signal blocked the subject
+  // Complaints and bounces (_rates.lua): "complaint rate 0.6 % — 6 complaints in 1,000
+  // messages over 7 days (block level 0.5 %)"; "" for kinds judged by score.
+  std::string rate_text;
+  std::string outcome;  // scored, counted, warned, blocked or duplicate
 };
+
+// Adds a signal's rate outcome to the metrics: a warning or a duplicate feedback id.
+void CountRateOutcome(const SignalOutcome& outcome, const std::string& kind, Metrics* metrics);
 
 class ReportStore {
  public:

@@ -118,7 +118,8 @@ def _run(args, **kw):
 
 
 class PostfixInstance:
-    def __init__(self, tmpdir, name, policy_port, policy_timeout="10s"):
+    def __init__(self, tmpdir, name, policy_port, policy_timeout="10s", extra_main="",
+                 extra_master=""):
         self.name = name
         self.dir = os.path.join(tmpdir, f"postfix-{name}")
         self.etc = os.path.join(self.dir, "etc")
@@ -138,9 +139,9 @@ class PostfixInstance:
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             f.write(MAIN_CF.format(dir=self.dir, name=name, realm=SASL_REALM,
                                    policy_port=policy_port, policy_timeout=policy_timeout,
-                                   defer=DEFER_ACTION))
+                                   defer=DEFER_ACTION) + extra_main)
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
-            f.write(MASTER_CF.format(**self.ports))
+            f.write(MASTER_CF.format(**self.ports) + extra_master)
         with open(os.path.join(self.etc, "sasl", "smtpd.conf"), "w") as f:
             f.write(SMTPD_CONF.format(sasldb=self.sasldb))
 

@@ -26,6 +26,7 @@
 #include "core/http_message.h"
 #include "core/redis_keys.h"
 #include "core/report_token.h"
+#include "core/rspamd_verdict.h"
 #include "core/signals.h"
 #include "core/url_query.h"
 #include "fuzz_check.h"
@@ -120,6 +121,31 @@ void CheckSignals(const std::string& body) {
   }
 }
 
+// POST /api/v1/rspamd: bounded symbols and evidence, and every reply it builds serialises
+// (a cut UTF-8 sequence in a reason would make the JSON dump throw).
+void CheckRspamd(const std::string& body, const std::string& authorization) {
+  FUZZ_CHECK(!RspamdAuthMatches(authorization, ""));
+  Result<RspamdVerdict> v = ParseRspamdVerdict(body);
+  try {
+    if (!v.ok()) {
+      (void)nlohmann::json{{"error", v.error().message}}.dump();
+      return;
+    }
+    FUZZ_CHECK(v->symbols.size() <= kMaxRspamdSymbols);
+    std::string why;
+    std::optional<Signal> s = RspamdSignal(*v, &why);
+    if (!s) {
+      (void)nlohmann::json{{"accepted", 0}, {"ignored", why}}.dump();
+      return;
+    }
+    FUZZ_CHECK(s->kind == "spam" && s->evidence.size() <= kMaxEvidenceBytes);
+    (void)nlohmann::json{{"accepted", 1}, {"subject", s->subject}, {"blocked", ""}}.dump();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "JSON reply threw: %s\n", e.what());
+    FUZZ_CHECK(false);
+  }
+}
+
 void CheckRequest(const HttpRequest& r, HttpLimits limits) {
   FUZZ_CHECK(!r.method.empty());
   FUZZ_CHECK(r.body.size() <= limits.max_body_bytes);
@@ -142,6 +168,7 @@ void CheckRequest(const HttpRequest& r, HttpLimits limits) {
              (authorization == "Bearer " + std::string(kToken)));
   FUZZ_CHECK(!BearerTokenMatches(authorization, ""));
   CheckSignals(r.body);
+  CheckRspamd(r.body, authorization);
 }
 
 }  // namespace

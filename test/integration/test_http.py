@@ -22,6 +22,9 @@ timeout = "2s"
 throttle_events = 5
 score_threshold = 10
 score_window = "1h"
+[abuse.weights]
+complaint = 5.0
+bounce = 1.0
 
 [plans.default]
 limits = [ {{ subject = "user", metric = "messages", max = 1, window = "1h" }} ]

@@ -10,7 +10,7 @@ import unittest
 from harness import POLICYCTL, POLICYD, ROOT
 
 MAN = os.path.join(ROOT, "man")
-PAGES = ("policyd.8", "policyctl.8", "policyd.toml.5")
+PAGES = ("policyd.8", "policyctl.8", "policyd-feedback.8", "policyd.toml.5")
 
 
 def page_text(name):

@@ -17,6 +17,8 @@ PLANS = """
 listen = ["127.0.0.1:{http_port}"]
 [abuse]
 throttle_events = 1000
+[abuse.weights]
+complaint = 5.0
 [plans.default]
 limits = [ {{ subject = "user", metric = "messages", max = 1000, window = "1h" }} ]
 

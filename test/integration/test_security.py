@@ -226,7 +226,9 @@ class SecurityTest(ServedTestCase):
         tags = set()
         malformed = []
         for k in new:
-            m = re.fullmatch(r"pd:(rate|seen):\{([^{}]+)\}:[^{}]+", k)
+            # pd:sent (issue 18, the messages rates divide by) has no suffix.
+            m = (re.fullmatch(r"pd:(rate|seen):\{([^{}]+)\}:[^{}]+", k) or
+                 re.fullmatch(r"pd:(sent):\{([^{}]+)\}", k))
             if not m:
                 malformed.append(k[:120])
             else:

@@ -27,6 +27,7 @@ ALLOWED = {
     "policyd": {"core", "log", "net", "store", "server", "http"},  # the process: both faces
     "policyctl": {"core", "log", "store"},
     "bench": {"core", "log", "net"},                 # a client: never the server's insides
+    "feedback": {"core", "log", "store", "policyctl"},  # policyd-feedback: AdminSession's store
 }
 
 # component -> system headers (prefixes) it must not include.
@@ -41,6 +42,7 @@ FORBIDDEN_SYSTEM = {
     "policyd": ("hiredis/", "http_parser.h"),
     "policyctl": ("http_parser.h",),  # runs a libuv loop for the store's Redis client
     "bench": ("hiredis/", "http_parser.h"),
+    "feedback": ("http_parser.h", "hiredis/"),
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')

@@ -180,6 +180,9 @@ TEST_CASE("signals: each kind moves the score by its weight; crossing the thresh
   RedisServer redis;
   Config c = AbuseConfig();
   c.abuse.score_threshold = 10;
+  // Complaints and bounces are judged as rates; weights above 0 count them in the score too.
+  c.abuse.weights["complaint"] = 5;
+  c.abuse.weights["bounce"] = 1;
   StoreHarness store(redis.port(), c);
   // ReportStore on a second client of the same server.
   uv_loop_t loop;

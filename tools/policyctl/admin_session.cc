@@ -124,6 +124,13 @@ Result<std::vector<Report>> AdminSession::ListReviews(std::size_t max) {
       [&](auto done) { reports_->ListReviews(*config_, max, std::move(done)); });
 }
 
+Result<std::vector<SignalOutcome>> AdminSession::IngestSignals(const std::vector<Signal>& signals,
+                                                               const std::string& source) {
+  return Wait<std::vector<SignalOutcome>>([&](auto done) {
+    reports_->IngestSignals(*config_, signals, source, std::move(done));
+  });
+}
+
 Result<std::vector<SignalOutcome>> AdminSession::IngestSignal(const Signal& signal) {
   return Wait<std::vector<SignalOutcome>>([&](auto done) {
     reports_->IngestSignals(*config_, {signal}, "policyctl", std::move(done));

@@ -48,6 +48,9 @@ class AdminSession {
   Result<std::optional<Report>> GetReport(const std::string& id);
   Result<std::vector<Report>> ListReviews(std::size_t max);
   Result<std::vector<SignalOutcome>> IngestSignal(const Signal& signal);
+  // A batch in one script call, recorded with `source` (policyd-feedback: "feedback").
+  Result<std::vector<SignalOutcome>> IngestSignals(const std::vector<Signal>& signals,
+                                                   const std::string& source);
 
  private:
   Status Connect();

@@ -138,16 +138,26 @@ Status BlockDel(VerbContext& ctx) {
 }
 
 Status SignalVerb(VerbContext& ctx) {
-  Result<Signal> signal = MakeSignal(ctx.inv.args[0], ctx.inv.args[1], ctx.inv.Get("--evidence"));
+  Result<Signal> signal = MakeSignal(ctx.inv.args[0], ctx.inv.args[1], ctx.inv.Get("--evidence"),
+                                     ctx.inv.Get("--id"));
   if (!signal.ok()) return signal.error();
   Result<std::vector<SignalOutcome>> r = ctx.session.IngestSignal(*signal);
   if (!r.ok()) return r.error();
   if (r->size() != 1) return Error{ErrorCode::kInternal, "signal script: no outcome"};
   const SignalOutcome& o = r->front();
   const AbuseConfig& a = ctx.config.abuse;
-  std::string text = fmt::format("signal {} for {}: score {} (blocks at {} within {})\n",
-                                 signal->kind, Cell(signal->tag), o.score,
-                                 a.score_threshold, FormatDuration(a.score_window_ms));
+  std::string text;
+  if (o.outcome == "duplicate") {
+    text = fmt::format("signal {} for {}: this feedback id was already counted\n", signal->kind,
+                       Cell(signal->tag));
+  } else if (!o.rate_text.empty()) {
+    text = fmt::format("signal {} for {}: {}{}\n", signal->kind, Cell(signal->tag), o.rate_text,
+                       o.outcome == "warned" ? " (above the warn level)" : "");
+  } else {
+    text = fmt::format("signal {} for {}: score {} (blocks at {} within {})\n", signal->kind,
+                       Cell(signal->tag), o.score, a.score_threshold,
+                       FormatDuration(a.score_window_ms));
+  }
   if (!o.block_reason.empty()) {
     text += fmt::format("{} is now blocked ({}); see policyctl block show {}\n",
                         Cell(signal->tag), o.block_reason, Cell(signal->tag));
@@ -155,7 +165,9 @@ Status SignalVerb(VerbContext& ctx) {
   ctx.Emit({{"subject", signal->tag},
             {"kind", signal->kind},
             {"score", o.score},
-            {"blocked", o.block_reason}},
+            {"blocked", o.block_reason},
+            {"rate", o.rate_text},
+            {"outcome", o.outcome}},
            text);
   return Ok{};
 }

@@ -84,11 +84,14 @@ std::vector<VerbSpec> Build() {
        "Removes the block of SUBJECT. Its escalation history stays, so a repeat block within\n"
        "[abuse] memory still lasts longer."},
       {"signal", "SUBJECT KIND", 2, 2,
-       {{"--evidence", "TEXT", "what happened (FBL report id, bounce text, ...)"}},
+       {{"--evidence", "TEXT", "what happened (FBL report id, bounce text, ...)"},
+        {"--id", "ID", "feedback id: the same id for a subject counts once"}},
        "feed an abuse signal, as POST /api/v1/signals",
        "Records a signal of KIND (complaint, bounce, spam, bad_recipient, list_bombing) for\n"
-       "SUBJECT (user:NAME or sender:ADDRESS), weighted by [abuse.weights]. When the\n"
-       "subject's score within [abuse] score_window reaches score_threshold it is blocked."},
+       "SUBJECT (user:NAME or sender:ADDRESS). Complaints and bounces are judged as rates\n"
+       "against the messages SUBJECT sent within [abuse] rate_window (warn and block\n"
+       "levels); the other kinds are weighted by [abuse.weights], and when the subject's\n"
+       "score within [abuse] score_window reaches score_threshold it is blocked."},
       {"usage", "SUBJECT", 1, 1,
        {{"--plan", "PLAN", "the plan to read limits from (sender and ip subjects)"},
         {"--sender", "ADDRESS", "with a user: also the sender limits of this address"},

@@ -369,16 +369,19 @@ local parse_score = memoize(function(spec)
 end)
 
 -- Adds one signal. Returns the subject's score after it and the reason of a block it caused
--- ('' if none).
+-- ('' if none). has_evidence: the caller already wrote this signal's evidence entry
+-- (complaints and bounces, _rates.lua).
 local function add_signal(prefix, tag, kind, detail, now, score, abuse, report_id, report_ttl,
-                          source)
+                          source, has_evidence)
   local weight = score.weights[kind] or 0
   local k = key(prefix, 'signals', tag)
   redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. fmt_int(now - score.window))
   redis.call('ZADD', k, now, fmt_int(now) .. ':' .. kind .. ':' .. weight .. ':' .. report_id)
   redis.call('PEXPIRE', k, score.window)
-  add_evidence(prefix, tag, { at = now, kind = kind, detail = detail, weight = weight,
-                              source = source }, abuse.evidence_max, abuse.evidence_ttl)
+  if not has_evidence then
+    add_evidence(prefix, tag, { at = now, kind = kind, detail = detail, weight = weight,
+                                source = source }, abuse.evidence_max, abuse.evidence_ttl)
+  end
   local total, spamlike = 0, 0
   for _, m in ipairs(redis.call('ZRANGE', k, 0, -1)) do
     local mk, mw = string.match(m, '^%d+:([%w_]+):([%d%.]+):')

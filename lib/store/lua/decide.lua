@@ -16,6 +16,7 @@ local client, queue_id, sender = ARGV[24], ARGV[25], ARGV[26]
 local score_spec = ARGV[27]
 local lb_messages, lb_window = string.match(ARGV[28], '^(%d+),(%d+)$')
 lb_messages, lb_window = tonumber(lb_messages), tonumber(lb_window)
+local rates_spec = ARGV[29]  -- _rates.lua parse_rates
 -- Reply: { action, rule, report, domain, metric, count, max, window_s, retry_after, facts,
 --          reason of a block this request created ('' if none) }; the numbers as integers
 -- (formatting them would cost Redis more than a command).
@@ -222,6 +223,10 @@ if refused then
 elseif counting and not explain then
   for _, s in ipairs(states) do
     if s.cost > 0 then window_add(s.st, s.cost) end
+  end
+  -- The messages complaint and bounce rates divide by (_rates.lua).
+  if cost.messages > 0 then
+    count_sent(prefix, subject, sender_tag, now, rates_spec, tags.account)
   end
   result = reply('dunno', 'counted')
 else

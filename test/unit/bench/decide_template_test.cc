@@ -34,7 +34,7 @@ TEST_CASE("decide template: ARGV with placeholders where requests vary") {
   auto eom = DecideArgsTemplate(c, true, "example.com");
   REQUIRE(eom.ok());
   const auto& a = *eom;
-  REQUIRE(a.size() == 28);
+  REQUIRE(a.size() == 29);  // ARGV[29]: the rates spec (issue 18)
   CHECK(a[0] == "decide");
   CHECK(a[3] == "eom");
   CHECK(a[5] == "user:u__rand_int__");

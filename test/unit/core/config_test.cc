@@ -149,7 +149,7 @@ target = "syslog"
   CHECK(config->abuse.escalate == 3.0);
   CHECK(config->abuse.score_threshold == 2.5);
   CHECK(config->abuse.weights.at("spam") == 0.5);
-  CHECK(config->abuse.weights.at("bounce") == 1.0);
+  CHECK(config->abuse.weights.at("bounce") == 0.0);  // judged as a rate (issue 18)
   CHECK(config->log.level == LogLevel::kDebug);
   CHECK(config->log.target == LogTarget::kSyslog);
 }

@@ -151,7 +151,7 @@ TEST_CASE("decide_args: unauthenticated requests follow [policy] unauthenticated
   }
 }
 
-TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..28]") {
+TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..29]") {
   std::string lua = ReadFile(std::string(POLICYD_SOURCE_DIR) + "/lib/store/lua/decide.lua");
   REQUIRE_FALSE(lua.empty());
   std::set<int> used;
@@ -161,9 +161,9 @@ TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..28]") {
     used.insert(std::stoi((*it)[1]));
   }
   std::set<int> want;
-  for (int i = 1; i <= 28; ++i) want.insert(i);
+  for (int i = 1; i <= 29; ++i) want.insert(i);
   CHECK(used == want);
-  CHECK(Args(TypicalRequest(), TestConfig()).size() == 28);
+  CHECK(Args(TypicalRequest(), TestConfig()).size() == 29);
 }
 
 TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads it") {
@@ -185,7 +185,7 @@ TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads i
   o.report_id = "0123456789abcdef0123";
   PolicyRequest r = TypicalRequest();
   std::vector<std::string> a = Args(r, c, o);
-  REQUIRE(a.size() == 28);
+  REQUIRE(a.size() == 29);
   // Indices below are decide.lua's ARGV numbers.
   auto argv = [&](int n) { return a[static_cast<std::size_t>(n - 1)]; };
   CHECK(argv(1) == "explain");
@@ -219,6 +219,7 @@ TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads i
   CHECK(argv(26) == "alice@example.com");
   CHECK(argv(27) == AbuseSpec(c).score);
   CHECK(argv(28) == "7,60000");
+  CHECK(argv(29) == AbuseSpec(c).rates);
 }
 
 TEST_CASE("decide_args: defaults give decide mode, Redis time and RCPT stage names") {
@@ -260,7 +261,7 @@ TEST_CASE("decide_args: hostile names reach the script only as escaped tags") {
                                  {"client_address", "1.2.3.4}{ \n"},
                                  {"queue_id", "Q}{\x01"}});
   std::vector<std::string> a = Args(r, c);
-  REQUIRE(a.size() == 28);
+  REQUIRE(a.size() == 29);
   CHECK(a[5] == "user:" + EscapeKeyName(nasty_user));
   CHECK(a[5] == "user:a%7Db%7Bc%20d%0D%0A%00%FF%25");
   CHECK(a[6] == "sender:x%7Dy%7Bz%20@ex%7Dample");
@@ -391,7 +392,8 @@ TEST_CASE("decide_args: AbuseSpec gives every field parse_abuse and parse_score 
   AbuseSpecs s = AbuseSpec(c);
   CHECK(s.escalation == "5,600000,3600000,604800000,2,2592000000,50,2592000000");
   CHECK(s.score ==
-        "window=3600000,threshold=10,bad_recipient=1,bounce=1,complaint=5,list_bombing=5,spam=5");
+        "window=3600000,threshold=10,bad_recipient=1,bounce=0,complaint=0,list_bombing=5,spam=5");
+  CHECK(s.rates == "604800000,200,0.1,0.5,5,10");
 }
 
 TEST_CASE("decide_args: score spec numbers match parse_score's pattern for any valid value") {

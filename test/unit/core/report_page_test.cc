@@ -63,6 +63,8 @@ TEST_CASE("report_page: HtmlEscape turns markup characters into entities") {
       {"a\nb\r\0", "a?b??"},
       {"caf\xc3\xa9", "caf??"},
       {"\x7f\xff", "??"},
+      {"rate 0.6 % \xe2\x80\x94 6", "rate 0.6 % &mdash; 6"},
+      {"\xe2\x80\x93 \xe2\x80", "??? ??"},
   };
   cases[7].in = std::string("a\nb\r\0", 5);
   for (const Case& c : cases) {
