@@ -205,7 +205,7 @@ std::string CheckBaseUrl(const KeyValue& v) {
 // for the support link), checked by the same rule the page applies (core/page_template.h).
 std::string CheckLogoUrl(const KeyValue& v) {
   const std::string& url = std::get<std::string>(v);
-  if (url.empty() || IsSafePageUrl(url)) return "";
+  if (url.empty() || !UrlOrigin(url).empty()) return "";
   return fmt::format("'{}' is not a plain http:// or https:// URL", url);
 }
 

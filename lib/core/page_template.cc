@@ -115,6 +115,19 @@ bool IsSafePageUrl(std::string_view url, bool allow_mailto) {
   });
 }
 
+std::string UrlOrigin(std::string_view url) {
+  if (!IsSafePageUrl(url)) return "";
+  std::size_t host = url.find("://") + 3;
+  std::size_t end = std::min(url.find_first_of("/?#", host), url.size());
+  std::string_view origin_host = url.substr(host, end - host);
+  bool plain = !origin_host.empty() &&
+               std::all_of(origin_host.begin(), origin_host.end(), [](char c) {
+                 return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+               });
+  return plain ? std::string(url.substr(0, end)) : "";
+}
+
 TemplateValues& TemplateValues::Text(std::string name, std::string_view text) {
   html_[std::move(name)] = HtmlEscape(text);
   return *this;

@@ -36,6 +36,10 @@ class Markup {
 // spaces, quotes, angle brackets or backslashes: safe inside a quoted attribute once escaped.
 bool IsSafePageUrl(std::string_view url, bool allow_mailto = false);
 
+// "https://host[:port]" of a safe http(s) URL whose host is only letters, digits, '.', '-',
+// ':', '[' and ']' (the logo's origin for the page's Content-Security-Policy); "" otherwise.
+std::string UrlOrigin(std::string_view url);
+
 class TemplateValues {
  public:
   TemplateValues& Text(std::string name, std::string_view text);  // escaped when used

@@ -160,7 +160,8 @@ std::string RenderReportPage(const Report& r, std::string_view auth,
       .Text("max", FormatCount(kMaxReviewTextChars));
   TemplateValues v;
   v.Flag("acl", acl).Flag("block", !acl).Text("id", r.id).Text("relay_name", c.relay_name)
-      .Url("support_url", c.support_url, true).Url("logo_url", c.logo_url)
+      .Url("support_url", c.support_url, true)
+      .Url("logo_url", UrlOrigin(c.logo_url).empty() ? "" : c.logo_url)
       .Html("notice", c.notice.empty() ? Markup() : RenderPage("notice", notice))
       .Html("body", acl ? AclBody(r, c) : BlockBody(r, c)).Html("review", ReviewPart(r, auth, c));
   return RenderPage("page", v).str();

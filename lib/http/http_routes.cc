@@ -2,6 +2,7 @@
 // 404 page: nothing tells a prober whether an id exists (DESIGN §4).
 #include <nlohmann/json.hpp>
 
+#include "core/page_template.h"
 #include "core/report_guidance.h"
 #include "core/report_page.h"
 #include "core/report_token.h"
@@ -33,7 +34,9 @@ void ReplyWithPage(ReportStore* reports, std::shared_ptr<const Config> config,
                                                Result<AclToday> today) mutable {
       if (!today.ok()) return reply(TextResponse(503, "temporarily unavailable, try again\n"));
       context.acl = std::move(*today);
-      reply(HtmlResponse(status, RenderReportPage(*report, auth, context)));
+      HttpResponse page = HtmlResponse(status, RenderReportPage(*report, auth, context));
+      page.img_src = UrlOrigin(context.logo_url);  // the page may load the logo, nothing else
+      reply(std::move(page));
     });
   });
 }

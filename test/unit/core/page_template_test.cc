@@ -82,6 +82,18 @@ TEST_CASE("page_template: URLs are set only when safe") {
   CHECK(RenderTemplate("<a href=\"{{u}}\">", v).str() == "<a href=\"https://relay.example/?a=1&amp;b=2\">");
 }
 
+TEST_CASE("page_template: UrlOrigin is the logo's origin for the page's CSP") {
+  CHECK(UrlOrigin("https://relay.example/img/logo.png") == "https://relay.example");
+  CHECK(UrlOrigin("http://relay.example:8080") == "http://relay.example:8080");
+  CHECK(UrlOrigin("https://[2001:db8::1]/l.png?v=2") == "https://[2001:db8::1]");
+  CHECK(UrlOrigin("https://a;b.example/") == "");  // would end the CSP directive
+  CHECK(UrlOrigin("https://a,b.example/") == "");
+  CHECK(UrlOrigin("https://user@relay.example/") == "");
+  CHECK(UrlOrigin("mailto:a@b.example") == "");
+  CHECK(UrlOrigin("javascript:alert(1)") == "");
+  CHECK(UrlOrigin("https:///x") == "");
+}
+
 TEST_CASE("page_template: every embedded template parses") {
   CHECK(PageTemplateNames().size() >= 10);
   for (std::string_view name : PageTemplateNames()) {

@@ -101,9 +101,9 @@ TEST_CASE("report_guidance: the block page per reason: kind, end, continued send
 }
 
 TEST_CASE("report_guidance: rate facts from the newest throttle entry") {
-  auto facts = NewestRateFacts({R"({"kind":"block","detail":"x"})",
-                                R"({"kind":"throttle","detail":"recipients 2500/2000 per 86400s (account) (local, 3 throttles)"})",
-                                R"({"kind":"throttle","detail":"messages 1/1 per 60s (user)"})"});
+  auto facts = NewestRateFacts({R"j({"kind":"block","detail":"x"})j",
+                                R"j({"kind":"throttle","detail":"recipients 2500/2000 per 86400s (account) (local, 3 throttles)"})j",
+                                R"j({"kind":"throttle","detail":"messages 1/1 per 60s (user)"})j"});
   REQUIRE(facts.has_value());
   CHECK(facts->metric == "recipients");
   CHECK(facts->count == 2500);
@@ -112,7 +112,7 @@ TEST_CASE("report_guidance: rate facts from the newest throttle entry") {
   for (const char* bad : {"messages 1/x per 60s", "evil 1/1 per 60s", "messages 1/1 per 0s",
                           "messages", "", "messages 1/1 every 60s"}) {
     CAPTURE(bad);
-    CHECK_FALSE(NewestRateFacts({std::string(R"({"kind":"throttle","detail":")") + bad + "\"}"}));
+    CHECK_FALSE(NewestRateFacts({std::string(R"j({"kind":"throttle","detail":")j") + bad + "\"}"}));
   }
   CHECK(FormatCount(0) == "0");
   CHECK(FormatCount(999) == "999");
@@ -167,14 +167,14 @@ TEST_CASE("report_guidance: branding and the plan come from config") {
   Result<Config> config = ParseConfig(
       "[report]\nsecret = \"0123456789abcdef\"\nrelay_name = \"Example Relay\"\n"
       "support_url = \"https://relay.example/help\"\nlogo_url = \"https://relay.example/l.png\"\n"
-      "[abuse]\nescalate = 3\n[plans.free]\n[plans.pro]\nallow_any_domain = true\n",
+      "[abuse]\nescalate = 3\n[plans.default]\n[plans.pro]\nallow_any_domain = true\n",
       "t.toml");
   REQUIRE_MESSAGE(config.ok(), config.error().message);
   Report pro = MakeReport("0123456789abcdef0123", {"kind", "acl", "plan", "pro", "mode", "any"});
   ReportPageContext c = PageContextFor(*config, pro);
   CHECK(c.plan_any);
   CHECK(c.escalate == 3);
-  CHECK_FALSE(PageContextFor(*config, MakeReport("x", {"plan", "free"})).plan_any);
+  CHECK_FALSE(PageContextFor(*config, MakeReport("x", {"plan", "default"})).plan_any);
   CHECK_FALSE(PageContextFor(*config, MakeReport("x", {"plan", "gone"})).plan_any);
   std::string page = RenderReportPage(pro, "a", c);
   CHECK(Contains(page, "<img src=\"https://relay.example/l.png\" alt=\"\">"));
