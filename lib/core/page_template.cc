@@ -1,6 +1,7 @@
 #include "core/page_template.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/embedded_templates.h"
 #include "core/report_page.h"
@@ -95,7 +96,58 @@ void Render(std::string_view text, const TemplateValues& values, std::string* ou
   }
 }
 
+// The length of the valid UTF-8 sequence at text[i] (2-4), or 0 (invalid, overlong or a
+// surrogate); *cp is its code point.
+std::size_t Utf8Sequence(std::string_view text, std::size_t i, uint32_t* cp) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char lead = byte(i);
+  std::size_t len = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3
+                    : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+  if (len == 0 || i + len > text.size()) return 0;
+  uint32_t value = lead & (0xff >> (len + 1));
+  for (std::size_t k = 1; k < len; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    value = (value << 6) | (byte(i + k) & 0x3f);
+  }
+  bool overlong = (len == 3 && value < 0x800) || (len == 4 && value < 0x10000);
+  if (overlong || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff)) return 0;
+  *cp = value;
+  return len;
+}
+
+bool IsHiddenControl(uint32_t cp) {
+  return cp < 0xa0 || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 }  // namespace
+
+std::string EscapeText(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    if (text[i] == '\n') {  // a customer's line breaks (review text, shown pre-wrapped)
+      out += '\n';
+      ++i;
+      continue;
+    }
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      out += HtmlEscape(text.substr(i, 1));
+      ++i;
+      continue;
+    }
+    uint32_t cp = 0;
+    std::size_t len = Utf8Sequence(text, i, &cp);
+    if (len == 0) {
+      out += '?';
+      ++i;
+    } else {
+      out.append(IsHiddenControl(cp) ? std::string(len, '?') : std::string(text.substr(i, len)));
+      i += len;
+    }
+  }
+  return out;
+}
 
 bool IsSafePageUrl(std::string_view url, bool allow_mailto) {
   std::size_t rest = 0;
@@ -129,7 +181,7 @@ std::string UrlOrigin(std::string_view url) {
 }
 
 TemplateValues& TemplateValues::Text(std::string name, std::string_view text) {
-  html_[std::move(name)] = HtmlEscape(text);
+  html_[std::move(name)] = EscapeText(text);
   return *this;
 }
 

@@ -40,9 +40,14 @@ bool IsSafePageUrl(std::string_view url, bool allow_mailto = false);
 // ':', '[' and ']' (the logo's origin for the page's Content-Security-Policy); "" otherwise.
 std::string UrlOrigin(std::string_view url);
 
+// HtmlEscape, except that line breaks and valid UTF-8 beyond ASCII are kept (pages are UTF-8,
+// and customers write "café" and several lines): C1 controls, bidirectional controls (which could reorder what a reader
+// sees) and invalid, overlong or surrogate sequences become '?', one per byte.
+std::string EscapeText(std::string_view text);
+
 class TemplateValues {
  public:
-  TemplateValues& Text(std::string name, std::string_view text);  // escaped when used
+  TemplateValues& Text(std::string name, std::string_view text);  // EscapeText when used
   TemplateValues& Html(std::string name, Markup html);             // inserted as is
   // Set only when IsSafePageUrl(url, allow_mailto); then escaped (for & in a query) as text.
   TemplateValues& Url(std::string name, std::string_view url, bool allow_mailto = false);

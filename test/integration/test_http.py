@@ -78,7 +78,8 @@ class HttpTest(ServedTestCase):
         self.assertEqual(status, 200)
         self.assertIn("Review requested", page)
         self.assertNotIn("<script>alert", page)
-        self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;", page)
+        self.assertIn("We fixed it.\n&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;\nDone",
+                      page)
         stored = "We fixed it.\n<script>alert(1)</script> & \"quoted\"\nDone"
         self.assertEqual(self.redis.cmd("HGET", f"pd:report:{q['id']}", "review_text"), stored)
         out = subprocess.run([POLICYCTL, "-c", self.p.config_path, "review", "list", "--json"],

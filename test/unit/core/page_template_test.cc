@@ -20,6 +20,27 @@ TEST_CASE("page_template: every substitution is HTML-escaped") {
   CHECK(RenderTemplate("[{{unset}}]", v).str() == "[]");
 }
 
+TEST_CASE("page_template: text keeps readable UTF-8 and hides controls and bad sequences") {
+  struct Case {
+    std::string in;
+    const char* want;
+  };
+  for (const Case& c : {Case{"caf\xc3\xa9 <b>", "caf\xc3\xa9 &lt;b&gt;"},
+                        Case{"\xe2\x82\xac 5 \xf0\x9f\x93\xa7", "\xe2\x82\xac 5 \xf0\x9f\x93\xa7"},
+                        Case{"a\nb\x1b[31m\r", "a\nb?[31m?"},
+                        Case{"\xc2\x85", "??"},                  // C1 control
+                        Case{"x\xe2\x80\xaey", "x???y"},           // right-to-left override
+                        Case{"\xc0\xaf", "??"},                  // overlong '/'
+                        Case{"\xe0\x80\xaf", "???"},              // overlong, 3 bytes
+                        Case{"\xed\xa0\x80", "???"},              // a surrogate
+                        Case{"\xf4\x90\x80\x80", "????"},          // beyond U+10FFFF
+                        Case{"\xe2\x82", "??"},                  // cut short
+                        Case{"\xff\xfe", "??"}}) {
+    CAPTURE(c.in);
+    CHECK(EscapeText(c.in) == c.want);
+  }
+}
+
 TEST_CASE("page_template: Markup from the renderer is inserted as is") {
   TemplateValues inner;
   inner.Text("x", "<i>");
