@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/report_page.h"
+#include "core/utf8.h"
 
 namespace policyd {
 namespace {
@@ -158,21 +159,18 @@ ReviewText CheckReviewText(std::string_view raw) {
   std::string text;
   for (std::size_t i = 0; i < raw.size();) {
     unsigned char c = raw[i];
-    std::size_t len = Utf8Length(c);
-    if (len == 0 || i + len > raw.size()) return {"", "bad_text", 0};
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(raw[i + k]) & 0xc0) != 0x80) return {"", "bad_text", 0};
-    }
-    if (len == 1) {
-      if (c == '\r') {
-        text += '\n';
-        i += (i + 1 < raw.size() && raw[i + 1] == '\n') ? 2 : 1;
-        ++r.chars;
-        continue;
-      }
-      if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) return {"", "bad_text", 0};
-    } else if (len == 2 && c == 0xc2 && static_cast<unsigned char>(raw[i + 1]) < 0xa0) {
-      return {"", "bad_text", 0};  // C1 controls U+0080..U+009F
+    std::size_t len = 1;
+    if (c >= 0x80) {
+      uint32_t cp = 0;
+      len = Utf8Sequence(raw, i, &cp);
+      if (len == 0 || cp < 0xa0) return {"", "bad_text", 0};  // invalid, or a C1 control
+    } else if (c == '\r') {
+      text += '\n';
+      i += (i + 1 < raw.size() && raw[i + 1] == '\n') ? 2 : 1;
+      ++r.chars;
+      continue;
+    } else if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      return {"", "bad_text", 0};
     }
     text.append(raw.substr(i, len));
     i += len;

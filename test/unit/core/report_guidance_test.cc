@@ -138,7 +138,7 @@ TEST_CASE("report_guidance: review text is bounded and sanitised") {
   CHECK(Utf8Prefix("\xc3\xa9\xc3\xa9", 1) == "\xc3\xa9");
   for (std::string bad : {std::string("a\0b", 3), std::string("\x1b[31m"), std::string("\x7f"),
                           std::string("\xc2\x85"), std::string("\xff"), std::string("\xc3"),
-                          std::string("\xe2\x82")}) {
+                          std::string("\xe2\x82"), std::string("\xc0\xaf"), std::string("\xed\xa0\x80")}) {
     CAPTURE(bad);
     CHECK(CheckReviewText(bad).error == "bad_text");
   }
