@@ -109,6 +109,11 @@ struct ReportConfig {
   std::string secret;  // HMAC key for report auth tokens; required, at least 16 bytes
   uint64_t ttl_ms = 30ull * 24 * 3600 * 1000;
   uint64_t acl_dedup_ms = 60 * 60 * 1000;
+  // Branding of the report page: the relay's name, a support link (http(s):// or mailto:)
+  // and a logo image URL (http(s)://); "" = none.
+  std::string relay_name = "Mail relay";
+  std::string support_url;
+  std::string logo_url;
 };
 
 struct HttpConfig {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/listen_address.h"
+#include "core/page_template.h"
 #include "core/redis_url.h"
 #include "core/reply_template.h"
 
@@ -200,6 +201,28 @@ std::string CheckBaseUrl(const KeyValue& v) {
   return "";
 }
 
+// Branding URLs end up in the report page's attributes: plain http(s) URLs only (mailto: too
+// for the support link), checked by the same rule the page applies (core/page_template.h).
+std::string CheckLogoUrl(const KeyValue& v) {
+  const std::string& url = std::get<std::string>(v);
+  if (url.empty() || !UrlOrigin(url).empty()) return "";
+  return fmt::format("'{}' is not a plain http:// or https:// URL", url);
+}
+
+std::string CheckSupportUrl(const KeyValue& v) {
+  const std::string& url = std::get<std::string>(v);
+  if (url.empty() || IsSafePageUrl(url, true)) return "";
+  return fmt::format("'{}' is not a plain http://, https:// or mailto: URL", url);
+}
+
+std::string CheckRelayName(const KeyValue& v) {
+  const std::string& name = std::get<std::string>(v);
+  bool plain = std::all_of(name.begin(), name.end(),
+                           [](char ch) { return static_cast<unsigned char>(ch) >= ' ' && ch != 0x7f; });
+  if (name.empty() || name.size() > 100 || !plain) return "1-100 characters, no control characters";
+  return "";
+}
+
 std::string CheckSecret(const KeyValue& v) {
   return std::get<std::string>(v).size() >= 16 ? "" : "required, at least 16 characters";
 }
@@ -292,6 +315,9 @@ std::vector<ConfigKey> BuildKeys() {
       String("report.secret", FIELD(report.secret), CheckSecret),
       Duration("report.ttl", kMinute, 365 * kDay, FIELD(report.ttl_ms)),
       Duration("report.acl_dedup", kSecond, 30 * kDay, FIELD(report.acl_dedup_ms)),
+      String("report.relay_name", FIELD(report.relay_name), CheckRelayName),
+      String("report.support_url", FIELD(report.support_url), CheckSupportUrl),
+      String("report.logo_url", FIELD(report.logo_url), CheckLogoUrl),
 
       StringList("http.listen", FIELD(http.listen), CheckHttpListen, Reload::kRestart),
       String("http.api_token", FIELD(http.api_token), CheckApiToken),

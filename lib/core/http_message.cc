@@ -34,8 +34,9 @@ std::string FormatHttpResponse(const HttpResponse& r) {
       "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n"
       "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
       "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "
-      "form-action 'self'; frame-ancestors 'none'\r\nReferrer-Policy: no-referrer\r\n",
-      r.status, Reason(r.status), r.content_type, r.body.size());
+      "form-action 'self'; frame-ancestors 'none'{}\r\nReferrer-Policy: no-referrer\r\n",
+      r.status, Reason(r.status), r.content_type, r.body.size(),
+      r.img_src.empty() ? std::string() : "; img-src " + r.img_src);
   for (const auto& [name, value] : r.headers) out += fmt::format("{}: {}\r\n", name, value);
   out += "\r\n";
   out += r.body;
@@ -43,15 +44,15 @@ std::string FormatHttpResponse(const HttpResponse& r) {
 }
 
 HttpResponse TextResponse(int status, std::string body) {
-  return {status, "text/plain; charset=utf-8", std::move(body), {}};
+  return {status, "text/plain; charset=utf-8", std::move(body), {}, {}};
 }
 
 HttpResponse JsonResponse(int status, std::string body) {
-  return {status, "application/json", std::move(body), {}};
+  return {status, "application/json", std::move(body), {}, {}};
 }
 
 HttpResponse HtmlResponse(int status, std::string body) {
-  return {status, "text/html; charset=utf-8", std::move(body), {}};
+  return {status, "text/html; charset=utf-8", std::move(body), {}, {}};
 }
 
 bool BearerTokenMatches(std::string_view header, std::string_view token) {

@@ -25,10 +25,14 @@ struct HttpResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  // The one origin a page may load images from (the operator's logo, [report] logo_url), as
+  // core/page_template.h UrlOrigin made it; "" = none.
+  std::string img_src;
 };
 
 // Status line, Content-Type, Content-Length, Connection: close, security headers that keep a
-// report page self-contained (no external loads, no framing), extra headers, then the body.
+// report page self-contained (no external loads but img_src, no framing), extra headers, then
+// the body.
 std::string FormatHttpResponse(const HttpResponse& response);
 
 HttpResponse TextResponse(int status, std::string body);

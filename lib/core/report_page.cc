@@ -6,47 +6,106 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "core/page_template.h"
+
 namespace policyd {
 namespace {
-
-constexpr std::string_view kStyle =
-    "body{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em;color:#222}"
-    "h1{font-size:1.4em}table{border-collapse:collapse;width:100%}"
-    "td,th{border-bottom:1px solid #ddd;padding:.35em;text-align:left;vertical-align:top}"
-    ".notice{background:#eef6ee;padding:.6em;border-left:4px solid #4a4}"
-    "button{font-size:1em;padding:.4em 1em}";
 
 std::string Field(const Report& r, const char* name) {
   auto it = r.fields.find(name);
   return it == r.fields.end() ? std::string() : it->second;
 }
 
-std::string Row(std::string_view label, std::string_view value) {
-  return fmt::format("<tr><th>{}</th><td>{}</td></tr>\n", label, HtmlEscape(value));
-}
-
 // One evidence entry: a JSON object from the scripts; shown as "time kind detail (facts)".
-std::string EvidenceRow(const std::string& raw) {
+Markup EvidenceRow(const std::string& raw) {
+  TemplateValues v;
   nlohmann::json e = nlohmann::json::parse(raw, nullptr, false);
-  if (!e.is_object()) return fmt::format("<tr><td colspan=3>{}</td></tr>\n", HtmlEscape(raw));
+  if (!e.is_object()) return RenderPage("evidence_row", v.Text("detail", raw));
   auto str = [&](const char* k) -> std::string {
     if (!e.contains(k)) return "";
-    const auto& v = e[k];
-    if (v.is_string()) return v.get<std::string>();
-    if (v.is_number()) return fmt::format("{:.0f}", v.get<double>());
-    return v.dump();
+    const auto& value = e[k];
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_number()) return fmt::format("{:.0f}", value.get<double>());
+    return value.dump();
   };
   std::string facts;
   for (const char* k : {"sender", "recipient", "client", "queue_id", "source"}) {
-    std::string v = str(k);
-    if (!v.empty()) facts += fmt::format("{}{}={}", facts.empty() ? "" : ", ", k, v);
+    std::string value = str(k);
+    if (!value.empty()) facts += fmt::format("{}{}={}", facts.empty() ? "" : ", ", k, value);
   }
   std::string detail = str("detail");
   std::string rate = str("rate");  // complaints and bounces: the rate after this one
   if (!rate.empty()) detail += detail.empty() ? rate : "; " + rate;
-  return fmt::format("<tr><td>{}</td><td>{}</td><td>{}<br><small>{}</small></td></tr>\n",
-                     HtmlEscape(FormatUtc(str("at"))), HtmlEscape(str("kind")),
-                     HtmlEscape(detail), HtmlEscape(facts));
+  v.Text("at", FormatUtc(str("at"))).Text("kind", str("kind")).Text("detail", detail);
+  return RenderPage("evidence_row", v.Text("facts", facts));
+}
+
+// The ACL part: the sender domain on the account today, the user's mode in the customer's
+// terms, the fix for that mode and the domains the user may send from today.
+Markup AclBody(const Report& r, const ReportPageContext& c) {
+  std::string mode = Field(r, "mode"), domain = Field(r, "domain");
+  if (mode != "account" && mode != "any" && mode != "unknown") mode = "explicit";
+  bool wanted_any = mode == "any" && !c.plan_any;
+  std::string mode_used = wanted_any ? "account" : mode;
+  std::optional<std::string> state = DomainState(c.acl, domain);
+  std::string subject = Field(r, "subject");
+  TemplateValues v;
+  v.Text("sender", Field(r, "sender")).Text("domain", domain).Text("account", Field(r, "account"))
+      .Text("user", subject.starts_with("user:") ? subject.substr(5) : subject)
+      .Text("plan", Field(r, "plan")).Text("reason", Field(r, "reason"))
+      .Text("created", FormatUtc(Field(r, "created")))
+      .Flag("on_account", state.has_value()).Flag("verified", state == "verified")
+      .Flag("mode_" + mode, true).Flag("plan_any", c.plan_any).Flag("wanted_any", wanted_any)
+      .Flag("any_domain", mode_used == "any");
+  std::vector<Markup> items;
+  for (const std::string& d : PermittedDomains(c.acl, mode_used)) {
+    items.push_back(RenderPage("domain_item", TemplateValues().Text("domain", d)));
+  }
+  v.HtmlList("permitted", items);
+  std::string guidance = mode == "unknown" ? "acl_unknown"
+                         : domain.empty()  ? "acl_no_domain"
+                                           : "acl_" + mode_used;
+  v.Html("guidance", RenderPage(guidance, v));
+  return RenderPage("acl", v);
+}
+
+// The block part: the kind of block, the rate in plain words, when it ends, what continued
+// sending does, the steps for that kind and the evidence.
+Markup BlockBody(const Report& r, const ReportPageContext& c) {
+  std::string reason = Field(r, "reason");
+  if (reason != "spam" && reason != "abuse" && reason != "rate") reason = "manual";
+  std::string expires = FormatUtc(Field(r, "expires"));
+  TemplateValues v;
+  v.Text("subject", Field(r, "subject")).Text("detail", Field(r, "detail"))
+      .Text("created", FormatUtc(Field(r, "created"))).Text("expires", expires)
+      .Flag("reason_" + reason, true).Url("support_url", c.support_url, true);
+  if (reason == "rate") {
+    if (std::optional<RateFacts> rate = NewestRateFacts(r.evidence)) {
+      v.Text("rate_count", FormatCount(rate->count)).Text("rate_max", FormatCount(rate->max))
+          .Text("rate_metric", rate->metric).Html("rate_window", DurationText(rate->window_ms, true));
+    }
+  }
+  // Blocks the scripts make (escalation, signals; _common.lua escalate_block marks their
+  // report) escalate when they repeat; a block set by hand does not.
+  bool escalates = Field(r, "escalates") == "1" && c.escalate > 1 && c.memory_ms > 0;
+  v.Flag("escalates", escalates).Text("escalate", fmt::format("{:g}", c.escalate))
+      .Html("memory", DurationText(c.memory_ms, false))
+      .Html("max_block", DurationText(c.max_block_ms, false));
+  v.Html("continued", RenderPage("block_continued", v));
+  v.Html("guidance", RenderPage("block_" + reason, v));
+  std::vector<Markup> rows;
+  for (const std::string& e : r.evidence) rows.push_back(EvidenceRow(e));
+  v.HtmlList("evidence", rows);
+  return RenderPage("block", v);
+}
+
+Markup ReviewPart(const Report& r, std::string_view auth, const ReportPageContext& c) {
+  TemplateValues v;
+  v.Flag("pending", Field(r, "review") == "requested")
+      .Text("review_at", FormatUtc(Field(r, "review_at")))
+      .Text("review_text", Field(r, "review_text")).Text("id", r.id).Text("auth", auth)
+      .Text("max", std::to_string(kMaxReviewTextChars)).Text("text", c.text);
+  return RenderPage("review", v);
 }
 
 }  // namespace
@@ -103,52 +162,22 @@ std::string FormatUtc(std::string_view epoch_ms) {
   return buf;
 }
 
-std::string RenderReportPage(const Report& r, std::string_view auth, std::string_view notice) {
-  std::string kind = Field(r, "kind");
-  std::string title = kind == "acl" ? "Message refused: sender domain not permitted"
-                                    : "Sender blocked: spam or abuse detected";
-  std::string expires = Field(r, "expires");
-  std::string review = Field(r, "review");
-  std::string body;
-  body += fmt::format("<h1>{}</h1>\n", HtmlEscape(title));
-  if (!notice.empty()) body += fmt::format("<p class=notice>{}</p>\n", HtmlEscape(notice));
-  body += "<table>\n";
-  body += Row("Report", r.id);
-  body += Row("Reason", Field(r, "reason"));
-  body += Row("Subject", Field(r, "subject"));
-  if (!Field(r, "domain").empty()) body += Row("Sender domain", Field(r, "domain"));
-  if (!Field(r, "sender").empty()) body += Row("Sender", Field(r, "sender"));
-  if (!Field(r, "detail").empty()) body += Row("Details", Field(r, "detail"));
-  body += Row("Time", FormatUtc(Field(r, "created")));
-  if (kind != "acl") body += Row("Expires", expires.empty() ? "not before a review" : FormatUtc(expires));
-  body += Row("Review", review == "requested" ? "requested" : "not requested");
-  body += "</table>\n<h2>Evidence</h2>\n";
-  if (r.evidence.empty()) {
-    body += "<p>No further evidence recorded.</p>\n";
-  } else {
-    body += "<table>\n<tr><th>Time</th><th>Kind</th><th>Detail</th></tr>\n";
-    for (const std::string& e : r.evidence) body += EvidenceRow(e);
-    body += "</table>\n";
-  }
-  if (review == "requested") {
-    body += "<p>A review has been requested. Our team will look at it.</p>\n";
-  } else {
-    body += fmt::format(
-        "<form method=post action=\"\">\n<input type=hidden name=id value=\"{}\">\n"
-        "<input type=hidden name=auth value=\"{}\">\n"
-        "<p><button type=submit name=action value=review>Request review</button></p>\n</form>\n",
-        HtmlEscape(r.id), HtmlEscape(auth));
-  }
-  return fmt::format(
-      "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-      "<meta name=viewport content=\"width=device-width\"><title>{}</title>"
-      "<style>{}</style></head>\n<body>\n{}</body></html>\n",
-      HtmlEscape(title), kStyle, body);
+std::string RenderReportPage(const Report& r, std::string_view auth,
+                             const ReportPageContext& c) {
+  bool acl = Field(r, "kind") == "acl";
+  TemplateValues notice;
+  notice.Flag(c.notice, !c.notice.empty())
+      .Text("length", FormatCount(c.text_chars))
+      .Text("max", FormatCount(kMaxReviewTextChars));
+  TemplateValues v;
+  v.Flag("acl", acl).Flag("block", !acl).Text("id", r.id).Text("relay_name", c.relay_name)
+      .Url("support_url", c.support_url, true)
+      .Url("logo_url", UrlOrigin(c.logo_url).empty() ? "" : c.logo_url)
+      .Html("notice", c.notice.empty() ? Markup() : RenderPage("notice", notice))
+      .Html("body", acl ? AclBody(r, c) : BlockBody(r, c)).Html("review", ReviewPart(r, auth, c));
+  return RenderPage("page", v).str();
 }
 
-std::string RenderNotFoundPage() {
-  return "<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>Not found</title></head>"
-         "<body><h1>Not found</h1></body></html>\n";
-}
+std::string RenderNotFoundPage() { return RenderPage("not_found", TemplateValues()).str(); }
 
 }  // namespace policyd

@@ -1,7 +1,8 @@
 // The customer-facing report page (DESIGN §4): why a message was refused, for whom, since and
-// until when, the evidence, and a "Request review" form. Pure rendering: every value from
-// Redis (ultimately from customers' mail) is HTML-escaped here; the page has no external
-// assets, scripts or styles from elsewhere.
+// until when, the evidence, what to do about it, and a "Request review" form with the
+// customer's own words. Pure rendering: every value from
+// Redis (ultimately from customers' mail) is HTML-escaped (core/page_template.h); the page has
+// no scripts and no assets from elsewhere except the operator's own logo ([report] logo_url).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/report_guidance.h"
 
 namespace policyd {
 
@@ -28,9 +31,13 @@ std::string HtmlEscape(std::string_view text);
 // "2026-11-23 00:54:58 UTC" from milliseconds since the epoch; "" for 0 or empty.
 std::string FormatUtc(std::string_view epoch_ms);
 
-// The page. auth is embedded in the review form (the form posts id and auth back).
-// notice: a line shown above the report ("Review requested", "Review already requested").
-std::string RenderReportPage(const Report& report, std::string_view auth, std::string_view notice);
+// The page, from templates/page.html and the templates for the report's kind: for ACL
+// reports the user's permission mode and its fix (acl_MODE.html), for blocks the kind of
+// block and its steps (block_REASON.html). auth is embedded in the review form (the form
+// posts id and auth back). context: branding, notice, what Redis holds today
+// (core/report_guidance.h).
+std::string RenderReportPage(const Report& report, std::string_view auth,
+                             const ReportPageContext& context);
 
 // A page that reveals nothing: for unknown ids, wrong auth and any other 404.
 std::string RenderNotFoundPage();

@@ -2,6 +2,8 @@
 // 404 page: nothing tells a prober whether an id exists (DESIGN §4).
 #include <nlohmann/json.hpp>
 
+#include "core/page_template.h"
+#include "core/report_guidance.h"
 #include "core/report_page.h"
 #include "core/report_token.h"
 #include "core/signals.h"
@@ -13,6 +15,31 @@ namespace policyd {
 namespace {
 
 HttpResponse NotFound() { return HtmlResponse(404, RenderNotFoundPage()); }
+
+// Reads the report (and, for an ACL report, the account's domains and the user's grants
+// today) and answers with its page; page carries the notice and the text to show again.
+void ReplyWithPage(ReportStore* reports, std::shared_ptr<const Config> config,
+                   const std::string& id, const std::string& auth, ReportPageContext page,
+                   int status, std::function<void(HttpResponse)> reply) {
+  reports->Get(*config, id, [reports, config, auth, page, status, reply](
+                                Result<std::optional<Report>> r) mutable {
+    if (!r.ok()) return reply(TextResponse(503, "temporarily unavailable, try again\n"));
+    if (!r->has_value()) return reply(NotFound());
+    auto report = std::make_shared<Report>(std::move(**r));
+    ReportPageContext context = PageContextFor(*config, *report);
+    context.notice = page.notice;
+    context.text = page.text;
+    context.text_chars = page.text_chars;
+    reports->GetAclToday(*config, *report, [report, auth, context, status, reply](
+                                               Result<AclToday> today) mutable {
+      if (!today.ok()) return reply(TextResponse(503, "temporarily unavailable, try again\n"));
+      context.acl = std::move(*today);
+      HttpResponse page = HtmlResponse(status, RenderReportPage(*report, auth, context));
+      page.img_src = UrlOrigin(context.logo_url);  // the page may load the logo, nothing else
+      reply(std::move(page));
+    });
+  });
+}
 
 }  // namespace
 
@@ -55,13 +82,11 @@ void HttpServer::ServeReport(const HttpRequest& request, Reply reply) {
   const std::string& id = query["id"];
   std::string auth = query["auth"];
   if (!VerifyReportAuth(config().report.secret, id, auth)) return reply(NotFound());
-  reports_->Get(config(), id, [reply, auth](Result<std::optional<Report>> r) {
-    if (!r.ok()) return reply(TextResponse(503, "temporarily unavailable, try again\n"));
-    if (!r->has_value()) return reply(NotFound());
-    reply(HtmlResponse(200, RenderReportPage(**r, auth, "")));
-  });
+  ReplyWithPage(reports_, current_, id, auth, ReportPageContext(), 200, std::move(reply));
 }
 
+// The review form: one pending request per report; the customer's text is checked
+// (CheckReviewText) and a refused text comes back in the form with a notice saying why.
 void HttpServer::ServeReview(const HttpRequest& request, Reply reply) {
   auto form = ParseFormEncoded(request.body);
   auto query = ParseFormEncoded(request.query);
@@ -69,16 +94,25 @@ void HttpServer::ServeReview(const HttpRequest& request, Reply reply) {
   std::string auth = form.count("auth") ? form["auth"] : query["auth"];
   if (!VerifyReportAuth(config().report.secret, id, auth)) return reply(NotFound());
   std::shared_ptr<const Config> config = current_;
-  reports_->RequestReview(*config, id, [this, config, reply, id, auth](Result<std::string> r) {
+  ReviewText text = CheckReviewText(form["text"]);
+  if (!text.error.empty()) {
+    ReportPageContext page;
+    page.notice = text.error;
+    page.text_chars = text.chars;
+    // A too-long text comes back cut to the limit, so the customer can shorten it; a text
+    // with forbidden characters does not come back at all.
+    if (text.error == "too_long") page.text = Utf8Prefix(text.text, kMaxReviewTextChars);
+    POLICYD_LOG_INFO("event=review_refused report={} {}", id, LogField("result", text.error));
+    return ReplyWithPage(reports_, config, id, auth, std::move(page), 400, std::move(reply));
+  }
+  reports_->RequestReview(*config, id, text.text, [this, config, reply, id, auth](
+                                                      Result<std::string> r) {
     if (!r.ok()) return reply(TextResponse(503, "temporarily unavailable, try again\n"));
     if (*r == "missing") return reply(NotFound());
-    std::string notice = *r == "requested" ? "Review requested. Thank you."
-                                           : "A review was already requested for this report.";
+    ReportPageContext page;
+    page.notice = *r == "requested" ? "requested" : "already";
     POLICYD_LOG_INFO("event=review_requested report={} {}", id, LogField("result", *r));
-    reports_->Get(*config, id, [reply, auth, notice](Result<std::optional<Report>> report) {
-      if (!report.ok() || !report->has_value()) return reply(NotFound());
-      reply(HtmlResponse(200, RenderReportPage(**report, auth, notice)));
-    });
+    ReplyWithPage(reports_, config, id, auth, std::move(page), 200, reply);
   });
 }
 

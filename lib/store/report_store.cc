@@ -1,6 +1,7 @@
 #include "store/report_store.h"
 
 #include "core/decide_args.h"
+#include "core/redis_keys.h"
 #include "core/report_token.h"
 
 namespace policyd {
@@ -75,13 +76,49 @@ void ReportStore::ListReviews(const Config& config, std::size_t max,
 }
 
 void ReportStore::RequestReview(const Config& config, const std::string& id,
+                                const std::string& text,
                                 std::function<void(Result<std::string>)> callback) {
-  scripts_->Run("review", {config.redis.key_prefix, "0", id}, config.server.request_timeout_ms,
+  scripts_->Run("review", {config.redis.key_prefix, "0", id, text},
+                config.server.request_timeout_ms,
                 [callback = std::move(callback)](Result<RedisValue> reply) {
                   Result<RedisValue> r = std::move(reply);  // error replies are Errors
                   if (!r.ok()) return callback(r.error());
                   callback(r->AsString());
                 });
+}
+
+void ReportStore::GetAclToday(const Config& config, const Report& report,
+                              std::function<void(Result<AclToday>)> callback) {
+  auto field = [&](const char* name) {
+    auto it = report.fields.find(name);
+    return it == report.fields.end() ? std::string() : it->second;
+  };
+  std::string account = field("account"), subject = field("subject");
+  if (field("kind") != "acl" || !IsValidAccountName(account) || !subject.starts_with("user:")) {
+    return callback(AclToday());
+  }
+  // subject is the tag decide.lua wrote (already escaped, core/redis_keys.h).
+  const std::string& prefix = config.redis.key_prefix;
+  uint64_t timeout = config.server.request_timeout_ms;
+  client_->Command(
+      {"HGETALL", BuildKey(prefix, "domains", "account:" + account)}, timeout,
+      [this, prefix, subject, timeout, callback = std::move(callback)](Result<RedisValue> reply) {
+        Result<RedisValue> r = Checked(std::move(reply));
+        if (!r.ok()) return callback(r.error());
+        auto today = std::make_shared<AclToday>();
+        for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+          today->account_domains[r->elements[i].AsString()] = r->elements[i + 1].AsString();
+        }
+        client_->Command({"SMEMBERS", BuildKey(prefix, "grants", subject)}, timeout,
+                         [today, callback](Result<RedisValue> reply) {
+                           Result<RedisValue> g = Checked(std::move(reply));
+                           if (!g.ok()) return callback(g.error());
+                           for (const RedisValue& v : g->elements) {
+                             today->grants.push_back(v.AsString());
+                           }
+                           callback(std::move(*today));
+                         });
+      });
 }
 
 void ReportStore::IngestSignals(const Config& config, const std::vector<Signal>& signals,

@@ -41,9 +41,14 @@ class ReportStore {
   // max; reports that expired since are left out.
   void ListReviews(const Config& config, std::size_t max,
                    std::function<void(Result<std::vector<Report>>)> callback);
-  // "requested", "already" or "missing".
-  void RequestReview(const Config& config, const std::string& id,
+  // "requested", "already" (one is pending) or "missing". text: the customer's words,
+  // already checked (CheckReviewText); stored as the report's review_text.
+  void RequestReview(const Config& config, const std::string& id, const std::string& text,
                      std::function<void(Result<std::string>)> callback);
+  // For an ACL report's page: the account's domains and the user's grants as they are now
+  // (two reads, each in its subject's slot). Empty for other reports and unknown accounts.
+  void GetAclToday(const Config& config, const Report& report,
+                   std::function<void(Result<AclToday>)> callback);
   // One atomic script call for the whole batch; outcomes in input order.
   void IngestSignals(const Config& config, const std::vector<Signal>& signals,
                      const std::string& source,

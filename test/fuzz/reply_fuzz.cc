@@ -10,7 +10,10 @@
 //  - the wire reply is "action=TEXT\n\n" with no other line break, so no value can add an
 //    attribute or end the reply early;
 //  - Printable is printable ASCII and reversible; LogSafe stays within its width;
-//  - HtmlEscape leaves no character that could open a tag or close an attribute.
+//  - HtmlEscape leaves no character that could open a tag or close an attribute;
+//  - the report page's EscapeText neither (nor control bytes but LF), a page template without
+//    '<' renders to text without '<' whatever its values hold, and CheckReviewText's accepted
+//    text is bounded, has no CR or control byte but LF and TAB, and passes again unchanged.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -21,6 +24,8 @@
 
 #include "core/config.h"
 #include "core/log_text.h"
+#include "core/page_template.h"
+#include "core/report_guidance.h"
 #include "core/reply_template.h"
 #include "core/report_page.h"
 #include "core/verdict.h"
@@ -107,6 +112,25 @@ void CheckHtml(std::string_view value) {
   }
 }
 
+void CheckPageText(std::string_view tmpl, std::string_view value) {
+  std::string text = EscapeText(value);
+  FUZZ_CHECK(text.find_first_of("<>\"'") == std::string::npos);
+  for (unsigned char c : text) FUZZ_CHECK(c >= 0x20 ? c != 0x7f : c == '\n');
+  TemplateValues values;
+  values.Text("user", value).Text("domain", value).Flag("on", !value.empty());
+  values.Url("url", value, true);
+  std::string page = RenderTemplate(tmpl, values).str();
+  if (tmpl.find('<') == std::string_view::npos) FUZZ_CHECK(page.find('<') == std::string::npos);
+  TemplateErrors(tmpl);
+  ReviewText review = CheckReviewText(value);
+  if (review.error.empty()) {
+    FUZZ_CHECK(review.chars <= kMaxReviewTextChars);
+    for (unsigned char c : review.text) FUZZ_CHECK(c >= 0x20 ? c != 0x7f : c == '\n' || c == '\t');
+    ReviewText again = CheckReviewText(review.text);
+    FUZZ_CHECK(again.error.empty() && again.text == review.text);
+  }
+}
+
 }  // namespace
 }  // namespace policyd
 
@@ -168,5 +192,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckLogText(values["user"], 128);
   CheckHtml(bytes);
   CheckHtml(values["user"]);
+  CheckPageText(text, bytes);
   return 0;
 }

@@ -5,10 +5,11 @@ import http.client
 import json
 import re
 import secrets
+import subprocess
 import unittest
 import urllib.parse
 
-from harness import Policyd, RedisServer, ServedTestCase, TempDir, free_port, request_bytes
+from harness import POLICYCTL, Policyd, RedisServer, ServedTestCase, TempDir, free_port, request_bytes
 
 TOKEN = "test-token-0123456789abcdef"
 EXTRA = """
@@ -63,9 +64,60 @@ class HttpTest(ServedTestCase):
         self.assertEqual(status, 200)
         self.assertIn("Review requested", page)
         status, page, _ = self.http("POST", "/report", form, hdrs)
-        self.assertIn("already requested", page)
+        self.assertIn("already pending", page)
         self.assertEqual(self.redis.cmd("HGET", f"pd:report:{q['id']}", "review"), "requested")
         self.assertEqual(self.redis.cmd("LRANGE", "pd:reviews", 0, -1).count(q["id"]), 1)
+
+    def review(self, q, text):
+        form = urllib.parse.urlencode({"id": q["id"], "auth": q["auth"], "action": "review",
+                                       "text": text})
+        return self.http("POST", "/report", form,
+                         {"Content-Type": "application/x-www-form-urlencoded"})
+
+    def test_review_text_round_trips_escaped_to_the_page_policyctl_and_the_event(self):
+        _, q = self.acl_refusal(user="texter")
+        text = "We fixed it.\r\n<script>alert(1)</script> & \"quoted\"\rDone"
+        status, page, _ = self.review(q, text)
+        self.assertEqual(status, 200)
+        self.assertIn("Review requested", page)
+        self.assertNotIn("<script>alert", page)
+        self.assertIn("We fixed it.\n&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;\nDone",
+                      page)
+        stored = "We fixed it.\n<script>alert(1)</script> & \"quoted\"\nDone"
+        self.assertEqual(self.redis.cmd("HGET", f"pd:report:{q['id']}", "review_text"), stored)
+        out = subprocess.run([POLICYCTL, "-c", self.p.config_path, "review", "list", "--json"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        mine = [r for r in json.loads(out.stdout) if r["id"] == q["id"]]
+        self.assertEqual(mine[0]["text"], stored)
+        out = subprocess.run([POLICYCTL, "-c", self.p.config_path, "review", "list"],
+                             capture_output=True, text=True, timeout=30)
+        line = [l for l in out.stdout.splitlines() if q["id"] in l][0]
+        self.assertIn("We fixed it. / <script>alert(1)</script>", line)
+        events = self.redis.cmd("XRANGE", "pd:events", "-", "+")
+        fields = [dict(zip(e[1][::2], e[1][1::2])) for e in events]
+        mine = [f for f in fields if f["type"] == "review.requested"
+                and json.loads(f["data"])["report"] == q["id"]]
+        self.assertEqual(len(mine), 1)
+        self.assertEqual(mine[0]["subject"], "user:texter")
+        self.assertEqual(json.loads(mine[0]["data"])["text"], stored)
+        # A second submit, with other words, is refused as already pending and changes nothing.
+        status, page, _ = self.review(q, "again")
+        self.assertIn("already pending", page)
+        self.assertEqual(self.redis.cmd("HGET", f"pd:report:{q['id']}", "review_text"), stored)
+
+    def test_hostile_review_text_is_refused_with_a_clear_message(self):
+        _, q = self.acl_refusal(user="hostile")
+        status, page, _ = self.review(q, "x" * (100 * 1024))
+        self.assertEqual(status, 400)
+        self.assertIn("it has 102,400 characters and at most 2,000 are allowed", page)
+        self.assertIn(">" + "x" * 2000 + "</textarea>", page)  # kept, cut to the limit
+        for bad in ("bell\x07", "esc\x1b[31m", "nul\x00"):
+            status, page, _ = self.review(q, bad)
+            self.assertEqual(status, 400, bad)
+            self.assertIn("contains characters that are not allowed", page)
+        self.assertEqual(self.redis.cmd("HGET", f"pd:report:{q['id']}", "review"), "none")
+        self.assertEqual(self.redis.cmd("LRANGE", "pd:reviews", 0, -1).count(q["id"]), 0)
 
     def test_forged_altered_foreign_and_random_ids_all_get_404(self):
         path, q = self.acl_refusal(user="victim")

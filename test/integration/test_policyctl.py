@@ -263,7 +263,7 @@ class RoundTripTest(PolicyctlBase):
         self.assertEqual([(r["id"], r["kind"], r["subject"], r["reason"]) for r in listed],
                          [(report["report"], "block", "user:alice", "abuse")])
         self.assertRegex(self.ok("review", "list"),
-                         rf"(?m)^{report['report']} +\d{{4}}-.* UTC +block +user:alice +abuse$")
+                         rf"(?m)^{report['report']} +\d{{4}}-.* UTC +block +user:alice +abuse +-$")
         self.assertEqual(self.ctl("report", "show", "0" * 20)[0], 1)
 
     def test_every_verb_has_help(self):

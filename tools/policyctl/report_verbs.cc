@@ -21,6 +21,17 @@ std::string Url(const VerbContext& ctx, const std::string& id) {
   return ReportUrl(ctx.config.report.base_url, ctx.config.report.secret, id);
 }
 
+// The customer's review text in a table cell: its first 60 bytes, lines joined with " / "
+// (Cell() then makes anything unprintable visible); the full text is in --json and report show.
+std::string Excerpt(const std::string& text) {
+  std::string one_line;
+  for (char c : text) one_line += c == '\n' ? std::string(" / ") : std::string(1, c);
+  if (one_line.size() <= 60) return one_line;
+  std::size_t cut = 57;
+  while (cut > 0 && (static_cast<unsigned char>(one_line[cut]) & 0xc0) == 0x80) --cut;
+  return one_line.substr(0, cut) + "...";
+}
+
 }  // namespace
 
 Status ReportShow(VerbContext& ctx) {
@@ -61,6 +72,7 @@ Status ReportShow(VerbContext& ctx) {
                                    {"expires", expires.empty() ? "" : TimeText(expires)},
                                    {"source", Field(report, "source")},
                                    {"review", review},
+                                   {"review text", Field(report, "review_text")},
                                    {"url", Url(ctx, report.id)}});
   if (!rows.empty()) {
     text += "\nevidence (newest first):\n" + RenderTable({"AT", "KIND", "DETAIL"}, rows);
@@ -86,11 +98,12 @@ Status ReviewList(VerbContext& ctx) {
                  {"kind", Field(r, "kind")},
                  {"subject", Field(r, "subject")},
                  {"reason", Field(r, "reason")},
+                 {"text", Field(r, "review_text")},
                  {"url", Url(ctx, r.id)}});
     rows.push_back({r.id, TimeText(Field(r, "review_at")), Field(r, "kind"),
-                    Field(r, "subject"), Field(r, "reason")});
+                    Field(r, "subject"), Field(r, "reason"), Excerpt(Field(r, "review_text"))});
   }
-  ctx.Emit(j, RenderTable({"REPORT", "REQUESTED", "KIND", "SUBJECT", "REASON"}, rows));
+  ctx.Emit(j, RenderTable({"REPORT", "REQUESTED", "KIND", "SUBJECT", "REASON", "TEXT"}, rows));
   return Ok{};
 }
 

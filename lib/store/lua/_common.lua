@@ -319,6 +319,8 @@ end
 local function escalate_block(prefix, tag, reason, detail, now, abuse, report_id, report_ttl, source)
   local d = next_block_duration(prefix, tag, now, abuse)
   create_block(prefix, tag, reason, detail, d, report_id, report_ttl, now, source)
+  -- The report page says a repeat escalates only for blocks made here (not by hand).
+  redis.call('HSET', prefix .. 'report:' .. report_id, 'escalates', '1')
   redis.call('PEXPIRE', key(prefix, 'blockhist', tag), d + abuse.memory)
   return d
 end

@@ -110,7 +110,9 @@ local function acl_refusal(reason)
     id = create_report(prefix, report_id, report_ttl, {
       kind = 'acl', subject = subject, reason = reason, domain = domain, sender = sender,
       created = fmt_int(now), expires = '', review = 'none', client = client,
-      queue_id = queue_id })
+      queue_id = queue_id,
+      -- for the report page's guidance: the user's mode ('unknown': no such user), account, plan
+      mode = next(user) and user_mode or 'unknown', account = account or '', plan = plan_name })
     redis.call('SET', dedup, id, 'PX', acl_dedup)
   end
   facts.acl = reason

@@ -1,14 +1,16 @@
--- review: records a customer's review request for a report once.
--- ARGV: prefix, now_ms (0 = TIME), report id. Reply: 'requested' (new), 'already' (repeat),
--- 'missing' (no such report).
-local prefix, id = ARGV[1], ARGV[3]
+-- review: records a customer's review request for a report once, with the customer's text
+-- (checked and bounded by the caller, core/report_guidance.h CheckReviewText).
+-- ARGV: prefix, now_ms (0 = TIME), report id, text ('' = none). Reply: 'requested' (new),
+-- 'already' (one is pending), 'missing' (no such report).
+local prefix, id, text = ARGV[1], ARGV[3], ARGV[4] or ''
 local now = now_ms(ARGV[2])
 local k = prefix .. 'report:' .. id
 if redis.call('EXISTS', k) == 0 then return 'missing' end
-if redis.call('HGET', k, 'review') == 'requested' then return 'already' end
-redis.call('HSET', k, 'review', 'requested', 'review_at', fmt_int(now))
+local r = redis.call('HMGET', k, 'review', 'subject', 'kind', 'reason')
+if r[1] == 'requested' then return 'already' end
+redis.call('HSET', k, 'review', 'requested', 'review_at', fmt_int(now), 'review_text', text)
 redis.call('LPUSH', prefix .. 'reviews', id)
 redis.call('LTRIM', prefix .. 'reviews', 0, 9999)
-local r = redis.call('HMGET', k, 'subject', 'kind')
-emit_event(prefix, 'review.requested', r[1] or '', now, { report = id, kind = r[2] or '' })
+emit_event(prefix, 'review.requested', r[2] or '', now,
+           { report = id, kind = r[3] or '', reason = r[4] or '', text = text })
 return 'requested'

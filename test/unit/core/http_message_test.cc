@@ -58,7 +58,17 @@ TEST_CASE("http_message: responses carry the security headers and their content 
     std::string csp = HeaderValue(head, "Content-Security-Policy");
     CHECK(csp.find("default-src 'none'") != std::string::npos);
     CHECK(csp.find("frame-ancestors 'none'") != std::string::npos);
+    CHECK(csp.find("img-src") == std::string::npos);
   }
+}
+
+TEST_CASE("http_message: a page with the operator's logo may load images from its origin only") {
+  HttpResponse r = HtmlResponse(200, "<p>x</p>");
+  r.img_src = "https://relay.example";
+  auto [head, body] = SplitResponse(FormatHttpResponse(r));
+  CHECK(HeaderValue(head, "Content-Security-Policy") ==
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; img-src https://relay.example");
 }
 
 TEST_CASE("http_message: status lines name the reason, unknown codes still format") {

@@ -73,24 +73,36 @@ TEST_CASE("report_page: HtmlEscape turns markup characters into entities") {
   }
 }
 
-TEST_CASE("report_page: no value from fields, evidence, auth or notice is rendered unescaped") {
+TEST_CASE("report_page: no value from fields, evidence, auth, branding or text is rendered unescaped") {
   for (const std::string& p : kPayloads) {
     CAPTURE(p);
     for (const char* kind : {"acl", "block", ""}) {
       for (const char* review : {"requested", "none"}) {
-        Report r;
-        r.id = p;
-        for (const char* f : {"kind", "reason", "subject", "domain", "sender", "detail", "created",
-                              "expires", "review", "source", "evidence"}) {
-          r.fields[f] = p;
+        for (const char* reason : {"spam", "abuse", "rate", "manual", "x"}) {
+          Report r;
+          r.id = p;
+          for (const char* f : {"kind", "reason", "subject", "domain", "sender", "detail",
+                                "created", "expires", "review", "source", "evidence", "mode",
+                                "account", "plan", "review_text", "review_at"}) {
+            r.fields[f] = p;
+          }
+          r.fields["kind"] = kind;
+          r.fields["review"] = review;
+          r.fields["reason"] = reason;
+          r.evidence = {EvidenceJson(p), p, "[\"" + p + "\"]",
+                        "{\"at\":1,\"kind\":{\"x\":\"" + p + "\"}}"};
+          ReportPageContext c;
+          c.relay_name = p;
+          c.support_url = "https://x.example/" + p;  // not a safe URL: left out
+          c.logo_url = p;
+          c.text = p;
+          c.notice = "too_long";
+          c.acl.account_domains[p] = p;
+          c.acl.grants = {p};
+          std::string page = RenderReportPage(r, p, c);
+          CheckInert(page);
+          CHECK(Contains(page, HtmlEscape(p)));
         }
-        r.fields["kind"] = kind;
-        r.fields["review"] = review;
-        r.evidence = {EvidenceJson(p), p, "[\"" + p + "\"]", "{\"at\":1,\"kind\":{\"x\":\"" +
-                                                                  p + "\"}}"};
-        std::string page = RenderReportPage(r, p, p);
-        CheckInert(page);
-        CHECK(Contains(page, HtmlEscape(p)));
       }
     }
   }
@@ -101,34 +113,40 @@ TEST_CASE("report_page: the page shows the report's facts and the review form") 
                         {"kind", "block", "subject", "user:alice", "reason", "spam", "created",
                          "1700000000000", "expires", "1700003600000", "review", "none",
                          "evidence", R"(["{\"at\":1700000000000,\"kind\":\"spam\",\"detail\":\"trap hit\",\"source\":\"api\"}"])"});
-  std::string page = RenderReportPage(r, "54da4565-6c01-52be-bdcc-44544b5dd23d", "");
-  CHECK(Contains(page, "<title>Sender blocked: spam or abuse detected</title>"));
+  ReportPageContext c;
+  c.relay_name = "Example Relay";
+  std::string page = RenderReportPage(r, "54da4565-6c01-52be-bdcc-44544b5dd23d", c);
+  CHECK(Contains(page, "<title>Sender blocked: spam or abuse detected | Example Relay</title>"));
   CHECK(Contains(page, "<td>user:alice</td>"));
-  CHECK(Contains(page, "<td>spam</td>"));
+  CHECK(Contains(page, "<td>spam content</td>"));
   CHECK(Contains(page, "2023-11-14 22:13:20 UTC"));
-  CHECK(Contains(page, "2023-11-14 23:13:20 UTC"));
+  CHECK(Contains(page, "2023-11-14 23:13:20 UTC, by itself"));
   CHECK(Contains(page, "trap hit"));
   CHECK(Contains(page, "source=api"));
   CHECK(Contains(page, "name=id value=\"0123456789abcdef0123\""));
   CHECK(Contains(page, "name=auth value=\"54da4565-6c01-52be-bdcc-44544b5dd23d\""));
+  CHECK(Contains(page, "<textarea id=text name=text maxlength=2000>"));
   CHECK_FALSE(Contains(page, "class=notice"));
 
   r.fields["review"] = "requested";
-  page = RenderReportPage(r, "auth", "Review requested");
-  CHECK(Contains(page, "<p class=notice>Review requested</p>"));
+  r.fields["review_text"] = "We removed the <b>bought</b> list.";
+  c.notice = "requested";
+  page = RenderReportPage(r, "auth", c);
+  CHECK(Contains(page, "<p class=notice role=status>Review requested."));
+  CHECK(Contains(page, "We removed the &lt;b&gt;bought&lt;/b&gt; list."));
   CHECK_FALSE(Contains(page, "<form"));
 
   Report acl = MakeReport("ffffffffffffffffffff", {"kind", "acl", "domain", "example.com"});
-  page = RenderReportPage(acl, "a", "");
+  page = RenderReportPage(acl, "a", ReportPageContext());
   CHECK(Contains(page, "sender domain not permitted"));
   CHECK(Contains(page, "<td>example.com</td>"));
-  CHECK_FALSE(Contains(page, "Expires"));
-  CHECK(Contains(page, "No further evidence recorded."));
+  CHECK_FALSE(Contains(page, "Ends"));
+  CHECK(Contains(page, "None yet."));
 }
 
-TEST_CASE("report_page: a block without expiry waits for a review") {
+TEST_CASE("report_page: a block without expiry says it does not end by itself") {
   Report r = MakeReport("0123456789abcdef0123", {"kind", "block", "expires", ""});
-  CHECK(Contains(RenderReportPage(r, "a", ""), "<td>not before a review</td>"));
+  CHECK(Contains(RenderReportPage(r, "a", ReportPageContext()), "It does not end by itself"));
 }
 
 TEST_CASE("report_page: MakeReport reads the flat hash and the evidence JSON list") {
