@@ -32,6 +32,7 @@ std::optional<Verdict> DecideLocally(const PolicyRequest& request, const Config&
 struct AbuseSpecs {
   std::string escalation;  // throttle_events,within,block_for,memory,escalate,max_block,...
   std::string score;       // window=MS,threshold=X,KIND=WEIGHT,...
+  std::string quota;       // [quota] as QuotaSpec (core/quota.h): OFFSET_MIN|reject|80,90,100
 };
 std::string PlansSpec(const Config& config);
 AbuseSpecs AbuseSpec(const Config& config);
@@ -44,7 +45,7 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
                                          const AbuseSpecs& abuse_spec);
 
 // decide.lua's reply { action, rule, report, domain, metric, count, max, window_s,
-// retry_after, facts, created_block } as a Verdict; facts (explain mode: JSON) goes to *facts if given.
+// retry_after, facts, created_block, quota_warnings } as a Verdict; facts (explain mode: JSON) goes to *facts if given.
 Result<Verdict> ParseDecideReply(const std::vector<std::string>& fields,
                                  std::string* facts = nullptr);
 

@@ -94,8 +94,9 @@ std::string FormatUtc(std::string_view epoch_ms) {
 
 std::string RenderReportPage(const Report& r, std::string_view auth, std::string_view notice) {
   std::string kind = Field(r, "kind");
-  std::string title = kind == "acl" ? "Message refused: sender domain not permitted"
-                                    : "Sender blocked: spam or abuse detected";
+  std::string title = kind == "acl"  ? "Message refused: sender domain not permitted"
+                      : kind == "ip" ? "Message refused: client address not permitted"
+                                     : "Sender blocked: spam or abuse detected";
   std::string expires = Field(r, "expires");
   std::string review = Field(r, "review");
   std::string body;
@@ -109,7 +110,7 @@ std::string RenderReportPage(const Report& r, std::string_view auth, std::string
   if (!Field(r, "sender").empty()) body += Row("Sender", Field(r, "sender"));
   if (!Field(r, "detail").empty()) body += Row("Details", Field(r, "detail"));
   body += Row("Time", FormatUtc(Field(r, "created")));
-  if (kind != "acl") body += Row("Expires", expires.empty() ? "not before a review" : FormatUtc(expires));
+  if (kind != "acl" && kind != "ip") body += Row("Expires", expires.empty() ? "not before a review" : FormatUtc(expires));
   body += Row("Review", review == "requested" ? "requested" : "not requested");
   body += "</table>\n<h2>Evidence</h2>\n";
   if (r.evidence.empty()) {

@@ -2,7 +2,7 @@
 // (docs/redis-keys.md: PREFIXaccount:{account:NAME}, PREFIXdomains:{account:NAME}).
 #include <fmt/format.h>
 
-#include "policyctl/admin_input.h"
+#include "ops/admin_input.h"
 #include "policyctl/usage_read.h"
 #include "policyctl/verbs.h"
 #include "core/redis_keys.h"

@@ -3,7 +3,7 @@
 // escalation use), read from PREFIXblock:{TAG}, PREFIXblockhist:{TAG}, PREFIXevidence:{TAG}.
 #include <fmt/format.h>
 
-#include "policyctl/admin_input.h"
+#include "ops/admin_input.h"
 #include "policyctl/verbs.h"
 #include "core/redis_keys.h"
 #include "core/report_token.h"

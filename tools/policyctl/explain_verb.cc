@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "policyctl/admin_input.h"
+#include "ops/admin_input.h"
 #include "policyctl/verbs.h"
 #include "core/redis_keys.h"
 #include "core/report_token.h"
@@ -72,6 +72,22 @@ std::string FactsText(const nlohmann::json& f, const Config& config) {
   if (f.contains("verified")) rows.emplace_back("verified domain", Match(f, "verified"));
   if (f.contains("granted")) rows.emplace_back("granted", Match(f, "granted"));
   if (f.contains("acl")) rows.emplace_back("acl refusal", Text(f, "acl"));
+  if (f.contains("ip_allow") && f["ip_allow"].is_object()) {
+    const nlohmann::json& ip = f["ip_allow"];
+    bool allowed = ip.value("allowed", false);
+    rows.emplace_back("ip allow-list", fmt::format("{} ({} {})", Text(ip, "list"),
+                                                   Text(ip, "client"),
+                                                   allowed ? "is in it" : "is NOT in it"));
+  }
+  if (f.contains("quota") && f["quota"].is_array()) {
+    for (const nlohmann::json& q : f["quota"]) {
+      rows.emplace_back(
+          "monthly quota",
+          fmt::format("{} {}/{} in {}{}", Text(q, "subject"), Number(q, "used"),
+                      Number(q, "quota"), Text(q, "period"),
+                      q.value("unlocked", false) ? " (unlocked)" : ""));
+    }
+  }
   std::string text = RenderFields(rows);
   if (f.contains("limits") && f["limits"].is_array() && !f["limits"].empty()) {
     std::vector<Row> limits;
@@ -135,7 +151,8 @@ Status Explain(VerbContext& ctx) {
                       {"rule", v->rule},
                       {"report", v->report_id},
                       {"facts", facts}};
-  bool needs_report = v->action == Action::kAclReject || v->action == Action::kBlocked;
+  bool needs_report = v->action == Action::kAclReject || v->action == Action::kBlocked ||
+                      v->action == Action::kIpRefused;
   std::string report = v->report_id;
   if (needs_report && report.empty()) {
     // No report yet (policyd makes one when it refuses): show a placeholder instead of a URL

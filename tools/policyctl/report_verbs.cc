@@ -2,7 +2,7 @@
 // customers asked for on the report page, read through ReportStore like the HTTP side.
 #include <fmt/format.h>
 
-#include "policyctl/admin_input.h"
+#include "ops/admin_input.h"
 #include "policyctl/verbs.h"
 #include "core/report_token.h"
 

@@ -2,7 +2,8 @@
 // maximum, and when capacity returns; read by usage.lua with decide.lua's own window code.
 #include <fmt/format.h>
 
-#include "policyctl/admin_input.h"
+#include "ops/admin_input.h"
+#include "ops/quota_ops.h"
 #include "policyctl/usage_read.h"
 #include "policyctl/verbs.h"
 #include "core/redis_keys.h"
@@ -85,6 +86,25 @@ Status Usage(VerbContext& ctx) {
   // Two appends, not "\n" + ...: GCC 12 at -O2/-O3 reports a false -Wrestrict on the latter.
   text += '\n';
   text += RenderSection({"LIMIT", "COUNTER", "WINDOW", "COUNT", "MAX", "ROOM"}, rows);
+  // The monthly quota beside the windows (issue 19): the same operation as quota show.
+  if (subject->kind == SubjectKind::kUser || subject->kind == SubjectKind::kAccount) {
+    nlohmann::json input = subject->kind == SubjectKind::kUser
+                               ? nlohmann::json{{"user", subject->name}}
+                               : nlohmann::json{{"account", subject->name}};
+    Result<ops::AdminCall> call = ops::ShowQuota(ctx.config, input);
+    if (!call.ok()) return call.error();
+    Result<nlohmann::json> q = ctx.session.Run(std::move(*call));
+    if (!q.ok()) return q.error();
+    j["quota"] = *q;
+    if (!(*q)["quota"].is_null()) {
+      text += fmt::format("\nmonthly quota ({}): {}/{} messages{}\n",
+                          (*q)["period"].get<std::string>(), (*q)["used"].get<int64_t>(),
+                          (*q)["quota"].get<int64_t>(),
+                          (*q)["locked"].get<bool>()     ? ", quota-locked"
+                          : (*q)["unlocked"].get<bool>() ? ", unlocked"
+                                                         : "");
+    }
+  }
   ctx.Emit(j, text);
   if (uncounted) {
     ctx.Note("note: sender and ip limits count per envelope sender and client address; give "

@@ -5,9 +5,11 @@
 
 #include <algorithm>
 
-#include "policyctl/admin_input.h"
+#include "ops/admin_input.h"
+#include "ops/user_ops.h"
 #include "policyctl/usage_read.h"
 #include "policyctl/verbs.h"
+#include "core/ip_allow_list.h"
 #include "core/redis_keys.h"
 
 namespace policyd::admin {
@@ -46,15 +48,11 @@ Status EmitUser(VerbContext& ctx, const std::string& user, const StoredUser& u) 
     return it == u.fields.end() ? std::string() : it->second;
   };
   std::string mode = field("mode").empty() ? "explicit" : field("mode");
-  nlohmann::json overrides = nlohmann::json::object();
-  for (const auto& [name, value] : u.fields) {
-    std::string label = LimitFieldLabel(name);
-    if (!label.empty()) overrides[label] = value;
-  }
-  nlohmann::json j = {{"user", user},           {"account", field("account")},
-                      {"plan", field("plan")},  {"effective_plan", usage->plan},
-                      {"mode", mode},           {"overrides", overrides},
-                      {"grants", u.grants},     {"limits", nlohmann::json::array()}};
+  // The record as GET /api/v1/admin/users/{user} shows it (lib/ops/user_ops.h), plus the
+  // effective plan and its limits.
+  nlohmann::json j = ops::UserRecordJson(user, u.fields, u.grants);
+  j["effective_plan"] = usage->plan;
+  j["limits"] = nlohmann::json::array();
   std::vector<Row> rows;
   for (const LimitState& l : usage->limits) {
     j["limits"].push_back({{"subject", l.kind}, {"metric", l.metric}, {"window_s", l.window_s},
@@ -73,7 +71,10 @@ Status EmitUser(VerbContext& ctx, const std::string& user, const StoredUser& u) 
                                    {"plan", field("plan")},
                                    {"effective plan", effective},
                                    {"mode", mode},
-                                   {"grants", grants}});
+                                   {"grants", grants},
+                                   {"ip allow-list", field("ip_allow").empty()
+                                                         ? std::string("(any address)")
+                                                         : field("ip_allow")}});
   text += fmt::format("\nlimits (plan {}):\n", usage->plan) +
           RenderSection({"SUBJECT", "METRIC", "WINDOW", "MAX", "SOURCE"}, rows);
   ctx.Emit(j, text);
