@@ -27,7 +27,8 @@ std::string CheckAdminTokenEntries(const std::vector<std::string>& entries) {
   for (const std::string& e : entries) {
     ++n;
     std::string_view token;
-    if (Split(e, &token) == AdminScope::kNone) {
+    AdminScope scope = Split(e, &token);
+    if (scope == AdminScope::kNone) {
       return fmt::format("entry {}: expected \"read:TOKEN\" or \"write:TOKEN\" with a TOKEN of "
                          "{}+ characters",
                          n, kMinTokenChars);

@@ -1,5 +1,6 @@
 #include "ops/admin_routes.h"
 
+#include "ops/domain_ops.h"
 #include "ops/quota_ops.h"
 #include "ops/user_ip_allow.h"
 #include "ops/user_ops.h"
@@ -72,6 +73,12 @@ const std::vector<AdminRoute>& AdminRoutes() {
       {"GET", "/api/v1/admin/users/{user}/quota", AdminScope::kRead, ShowQuota},
       {"PUT", "/api/v1/admin/users/{user}/quota", AdminScope::kWrite, SetQuota},
       {"POST", "/api/v1/admin/users/{user}/quota/unlock", AdminScope::kWrite, UnlockQuota},
+      {"GET", "/api/v1/admin/accounts/{account}/domains", AdminScope::kRead, ListDomains},
+      {"PUT", "/api/v1/admin/accounts/{account}/domains/{domain}", AdminScope::kWrite, AddDomain},
+      {"DELETE", "/api/v1/admin/accounts/{account}/domains/{domain}", AdminScope::kWrite,
+       DeleteDomain},
+      {"POST", "/api/v1/admin/accounts/{account}/domains/{domain}/verify", AdminScope::kWrite,
+       VerifyDomain},
       {"GET", "/api/v1/admin/accounts/{account}/quota", AdminScope::kRead, ShowQuota},
       {"PUT", "/api/v1/admin/accounts/{account}/quota", AdminScope::kWrite, SetQuota},
       {"POST", "/api/v1/admin/accounts/{account}/quota/unlock", AdminScope::kWrite, UnlockQuota},

@@ -164,6 +164,28 @@ listen = ["127.0.0.1:{cls.b_http_port}"]
         usage = json.loads(self.ctl_ok("usage", "user:alice@example.com", "--json"))
         self.assertEqual(usage["quota"], made)
 
+    def test_domains_through_the_api_and_policyctl_are_the_same_operations(self):
+        base = "/api/v1/admin/accounts/acme/domains"
+        self.assertEqual(self.api("PUT", base + "/Other.ORG", {})[1],
+                         {"account": "acme", "domain": "other.org", "state": "unverified"})
+        self.assertEqual(self.api("PUT", base + "/third.org", {"verified": True})[1]["state"],
+                         "verified")
+        status, listed = self.api("GET", base, token=READ)
+        self.assertEqual(status, 200)
+        self.assertEqual(listed["domains"], json.loads(self.ctl_ok("domain", "list", "acme",
+                                                                   "--json")))
+        verified = json.loads(self.ctl_ok("domain", "verify", "acme", "other.org", "--json"))
+        self.assertEqual(verified["state"], "verified")
+        self.assertEqual(self.api("DELETE", base + "/other.org")[1]["deleted"], True)
+        before = self.snapshot()
+        self.assertEqual(self.api("DELETE", base + "/other.org")[0], 404)
+        self.assertEqual(self.api("POST", base + "/missing.org/verify")[0], 404)
+        self.assertEqual(self.api("GET", "/api/v1/admin/accounts/nosuch/domains")[0], 404)
+        self.assertEqual(self.api("PUT", base + "/*.wild.org", {})[1]["error"]["field"], "domain")
+        self.assertEqual(self.api("PUT", base + "/x.org", {"verified": "yes"})[0], 400)
+        self.assertEqual(self.api("PUT", base + "/x.org", {"verified": True}, token=READ)[0], 403)
+        self.assertEqual(self.snapshot(), before)
+
     def test_unknown_user_is_404_from_both_front_ends_and_nothing_is_written(self):
         before = self.snapshot()
         path = "/api/v1/admin/users/ghost/ip-allow-list"
