@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/report_page.h"
+#include "core/url_query.h"
 #include "http/http_server.h"
 #include "log/log.h"
 #include "ops/admin_routes.h"
@@ -14,13 +15,18 @@
 namespace policyd {
 namespace {
 
+// Names are any bytes (an SMTP user's may be invalid UTF-8): never throw on them.
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 HttpResponse ErrorResponse(const Error& error) {
-  return JsonResponse(ops::HttpStatusOf(error.code), ops::ErrorJson(error).dump() + "\n");
+  return JsonResponse(ops::HttpStatusOf(error.code), Dump(ops::ErrorJson(error)));
 }
 
 HttpResponse PlainError(int status, std::string_view code, std::string_view message) {
   nlohmann::json j = {{"error", {{"code", code}, {"message", message}}}};
-  return JsonResponse(status, j.dump() + "\n");
+  return JsonResponse(status, Dump(j));
 }
 
 }  // namespace
@@ -43,10 +49,13 @@ void HttpServer::ServeAdmin(const HttpRequest& request, Reply reply) {
     return reply(PlainError(403, "forbidden", "this route needs a write token"));
   }
   if (!match.route->op) {  // GET /api/v1/admin/routes
-    return reply(JsonResponse(200, nlohmann::json{{"routes", ops::AdminRoutesJson()}}.dump() + "\n"));
+    return reply(JsonResponse(200, Dump({{"routes", ops::AdminRoutesJson()}})));
   }
   nlohmann::json input = nlohmann::json::object();
-  if (request.method != "GET") {
+  if (request.method == "GET") {
+    // A GET's input is its query string (paging: ?cursor=...&count=...), values as strings.
+    for (const auto& [name, value] : ParseFormEncoded(request.query)) input[name] = value;
+  } else {
     Result<nlohmann::json> body = ops::ParseInputBody(request.body, ops::kMaxAdminBodyBytes);
     if (!body.ok()) return reply(ErrorResponse(body.error()));
     input = std::move(*body);
@@ -64,7 +73,7 @@ void HttpServer::ServeAdmin(const HttpRequest& request, Reply reply) {
                       if (write) {
                         POLICYD_LOG_INFO("event=admin_write method={} route={}", method, route);
                       }
-                      reply(JsonResponse(200, r->dump() + "\n"));
+                      reply(JsonResponse(200, Dump(*r)));
                     });
 }
 

@@ -1,5 +1,6 @@
 #include "ops/admin_routes.h"
 
+#include "ops/block_ops.h"
 #include "ops/domain_ops.h"
 #include "ops/quota_ops.h"
 #include "ops/user_ip_allow.h"
@@ -73,6 +74,10 @@ const std::vector<AdminRoute>& AdminRoutes() {
       {"GET", "/api/v1/admin/users/{user}/quota", AdminScope::kRead, ShowQuota},
       {"PUT", "/api/v1/admin/users/{user}/quota", AdminScope::kWrite, SetQuota},
       {"POST", "/api/v1/admin/users/{user}/quota/unlock", AdminScope::kWrite, UnlockQuota},
+      {"GET", "/api/v1/admin/blocks", AdminScope::kRead, ListBlocks},
+      {"GET", "/api/v1/admin/blocks/{subject}", AdminScope::kRead, ShowBlock},
+      {"PUT", "/api/v1/admin/blocks/{subject}", AdminScope::kWrite, AddBlockApi},
+      {"DELETE", "/api/v1/admin/blocks/{subject}", AdminScope::kWrite, LiftBlockApi},
       {"GET", "/api/v1/admin/accounts/{account}/domains", AdminScope::kRead, ListDomains},
       {"PUT", "/api/v1/admin/accounts/{account}/domains/{domain}", AdminScope::kWrite, AddDomain},
       {"DELETE", "/api/v1/admin/accounts/{account}/domains/{domain}", AdminScope::kWrite,

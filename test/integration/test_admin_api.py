@@ -186,6 +186,69 @@ listen = ["127.0.0.1:{cls.b_http_port}"]
         self.assertEqual(self.api("PUT", base + "/x.org", {"verified": True}, token=READ)[0], 403)
         self.assertEqual(self.snapshot(), before)
 
+    def test_blocks_add_show_lift_through_the_api_are_policyctl_s_operations(self):
+        path = "/api/v1/admin/blocks/user%3Aalice%40example.com"
+        status, made = self.api("PUT", path, {"reason": "manual", "ttl": "1h",
+                                              "evidence": "support ticket 42"})
+        self.assertEqual(status, 200, made)
+        self.assertEqual((made["subject"], made["reason"]), ("user:alice@example.com", "manual"))
+        self.assertRegex(made["report_url"], r"\?id=[0-9a-f]{20}&auth=")
+        refused = self.ask(self.b, "192.0.2.1")  # enforced by the other instance at once
+        self.assertTrue(refused.startswith("550 5.7.1 [ABUSE]"), refused)
+        status, shown = self.api("GET", path, token=READ)
+        self.assertEqual(status, 200)
+        self.assertEqual(shown, json.loads(self.ctl_ok("block", "show", "user:alice@example.com",
+                                                       "--json")))
+        self.assertEqual(shown["source"], "api")
+        self.assertEqual(shown["evidence_entries"][0]["kind"], "block")
+        # Lifting emits block.lifted in the same call; then the user sends again.
+        status, lifted = self.api("DELETE", path)
+        self.assertEqual((status, lifted["deleted"], lifted["reason"]), (200, True, "manual"))
+        events = [dict(zip(e[1][::2], e[1][1::2])) for e in
+                  self.redis.cmd("XRANGE", "pd:events", "-", "+")]
+        lifted_events = [e for e in events if e["type"] == "block.lifted"]
+        self.assertEqual(len(lifted_events), 1)
+        self.assertEqual(json.loads(lifted_events[0]["data"])["source"], "api")
+        self.assertEqual(self.ask(self.b, "192.0.2.1"), "DUNNO")
+        before = self.snapshot()
+        self.assertEqual(self.api("DELETE", path)[0], 404)
+        self.assertEqual(self.ctl("block", "del", "user:alice@example.com")[0], 1)
+        self.assertEqual(self.api("PUT", path, {"reason": "boredom"})[1]["error"]["field"],
+                         "reason")
+        self.assertEqual(self.api("PUT", path, {"reason": "spam", "ttl": "0"})[1]["error"]
+                         ["field"], "ttl")
+        self.assertEqual(self.api("PUT", "/api/v1/admin/blocks/alice", {"reason": "spam"})[1]
+                         ["error"]["field"], "subject")
+        self.assertEqual(self.api("PUT", path, {"reason": "spam"}, token=READ)[0], 403)
+        self.assertEqual(self.snapshot(), before)
+
+    def test_block_list_pages_through_every_block_once(self):
+        for i in range(25):
+            self.ctl_ok("block", "add", f"sender:s{i}@spam.example", "--reason",
+                        "spam" if i % 2 else "abuse")
+        seen, cursor, pages = [], "0", 0
+        while True:
+            status, page = self.api("GET", f"/api/v1/admin/blocks?cursor={cursor}&count=5",
+                                    token=READ)
+            self.assertEqual(status, 200, page)
+            seen += [b["subject"] for b in page["blocks"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor == "0":
+                break
+        self.assertGreater(pages, 1)
+        self.assertEqual(sorted(seen), sorted(f"sender:s{i}@spam.example" for i in range(25)))
+        listed = json.loads(self.ctl_ok("block", "list", "--reason", "spam", "--json"))
+        self.assertEqual(len(listed), 12)
+        status, spam = self.api("GET", "/api/v1/admin/blocks?count=1000&reason=spam", token=READ)
+        self.assertEqual(sorted(b["subject"] for b in spam["blocks"]),
+                         [b["subject"] for b in listed])
+        for bad, field in (("cursor=x", "cursor"), ("count=0", "count"), ("reason=weather",
+                                                                          "reason"),
+                           ("colour=red", "colour")):
+            status, body = self.api("GET", "/api/v1/admin/blocks?" + bad, token=READ)
+            self.assertEqual((status, body["error"].get("field")), (400, field), bad)
+
     def test_unknown_user_is_404_from_both_front_ends_and_nothing_is_written(self):
         before = self.snapshot()
         path = "/api/v1/admin/users/ghost/ip-allow-list"
