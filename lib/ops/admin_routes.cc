@@ -1,7 +1,9 @@
 #include "ops/admin_routes.h"
 
+#include "ops/account_ops.h"
 #include "ops/block_ops.h"
 #include "ops/domain_ops.h"
+#include "ops/grant_ops.h"
 #include "ops/quota_ops.h"
 #include "ops/user_ip_allow.h"
 #include "ops/user_ops.h"
@@ -71,6 +73,8 @@ const std::vector<AdminRoute>& AdminRoutes() {
       {"GET", "/api/v1/admin/users/{user}", AdminScope::kRead, ShowUser},
       {"GET", "/api/v1/admin/users/{user}/ip-allow-list", AdminScope::kRead, ShowIpAllowList},
       {"PUT", "/api/v1/admin/users/{user}/ip-allow-list", AdminScope::kWrite, SetIpAllowList},
+      {"PUT", "/api/v1/admin/users/{user}/grants/{domain}", AdminScope::kWrite, GrantDomain},
+      {"DELETE", "/api/v1/admin/users/{user}/grants/{domain}", AdminScope::kWrite, RevokeDomain},
       {"GET", "/api/v1/admin/users/{user}/quota", AdminScope::kRead, ShowQuota},
       {"PUT", "/api/v1/admin/users/{user}/quota", AdminScope::kWrite, SetQuota},
       {"POST", "/api/v1/admin/users/{user}/quota/unlock", AdminScope::kWrite, UnlockQuota},
@@ -78,6 +82,8 @@ const std::vector<AdminRoute>& AdminRoutes() {
       {"GET", "/api/v1/admin/blocks/{subject}", AdminScope::kRead, ShowBlock},
       {"PUT", "/api/v1/admin/blocks/{subject}", AdminScope::kWrite, AddBlockApi},
       {"DELETE", "/api/v1/admin/blocks/{subject}", AdminScope::kWrite, LiftBlockApi},
+      {"GET", "/api/v1/admin/accounts/{account}", AdminScope::kRead, ShowAccount},
+      {"PUT", "/api/v1/admin/accounts/{account}", AdminScope::kWrite, SetAccount},
       {"GET", "/api/v1/admin/accounts/{account}/domains", AdminScope::kRead, ListDomains},
       {"PUT", "/api/v1/admin/accounts/{account}/domains/{domain}", AdminScope::kWrite, AddDomain},
       {"DELETE", "/api/v1/admin/accounts/{account}/domains/{domain}", AdminScope::kWrite,

@@ -249,6 +249,47 @@ listen = ["127.0.0.1:{cls.b_http_port}"]
             status, body = self.api("GET", "/api/v1/admin/blocks?" + bad, token=READ)
             self.assertEqual((status, body["error"].get("field")), (400, field), bad)
 
+    def test_grants_through_the_api_are_policyctl_s_grant_and_revoke(self):
+        base = "/api/v1/admin/users/alice%40example.com/grants/"
+        status, granted = self.api("PUT", base + "%2A.Mail.Example.com")
+        self.assertEqual(status, 200, granted)
+        self.assertEqual((granted["domain"], granted["covering_domain"], granted["covering_state"]),
+                         ("*.mail.example.com", "example.com", "verified"))
+        self.ctl_ok("grant", "alice@example.com", "example.com")
+        user = self.api("GET", "/api/v1/admin/users/alice%40example.com", token=READ)[1]
+        self.assertEqual(user["grants"], ["*.mail.example.com", "example.com"])
+        self.assertEqual(self.api("DELETE", base + "example.com")[1]["revoked"], True)
+        self.assertEqual(json.loads(self.ctl_ok("revoke", "alice@example.com",
+                                                "*.mail.example.com", "--json"))["revoked"], True)
+        before = self.snapshot()
+        self.assertEqual(self.api("DELETE", base + "example.com")[0], 404)
+        self.assertEqual(self.api("PUT", base + "other.org")[0], 404)  # not the account's
+        self.assertEqual(self.api("PUT", "/api/v1/admin/users/ghost/grants/example.com")[0], 404)
+        self.assertEqual(self.api("PUT", base + "bad..domain")[1]["error"]["field"], "domain")
+        self.assertEqual(self.snapshot(), before)
+
+    def test_accounts_through_the_api_are_policyctl_s_account_set_and_show(self):
+        status, made = self.api("PUT", "/api/v1/admin/accounts/beta", {})
+        self.assertEqual((status, made["created"], made["plan"]), (200, True, ""))
+        self.assertEqual(self.api("PUT", "/api/v1/admin/accounts/beta", {"plan": "default"})[1]
+                         ["created"], False)
+        shown = json.loads(self.ctl_ok("account", "show", "beta", "--json"))
+        status, record = self.api("GET", "/api/v1/admin/accounts/beta", token=READ)
+        self.assertEqual(status, 200)
+        self.assertEqual(record, {k: v for k, v in shown.items()
+                                  if k not in ("effective_plan", "limits")})
+        self.assertEqual(record["plan"], "default")
+        set_by_ctl = json.loads(self.ctl_ok("account", "set", "gamma", "--json"))
+        self.assertEqual(self.api("GET", "/api/v1/admin/accounts/gamma")[1]["plan"],
+                         set_by_ctl["plan"])
+        before = self.snapshot()
+        self.assertEqual(self.api("PUT", "/api/v1/admin/accounts/beta", {"plan": "gold"})[1]
+                         ["error"]["field"], "plan")
+        self.assertEqual(self.api("PUT", "/api/v1/admin/accounts/be%20ta", {})[1]["error"]
+                         ["field"], "account")
+        self.assertEqual(self.api("GET", "/api/v1/admin/accounts/nosuch")[0], 404)
+        self.assertEqual(self.snapshot(), before)
+
     def test_unknown_user_is_404_from_both_front_ends_and_nothing_is_written(self):
         before = self.snapshot()
         path = "/api/v1/admin/users/ghost/ip-allow-list"

@@ -2,6 +2,7 @@
 // (docs/redis-keys.md: PREFIXaccount:{account:NAME}, PREFIXdomains:{account:NAME}).
 #include <fmt/format.h>
 
+#include "ops/account_ops.h"
 #include "ops/admin_input.h"
 #include "ops/domain_ops.h"
 #include "policyctl/usage_read.h"
@@ -10,60 +11,65 @@
 
 namespace policyd::admin {
 
+// account set and the record account show prints run lib/ops/account_ops.h's operations
+// (account.lua), the same as the admin API's /api/v1/admin/accounts/{account} routes.
+namespace {
+
+Status RunAccountOp(VerbContext& ctx, Result<ops::AdminCall> call, nlohmann::json* out) {
+  if (!call.ok()) return call.error();
+  Result<nlohmann::json> r = ctx.session.Run(std::move(*call));
+  if (!r.ok()) {
+    if (r.error().code == ErrorCode::kNotFound) {
+      const std::string& account = ctx.inv.args[0];
+      return NotFound(fmt::format("account '{}' not found; create it: policyctl account set {}",
+                                  Cell(account), Cell(account)));
+    }
+    return r.error();
+  }
+  *out = std::move(*r);
+  return Ok{};
+}
+
+}  // namespace
+
 Status AccountSet(VerbContext& ctx) {
-  Result<std::string> account = CheckAccountName(ctx.inv.args[0]);
-  if (!account.ok()) return account.error();
-  std::optional<std::string> plan;
-  if (ctx.inv.Has("--plan")) {
-    Result<std::string> p = CheckPlan(ctx.config, ctx.inv.Get("--plan"));
-    if (!p.ok()) return p.error();
-    plan = *p;
-  }
-  std::string key = ctx.keys.Account(*account);
-  Result<RedisValue> existing = ctx.session.Command({"HGET", key, "plan"});
-  if (!existing.ok()) return existing.error();
-  bool created = existing->type == RedisValue::Type::kNil;
-  // An account is its hash; one without a plan of its own stores plan "" (default plan).
-  if (plan || created) {
-    Result<RedisValue> r = ctx.session.Command({"HSET", key, "plan", plan.value_or("")});
-    if (!r.ok()) return r.error();
-  }
-  std::string now_plan = plan ? *plan : existing->AsString();
+  nlohmann::json input = {{"account", ctx.inv.args[0]}};
+  if (ctx.inv.Has("--plan")) input["plan"] = ctx.inv.Get("--plan");
+  nlohmann::json j;
+  if (Status s = RunAccountOp(ctx, ops::SetAccount(ctx.config, input), &j); !s.ok()) return s;
+  std::string now_plan = j["plan"];
   std::string shown = now_plan.empty() ? "(default plan " + ctx.config.policy.default_plan + ")"
                                        : now_plan;
-  ctx.Emit({{"account", *account}, {"plan", now_plan}, {"created", created}},
-           fmt::format("account {} {}: plan {}\n", *account, created ? "created" : "updated",
-                       shown));
+  bool created = j["created"];
+  ctx.Emit(j, fmt::format("account {} {}: plan {}\n", j["account"].get<std::string>(),
+                          created ? "created" : "updated", shown));
   return Ok{};
 }
 
 Status AccountShow(VerbContext& ctx) {
-  Result<std::string> account = CheckAccountName(ctx.inv.args[0]);
-  if (!account.ok()) return account.error();
-  Result<RedisValue> hash = ctx.session.Command({"HGETALL", ctx.keys.Account(*account)});
-  if (!hash.ok()) return hash.error();
-  auto fields = HashOf(*hash);
-  if (fields.empty()) {
-    return NotFound(fmt::format("account '{}' not found; create it: policyctl account set {}",
-                                *account, *account));
+  nlohmann::json record;
+  if (Status s = RunAccountOp(ctx, ops::ShowAccount(ctx.config, {{"account", ctx.inv.args[0]}}),
+                              &record);
+      !s.ok()) {
+    return s;
   }
-  Result<RedisValue> domains = ctx.session.Command({"HGETALL", ctx.keys.Domains(*account)});
-  if (!domains.ok()) return domains.error();
+  std::string account = record["account"], plan = record["plan"];
   UsageTags tags;
-  tags.account = SubjectTag(SubjectKind::kAccount, *account);
+  tags.account = SubjectTag(SubjectKind::kAccount, account);
   Result<UsageData> usage = ReadUsage(ctx.session, tags, "");
   if (!usage.ok()) return usage.error();
 
-  nlohmann::json j = {{"account", *account},
-                      {"plan", fields["plan"]},
+  nlohmann::json j = {{"account", account},
+                      {"plan", plan},
                       {"effective_plan", usage->plan},
                       {"domains", nlohmann::json::object()},
                       {"limits", nlohmann::json::array()}};
   std::vector<Row> domain_rows, limit_rows;
-  for (const auto& [domain, state] : HashOf(*domains)) {
+  for (const auto& [domain, state] : record["domains"].items()) {
     j["domains"][domain] = state;
-    domain_rows.push_back({domain, state});
+    domain_rows.push_back({domain, state.get<std::string>()});
   }
+  j["quota"] = record["quota"];
   for (const LimitState& l : usage->limits) {
     j["limits"].push_back({{"subject", l.kind}, {"metric", l.metric}, {"window_s", l.window_s},
                            {"max", l.max}});
@@ -74,8 +80,8 @@ Status AccountShow(VerbContext& ctx) {
   if (!usage->unknown_plan.empty()) {
     effective += fmt::format(" ('{}' is not in the configuration)", usage->unknown_plan);
   }
-  std::string text = RenderFields({{"account", *account},
-                                   {"plan", fields["plan"]},
+  std::string text = RenderFields({{"account", account},
+                                   {"plan", plan},
                                    {"effective plan", effective}});
   text += "\ndomains:\n" + RenderSection({"DOMAIN", "STATE"}, domain_rows);
   text += fmt::format("\nlimits (plan {}):\n", usage->plan) +

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "ops/admin_input.h"
+#include "ops/grant_ops.h"
 #include "ops/user_ops.h"
 #include "policyctl/usage_read.h"
 #include "policyctl/verbs.h"
@@ -84,17 +85,6 @@ Status EmitUser(VerbContext& ctx, const std::string& user, const StoredUser& u) 
                          "mode any acts as mode account",
                          usage->plan));
   }
-  return Ok{};
-}
-
-// USER and DOMAIN of grant and revoke, validated.
-Status UserAndPattern(VerbContext& ctx, std::string* user, std::string* pattern) {
-  Result<std::string> u = CheckUserName(ctx.inv.args[0]);
-  if (!u.ok()) return u.error();
-  Result<std::string> p = CheckGrantPattern(ctx.inv.args[1]);
-  if (!p.ok()) return p.error();
-  *user = *u;
-  *pattern = *p;
   return Ok{};
 }
 
@@ -183,43 +173,58 @@ Status UserDel(VerbContext& ctx) {
   return Ok{};
 }
 
-Status Grant(VerbContext& ctx) {
-  std::string user, pattern;
-  if (Status s = UserAndPattern(ctx, &user, &pattern); !s.ok()) return s;
-  Result<StoredUser> u = ReadUser(ctx, user);
-  if (!u.ok()) return u.error();
-  std::string account = u->fields["account"];
-  if (!IsValidAccountName(account)) {
+// grant and revoke run lib/ops/grant_ops.h's operations (grant.lua), the same as the admin
+// API's /api/v1/admin/users/{user}/grants/{domain} routes; the hints are policyctl's.
+namespace {
+
+Status RunGrantOp(VerbContext& ctx, Result<ops::AdminCall> (*op)(const Config&,
+                                                                  const nlohmann::json&),
+                  nlohmann::json* out) {
+  const std::string& user = ctx.inv.args[0];
+  Result<ops::AdminCall> call = op(ctx.config, {{"user", user}, {"domain", ctx.inv.args[1]}});
+  if (!call.ok()) return call.error();
+  Result<nlohmann::json> r = ctx.session.Run(std::move(*call));
+  if (r.ok()) {
+    *out = std::move(*r);
+    return Ok{};
+  }
+  if (r.error().code != ErrorCode::kNotFound) return r.error();
+  const std::string& what = r.error().message;
+  Result<std::string> p = CheckGrantPattern(ctx.inv.args[1]);
+  std::string pattern = p.ok() ? *p : ctx.inv.args[1];
+  std::string base = pattern.rfind("*.", 0) == 0 ? pattern.substr(2) : pattern;
+  if (what == "user") {
+    return NotFound(fmt::format("user '{}' not found; create it: policyctl user set {} "
+                                "--account ACCOUNT",
+                                Cell(user), Cell(user)));
+  }
+  if (what == "account") {
     return NotFound(fmt::format("user {} has no account; set one: policyctl user set {} "
                                 "--account ACCOUNT",
                                 Cell(user), Cell(user)));
   }
-  Result<RedisValue> domains = ctx.session.Command({"HGETALL", ctx.keys.Domains(account)});
-  if (!domains.ok()) return domains.error();
-  auto owned = HashOf(*domains);
-  std::string base = pattern.rfind("*.", 0) == 0 ? pattern.substr(2) : pattern;
-  std::string covering;  // the account's domain that covers the grant
-  for (const std::string& d : DomainAndParents(base)) {
-    if (owned.count(d)) {
-      covering = d;
-      break;
-    }
-  }
-  if (covering.empty()) {
+  if (what.rfind("domain:", 0) == 0) {
+    std::string account = what.substr(7);
     return NotFound(fmt::format("account {} has no domain {}, so it cannot be granted to {}; "
                                 "add it first: policyctl domain add {} {}",
                                 account, base, Cell(user), account, base));
   }
-  Result<RedisValue> r = ctx.session.Command({"SADD", ctx.keys.Grants(user), pattern});
-  if (!r.ok()) return r.error();
-  ctx.Emit({{"user", user}, {"domain", pattern}, {"account", account}, {"granted", true}},
-           fmt::format("granted {} to {}\n", pattern, Cell(user)));
-  if (owned[covering] != "verified") {
+  return NotFound(fmt::format("user '{}' has no grant {}", Cell(user), pattern));
+}
+
+}  // namespace
+
+Status Grant(VerbContext& ctx) {
+  nlohmann::json j;
+  if (Status s = RunGrantOp(ctx, ops::GrantDomain, &j); !s.ok()) return s;
+  std::string user = j["user"], pattern = j["domain"], account = j["account"];
+  std::string covering = j["covering_domain"], mode = j["mode"];
+  ctx.Emit(j, fmt::format("granted {} to {}\n", pattern, Cell(user)));
+  if (j["covering_state"] != "verified") {
     ctx.Note(fmt::format("note: {} is not verified on account {}: mail from it is refused until "
                          "policyctl domain verify {} {}",
                          covering, account, account, covering));
   }
-  std::string mode = u->fields["mode"];
   if (mode == "account" || mode == "any") {
     ctx.Note(fmt::format("note: {} is in mode {}: grants count only in mode explicit",
                          Cell(user), mode));
@@ -228,15 +233,10 @@ Status Grant(VerbContext& ctx) {
 }
 
 Status Revoke(VerbContext& ctx) {
-  std::string user, pattern;
-  if (Status s = UserAndPattern(ctx, &user, &pattern); !s.ok()) return s;
-  Result<RedisValue> r = ctx.session.Command({"SREM", ctx.keys.Grants(user), pattern});
-  if (!r.ok()) return r.error();
-  if (r->AsInt() == 0) {
-    return NotFound(fmt::format("user '{}' has no grant {}", Cell(user), pattern));
-  }
-  ctx.Emit({{"user", user}, {"domain", pattern}, {"revoked", true}},
-           fmt::format("revoked {} from {}\n", pattern, Cell(user)));
+  nlohmann::json j;
+  if (Status s = RunGrantOp(ctx, ops::RevokeDomain, &j); !s.ok()) return s;
+  ctx.Emit(j, fmt::format("revoked {} from {}\n", j["domain"].get<std::string>(),
+                          Cell(j["user"].get<std::string>())));
   return Ok{};
 }
 
