@@ -28,6 +28,9 @@ Result<nlohmann::json> ScriptOutcome(
   if (status == "ok") return ok(reply);
   if (status == "notfound") return Error{ErrorCode::kNotFound, text};
   if (status == "conflict") return Error{ErrorCode::kConflict, text};
+  if (status == "invalid" && reply.elements.size() > 2) {  // { 'invalid', field, message }
+    return Invalid(text + ": " + reply.elements[2].AsString());
+  }
   return Error{ErrorCode::kInternal, "script returned status '" + status + "'"};
 }
 

@@ -37,7 +37,8 @@ void RunAdminCall(RedisClient& client, ScriptRunner& scripts, AdminCall call,
                   uint64_t timeout_ms, std::function<void(Result<nlohmann::json>)> done);
 
 // The reply of a write script: { 'ok', ... } goes to ok(reply); { 'notfound', text } and
-// { 'conflict', text } become kNotFound and kConflict with that text.
+// { 'conflict', text } become kNotFound and kConflict with that text, { 'invalid', field,
+// text } kInvalid "field: text" (what only Redis knows, e.g. a user that does not exist yet).
 Result<nlohmann::json> ScriptOutcome(
     const RedisValue& reply, const std::function<Result<nlohmann::json>(const RedisValue&)>& ok);
 

@@ -71,6 +71,8 @@ const std::vector<AdminRoute>& AdminRoutes() {
   static const std::vector<AdminRoute> routes = {
       {"GET", "/api/v1/admin/routes", AdminScope::kRead, nullptr},
       {"GET", "/api/v1/admin/users/{user}", AdminScope::kRead, ShowUser},
+      {"PUT", "/api/v1/admin/users/{user}", AdminScope::kWrite, SetUser},
+      {"DELETE", "/api/v1/admin/users/{user}", AdminScope::kWrite, DeleteUser},
       {"GET", "/api/v1/admin/users/{user}/ip-allow-list", AdminScope::kRead, ShowIpAllowList},
       {"PUT", "/api/v1/admin/users/{user}/ip-allow-list", AdminScope::kWrite, SetIpAllowList},
       {"PUT", "/api/v1/admin/users/{user}/grants/{domain}", AdminScope::kWrite, GrantDomain},

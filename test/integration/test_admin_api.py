@@ -290,6 +290,33 @@ listen = ["127.0.0.1:{cls.b_http_port}"]
         self.assertEqual(self.api("GET", "/api/v1/admin/accounts/nosuch")[0], 404)
         self.assertEqual(self.snapshot(), before)
 
+    def test_users_created_changed_deleted_through_the_api_read_the_same_in_policyctl(self):
+        path = "/api/v1/admin/users/carol"
+        status, made = self.api("PUT", path, {"account": "acme", "limits":
+                                              {"user:messages:1h": 100, "user:bytes:1d": "2GiB"}})
+        self.assertEqual((status, made), (200, {"user": "carol", "created": True}))
+        shown = json.loads(self.ctl_ok("user", "show", "carol", "--json"))
+        self.assertEqual((shown["mode"], shown["account"]), ("explicit", "acme"))
+        self.assertEqual(shown["overrides"], {"user:messages:1h": "100",
+                                              "user:bytes:1d": str(2 ** 31)})
+        self.assertEqual(self.api("PUT", path, {"mode": "account", "unset_limits":
+                                                ["user:bytes:1d"]})[1]["created"], False)
+        user = self.api("GET", path, token=READ)[1]
+        self.assertEqual((user["mode"], user["overrides"]), ("account", {"user:messages:1h": "100"}))
+        before = self.snapshot()
+        for body, field in (({"mode": "sometimes"}, "mode"), ({"plan": "gold"}, "plan"),
+                            ({"limits": {"user:mails:1h": 5}}, "limits"), ({}, "body"),
+                            ({"limits": [1]}, "limits")):
+            self.assertEqual(self.api("PUT", path, body)[1]["error"]["field"], field, body)
+        self.assertEqual(self.api("PUT", "/api/v1/admin/users/newbie", {"mode": "any"})[1]
+                         ["error"]["field"], "account")
+        self.assertEqual(self.api("PUT", "/api/v1/admin/users/erin", {"account": "nosuch"})[0],
+                         404)
+        self.assertEqual(self.snapshot(), before)
+        self.assertEqual(self.api("DELETE", path)[1], {"user": "carol", "deleted": True})
+        self.assertEqual(self.ctl("user", "show", "carol")[0], 1)
+        self.assertEqual(self.api("DELETE", path)[0], 404)
+
     def test_unknown_user_is_404_from_both_front_ends_and_nothing_is_written(self):
         before = self.snapshot()
         path = "/api/v1/admin/users/ghost/ip-allow-list"

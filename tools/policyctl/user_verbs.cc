@@ -90,62 +90,44 @@ Status EmitUser(VerbContext& ctx, const std::string& user, const StoredUser& u) 
 
 }  // namespace
 
+// user set and user del run lib/ops/user_ops.h's operations (user_set.lua: the checks and
+// the write in one call), the same as the admin API's PUT/DELETE /api/v1/admin/users/{user}.
 Status UserSet(VerbContext& ctx) {
   Result<std::string> user = CheckUserName(ctx.inv.args[0]);
   if (!user.ok()) return user.error();
-  std::vector<std::string> hset = {"HSET", ctx.keys.User(*user)};
-  std::vector<std::string> hdel = {"HDEL", ctx.keys.User(*user)};
-  std::string account;
-  if (ctx.inv.Has("--account")) {
-    Result<std::string> a = CheckAccountName(ctx.inv.Get("--account"));
-    if (!a.ok()) return a.error();
-    account = *a;
-    hset.insert(hset.end(), {"account", account});
-  }
-  if (ctx.inv.Has("--plan")) {
-    Result<std::string> p = CheckPlan(ctx.config, ctx.inv.Get("--plan"));
-    if (!p.ok()) return p.error();
-    hset.insert(hset.end(), {"plan", *p});
-  }
-  if (ctx.inv.Has("--mode")) {
-    Result<std::string> m = CheckMode(ctx.inv.Get("--mode"));
-    if (!m.ok()) return m.error();
-    hset.insert(hset.end(), {"mode", *m});
-  }
+  nlohmann::json input = {{"user", *user}};
+  if (ctx.inv.Has("--account")) input["account"] = ctx.inv.Get("--account");
+  if (ctx.inv.Has("--plan")) input["plan"] = ctx.inv.Get("--plan");
+  if (ctx.inv.Has("--mode")) input["mode"] = ctx.inv.Get("--mode");
   for (const std::string& text : ctx.inv.All("--limit")) {
-    Result<LimitOverride> o = ParseLimitOverride(text);
+    Result<LimitOverride> o = ParseLimitOverride(text);  // policyctl's own wording first
     if (!o.ok()) return o.error();
-    hset.insert(hset.end(), {o->field, std::to_string(o->max)});
+    auto eq = text.find('=');
+    input["limits"][text.substr(0, eq)] = text.substr(eq + 1);
   }
   for (const std::string& text : ctx.inv.All("--unset-limit")) {
     Result<std::string> f = ParseLimitField(text);
     if (!f.ok()) return f.error();
-    hdel.push_back(*f);
+    input["unset_limits"].push_back(text);
   }
-  if (hset.size() == 2 && hdel.size() == 2) {
+  if (input.size() == 1) {
     return Invalid("nothing to set: give --account, --plan, --mode, --limit or --unset-limit");
   }
-  // Everything is valid; now what Redis holds decides whether this may be written.
-  Result<RedisValue> exists = ctx.session.Command({"EXISTS", ctx.keys.User(*user)});
-  if (!exists.ok()) return exists.error();
-  if (exists->AsInt() == 0) {
-    if (account.empty()) {
+  Result<ops::AdminCall> call = ops::SetUser(ctx.config, input);
+  if (!call.ok()) return call.error();
+  Result<nlohmann::json> r = ctx.session.Run(std::move(*call));
+  if (!r.ok()) {
+    std::string account = input.value("account", "");
+    if (r.error().code == ErrorCode::kNotFound) {
+      return NotFound(fmt::format("account '{}' not found; create it: policyctl account set {}",
+                                  account, account));
+    }
+    if (r.error().code == ErrorCode::kInvalid) {
       return Invalid(fmt::format("user '{}' does not exist; --account ACCOUNT is needed to "
                                  "create it",
                                  Cell(*user)));
     }
-    if (!ctx.inv.Has("--mode")) hset.insert(hset.end(), {"mode", "explicit"});
-  }
-  if (!account.empty()) {
-    if (Status s = RequireAccount(ctx, account); !s.ok()) return s;
-  }
-  if (hset.size() > 2) {
-    Result<RedisValue> r = ctx.session.Command(hset);
-    if (!r.ok()) return r.error();
-  }
-  if (hdel.size() > 2) {
-    Result<RedisValue> r = ctx.session.Command(hdel);
-    if (!r.ok()) return r.error();
+    return r.error();
   }
   Result<StoredUser> u = ReadUser(ctx, *user);
   if (!u.ok()) return u.error();
@@ -161,15 +143,17 @@ Status UserShow(VerbContext& ctx) {
 }
 
 Status UserDel(VerbContext& ctx) {
-  Result<std::string> user = CheckUserName(ctx.inv.args[0]);
-  if (!user.ok()) return user.error();
-  Result<RedisValue> exists = ctx.session.Command({"EXISTS", ctx.keys.User(*user)});
-  if (!exists.ok()) return exists.error();
-  if (exists->AsInt() == 0) return NotFound(fmt::format("user '{}' not found", Cell(*user)));
-  Result<RedisValue> r = ctx.session.Command({"DEL", ctx.keys.User(*user), ctx.keys.Grants(*user)});
-  if (!r.ok()) return r.error();
-  ctx.Emit({{"user", *user}, {"deleted", true}},
-           fmt::format("user {} deleted, with its grants\n", Cell(*user)));
+  Result<ops::AdminCall> call = ops::DeleteUser(ctx.config, {{"user", ctx.inv.args[0]}});
+  if (!call.ok()) return call.error();
+  Result<nlohmann::json> r = ctx.session.Run(std::move(*call));
+  if (!r.ok()) {
+    if (r.error().code == ErrorCode::kNotFound) {
+      return NotFound(fmt::format("user '{}' not found", Cell(ctx.inv.args[0])));
+    }
+    return r.error();
+  }
+  ctx.Emit(*r, fmt::format("user {} deleted, with its grants\n",
+                           Cell((*r)["user"].get<std::string>())));
   return Ok{};
 }
 
