@@ -3,6 +3,7 @@
 #include "ops/account_ops.h"
 #include "ops/block_ops.h"
 #include "ops/domain_ops.h"
+#include "ops/explain_ops.h"
 #include "ops/grant_ops.h"
 #include "ops/quota_ops.h"
 #include "ops/user_ip_allow.h"
@@ -70,6 +71,8 @@ bool Fits(std::string_view templ, std::string_view path, nlohmann::json* params)
 const std::vector<AdminRoute>& AdminRoutes() {
   static const std::vector<AdminRoute> routes = {
       {"GET", "/api/v1/admin/routes", AdminScope::kRead, nullptr},
+      // Writes nothing: a read token may call it.
+      {"POST", "/api/v1/admin/explain", AdminScope::kRead, ExplainRequest},
       {"GET", "/api/v1/admin/users/{user}", AdminScope::kRead, ShowUser},
       {"PUT", "/api/v1/admin/users/{user}", AdminScope::kWrite, SetUser},
       {"DELETE", "/api/v1/admin/users/{user}", AdminScope::kWrite, DeleteUser},

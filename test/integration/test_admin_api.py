@@ -382,9 +382,23 @@ listen = ["127.0.0.1:{cls.b_http_port}"]
         # The refusal has a report, and explain names the rule.
         report_id = re.search(r"id=([0-9a-f]{20})", refused).group(1)
         self.assertEqual(self.redis.cmd("HGET", f"pd:report:{report_id}", "kind"), "ip")
-        out = self.ctl_ok("explain", "protocol_state=RCPT", "sasl_username=alice@example.com",
-                          "sender=alice@example.com", "client_address=198.51.100.7")
-        self.assertIn("[IP]", out)
+        args = dict(protocol_state="RCPT", sasl_username="alice@example.com",
+                    sender="alice@example.com", client_address="198.51.100.7")
+        out = json.loads(self.ctl_ok("explain", *[f"{k}={v}" for k, v in args.items()],
+                                     "--json"))
+        self.assertIn("[IP]", out["reply"])
+        before = self.snapshot()
+        status, explained = self.api("POST", "/api/v1/admin/explain", {"request": args},
+                                     token=READ)
+        self.assertEqual(status, 200, explained)
+        for j in (explained, out):
+            j["facts"].pop("now")  # the clock moved between the two calls
+        self.assertEqual(explained, {k: out[k] for k in explained})
+        self.assertEqual((explained["action"], explained["facts"]["ip_allow"]["allowed"]),
+                         ("ip", False))
+        self.assertEqual(self.api("POST", "/api/v1/admin/explain", {"request": {"x": 1}})[1]
+                         ["error"]["field"], "request")
+        self.assertEqual(self.snapshot(), before)
         # An empty list accepts every address again, on both instances.
         self.assertEqual(self.api("PUT", self.PATH, {"ip_allow": []})[0], 200)
         for p in (self.p, self.b):

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "ops/admin_input.h"
+#include "ops/explain_ops.h"
 #include "policyctl/verbs.h"
 #include "core/redis_keys.h"
 #include "core/report_token.h"
@@ -141,32 +142,17 @@ Status Explain(VerbContext& ctx) {
                                       ? ParseExplainText(ctx.read_stdin(), limits)
                                       : ParseExplainArgs(ctx.inv.args, limits);
   if (!request.ok()) return request.error();
-  Result<Verdict> v = ctx.session.Explain(*request);
-  if (!v.ok()) return v.error();
-  std::string reply = FormatVerdict(*v, ctx.config);
-  nlohmann::json facts = nlohmann::json::parse(v->facts, nullptr, false);
-  if (facts.is_discarded()) facts = nlohmann::json::object();
-  nlohmann::json j = {{"reply", reply},
-                      {"action", ActionName(v->action)},
-                      {"rule", v->rule},
-                      {"report", v->report_id},
-                      {"facts", facts}};
-  bool needs_report = v->action == Action::kAclReject || v->action == Action::kBlocked ||
-                      v->action == Action::kIpRefused;
-  std::string report = v->report_id;
-  if (needs_report && report.empty()) {
-    // No report yet (policyd makes one when it refuses): show a placeholder instead of a URL
-    // with an empty id that would lead nowhere.
-    const ReportConfig& rc = ctx.config.report;
-    std::string empty_url = ReportUrl(rc.base_url, rc.secret, "");
-    if (auto at = reply.find(empty_url); at != std::string::npos) {
-      reply.replace(at, empty_url.size(), rc.base_url + "?id=<new>&auth=<new>");
-      j["reply"] = reply;
-    }
-    report = "none yet: policyd makes one when it refuses";
-  }
+  // The same operation as POST /api/v1/admin/explain (lib/ops/explain_ops.h).
+  Result<nlohmann::json> r = ctx.session.Run(ops::ExplainCall(ctx.config, *request));
+  if (!r.ok()) return r.error();
+  nlohmann::json j = std::move(*r);
+  std::string reply = j["reply"], report = j["report"], action = j["action"];
+  const nlohmann::json& facts = j["facts"];
+  bool needs_report = action == "acl" || action == "block" || action == "ip";
+  if (needs_report && report.empty()) report = "none yet: policyd makes one when it refuses";
+  std::string rule = j["rule"];
   std::string text = fmt::format("action={}\n\n", reply);
-  text += RenderFields({{"rule", v->rule}, {"report", needs_report ? report : ""}});
+  text += RenderFields({{"rule", rule}, {"report", needs_report ? report : ""}});
   if (!facts.empty()) text += "\n" + FactsText(facts, ctx.config);
   if (!request->SaslUsername().empty()) {
     if (Status s = UserContext(ctx, request->SaslUsername(), &j, &text); !s.ok()) return s;
