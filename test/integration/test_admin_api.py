@@ -163,6 +163,15 @@ listen = ["127.0.0.1:{cls.b_http_port}"]
         self.assertEqual(json.loads(self.ctl_ok("quota", "show", "account:acme", "--json")), acct)
         usage = json.loads(self.ctl_ok("usage", "user:alice@example.com", "--json"))
         self.assertEqual(usage["quota"], made)
+        status, windows = self.api("GET", "/api/v1/admin/usage/user%3Aalice%40example.com"
+                                          "?ip=192.0.2.7", token=READ)
+        self.assertEqual(status, 200, windows)
+        by_ctl = json.loads(self.ctl_ok("usage", "user:alice@example.com", "--ip", "192.0.2.7",
+                                        "--json"))
+        self.assertEqual(windows, {k: v for k, v in by_ctl.items() if k != "quota"})
+        self.assertEqual(self.api("GET", "/api/v1/admin/usage/account%3Aacme?ip=192.0.2.7")[1]
+                         ["error"]["field"], "ip")
+        self.assertEqual(self.api("GET", "/api/v1/admin/usage/user%3Anobody")[0], 404)
 
     def test_domains_through_the_api_and_policyctl_are_the_same_operations(self):
         base = "/api/v1/admin/accounts/acme/domains"
