@@ -6,6 +6,7 @@
 #include "ops/explain_ops.h"
 #include "ops/grant_ops.h"
 #include "ops/quota_ops.h"
+#include "ops/review_ops.h"
 #include "ops/usage_ops.h"
 #include "ops/user_ip_allow.h"
 #include "ops/user_ops.h"
@@ -74,6 +75,8 @@ const std::vector<AdminRoute>& AdminRoutes() {
       {"GET", "/api/v1/admin/routes", AdminScope::kRead, nullptr},
       // Writes nothing: a read token may call it.
       {"POST", "/api/v1/admin/explain", AdminScope::kRead, ExplainRequest},
+      {"GET", "/api/v1/admin/reviews", AdminScope::kRead, ListReviews},
+      {"POST", "/api/v1/admin/reviews/{id}/resolve", AdminScope::kWrite, ResolveReviewApi},
       {"GET", "/api/v1/admin/usage/{subject}", AdminScope::kRead, ShowUsage},
       {"GET", "/api/v1/admin/users/{user}", AdminScope::kRead, ShowUser},
       {"PUT", "/api/v1/admin/users/{user}", AdminScope::kWrite, SetUser},

@@ -326,6 +326,36 @@ listen = ["127.0.0.1:{cls.b_http_port}"]
         self.assertEqual(self.ctl("user", "show", "carol")[0], 1)
         self.assertEqual(self.api("DELETE", path)[0], 404)
 
+    def test_reviews_listed_and_resolved_with_a_note_the_customer_reads(self):
+        made = self.api("PUT", "/api/v1/admin/blocks/user%3Aalice%40example.com",
+                        {"reason": "abuse"})[1]
+        query = urllib.parse.urlsplit(made["report_url"]).query
+        form = urllib.parse.urlencode(dict(urllib.parse.parse_qsl(query)))
+        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
+        c.request("POST", "/report", form, {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(c.getresponse().status, 200)
+        c.close()
+        status, listed = self.api("GET", "/api/v1/admin/reviews?limit=10", token=READ)
+        self.assertEqual(status, 200, listed)
+        self.assertEqual([r["id"] for r in listed["reviews"]], [made["report"]])
+        self.assertEqual(listed["reviews"], json.loads(self.ctl_ok("review", "list", "--json")))
+        path = f"/api/v1/admin/reviews/{made['report']}/resolve"
+        self.assertEqual(self.api("POST", path, {"note": ""})[1]["error"]["field"], "note")
+        self.assertEqual(self.api("POST", path, {"note": "lifted"}, token=READ)[0], 403)
+        status, done = self.api("POST", path, {"note": "Checked: a false positive, lifted."})
+        self.assertEqual((status, done["review"]), (200, "resolved"), done)
+        self.assertEqual(self.api("GET", "/api/v1/admin/reviews", token=READ)[1]["reviews"], [])
+        self.assertEqual(self.api("POST", path, {"note": "again"})[0], 409)
+        code, _, err = self.ctl("review", "resolve", made["report"], "--note", "again")
+        self.assertEqual(code, 1, err)
+        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
+        c.request("GET", "/report?" + query)
+        page = c.getresponse().read().decode()
+        c.close()
+        self.assertIn("resolved: Checked: a false positive, lifted.", page)
+        self.assertEqual(self.api("POST", "/api/v1/admin/reviews/0123456789abcdef0123/resolve",
+                                  {"note": "x"})[0], 404)
+
     def test_unknown_user_is_404_from_both_front_ends_and_nothing_is_written(self):
         before = self.snapshot()
         path = "/api/v1/admin/users/ghost/ip-allow-list"

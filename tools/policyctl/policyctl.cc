@@ -20,7 +20,8 @@ const std::map<std::string_view, VerbFn>& Handlers() {
       {"grant", Grant},              {"revoke", Revoke},            {"block add", BlockAdd},
       {"block list", BlockList},     {"block show", BlockShow},     {"block del", BlockDel},
       {"signal", SignalVerb},        {"usage", Usage},              {"explain", Explain},
-      {"report show", ReportShow},   {"review list", ReviewList},   {"user ip-allow", UserIpAllow},
+      {"report show", ReportShow},   {"review list", ReviewList},
+      {"review resolve", ReviewResolve},   {"user ip-allow", UserIpAllow},
       {"quota show", QuotaShow},     {"quota set", QuotaSet},       {"quota unlock", QuotaUnlock},
   };
   return handlers;

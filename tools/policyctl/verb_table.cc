@@ -138,7 +138,14 @@ std::vector<VerbSpec> Build() {
        "reason, times, review state, its URL and the evidence it was made with."},
       {"review list", "", 0, 0, {{"--limit", "N", "at most N reviews (default 100)"}},
        "reports whose review was requested, newest first",
-       "Lists the reports whose review a customer requested on the report page."},
+       "Lists the reports whose review a customer requested on the report page and that are\n"
+       "not resolved yet. Same operation as GET /api/v1/admin/reviews."},
+      {"review resolve", "ID", 1, 1,
+       {{"--note", "TEXT", "the answer, shown to the customer on the report page", true}},
+       "answer a review request",
+       "Resolves the review of report ID with a note the customer reads on the report page\n"
+       "(at most 1000 bytes), and takes it off review list. A customer may ask again. Same\n"
+       "operation as POST /api/v1/admin/reviews/{id}/resolve."},
   };
 }
 

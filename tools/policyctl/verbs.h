@@ -38,6 +38,7 @@ Status SignalVerb(VerbContext& ctx);
 // report_verbs.cc: reports and review requests.
 Status ReportShow(VerbContext& ctx);
 Status ReviewList(VerbContext& ctx);
+Status ReviewResolve(VerbContext& ctx);
 
 // usage_verb.cc and explain_verb.cc: read-only views of decisions.
 Status Usage(VerbContext& ctx);

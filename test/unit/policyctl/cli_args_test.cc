@@ -143,7 +143,8 @@ TEST_CASE("cli_args: every verb has a unique name, a summary, help, and shows in
                            "domain add", "domain verify", "domain del", "domain list", "grant",
                            "revoke", "block add", "block list", "block show", "block del",
                            "signal", "report show", "review list", "usage", "explain",
-                           "user ip-allow", "quota show", "quota set", "quota unlock"}) {
+                           "user ip-allow", "quota show", "quota set", "quota unlock",
+                           "review resolve"}) {
     CHECK(names.count(verb) == 1);
   }
   CHECK(VerbSynopsis(*Parse({"block", "add", "--help"})->verb) ==
