@@ -45,7 +45,8 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
                                          const AbuseSpecs& abuse_spec);
 
 // decide.lua's reply { action, rule, report, domain, metric, count, max, window_s,
-// retry_after, facts, created_block, quota_warnings } as a Verdict; facts (explain mode: JSON) goes to *facts if given.
+// retry_after, facts, created_block, quota_warnings } as a Verdict; facts (explain mode:
+// JSON) goes to *facts if given.
 Result<Verdict> ParseDecideReply(const std::vector<std::string>& fields,
                                  std::string* facts = nullptr);
 

@@ -110,7 +110,9 @@ std::string RenderReportPage(const Report& r, std::string_view auth, std::string
   if (!Field(r, "sender").empty()) body += Row("Sender", Field(r, "sender"));
   if (!Field(r, "detail").empty()) body += Row("Details", Field(r, "detail"));
   body += Row("Time", FormatUtc(Field(r, "created")));
-  if (kind != "acl" && kind != "ip") body += Row("Expires", expires.empty() ? "not before a review" : FormatUtc(expires));
+  if (kind != "acl" && kind != "ip") {
+    body += Row("Expires", expires.empty() ? "not before a review" : FormatUtc(expires));
+  }
   body += Row("Review", review == "requested"  ? "requested"
                        : review == "resolved" ? "resolved: " + Field(r, "review_note")
                                               : "not requested");

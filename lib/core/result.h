@@ -11,7 +11,9 @@
 namespace policyd {
 
 // kConflict: the request contradicts what is stored (an admin API 409, policyctl exit 1).
-enum class ErrorCode { kInvalid, kTooLarge, kNotFound, kConflict, kUnavailable, kTimeout, kInternal };
+enum class ErrorCode {
+  kInvalid, kTooLarge, kNotFound, kConflict, kUnavailable, kTimeout, kInternal
+};
 
 struct Error {
   ErrorCode code = ErrorCode::kInternal;

@@ -21,7 +21,8 @@ enum class Action {
   kUnauthenticatedReject,  // no sasl_username under [policy] unauthenticated = "reject"
 };
 
-std::string_view ActionName(Action action);  // "dunno", "acl", "block", "rate", "ip", "quota", "failure"
+// "dunno", "acl", "block", "rate", "ip", "quota", "failure", "unauthenticated"
+std::string_view ActionName(Action action);
 
 struct Verdict {
   Action action = Action::kDunno;

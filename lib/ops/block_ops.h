@@ -1,8 +1,9 @@
 // Blocks of users and sender addresses (issue 19), the operations both front ends run:
-//   policyctl block add SUBJECT --reason R [--ttl D] [--evidence T]   PUT    /api/v1/admin/blocks/{subject}
-//   policyctl block show SUBJECT                                      GET    /api/v1/admin/blocks/{subject}
-//   policyctl block del SUBJECT                                       DELETE /api/v1/admin/blocks/{subject}
-//   policyctl block list [--reason R]                                 GET    /api/v1/admin/blocks?cursor=&count=&reason=
+//   policyctl block add SUBJECT --reason R [--ttl D] [--evidence T]
+//                                              PUT    /api/v1/admin/blocks/{subject}
+//   policyctl block show SUBJECT               GET    /api/v1/admin/blocks/{subject}
+//   policyctl block del SUBJECT                DELETE /api/v1/admin/blocks/{subject}
+//   policyctl block list [--reason R]          GET    /api/v1/admin/blocks?cursor=&count=&reason=
 // Input: {"subject": "user:NAME" | "sender:ADDRESS"} (add: and "reason", "ttl" ("1h"; absent:
 // until lifted), "evidence"). Results: add {"subject", "reason", "evidence", "expires",
 // "report", "report_url"}; show: the block hash's fields, "report_url", "history" (the

@@ -1,5 +1,5 @@
 // An account's domains (issue 19), the operations both front ends run:
-//   policyctl domain add ACCOUNT DOMAIN [--verified]   PUT    .../accounts/{account}/domains/{domain}
+//   policyctl domain add ACCOUNT DOMAIN [--verified]   PUT    .../{account}/domains/{domain}
 //   policyctl domain verify ACCOUNT DOMAIN             POST   .../domains/{domain}/verify
 //   policyctl domain del ACCOUNT DOMAIN                DELETE .../domains/{domain}
 //   policyctl domain list ACCOUNT                      GET    .../accounts/{account}/domains

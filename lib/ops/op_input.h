@@ -39,7 +39,8 @@ Result<std::optional<std::vector<std::string>>> StringArrayField(const nlohmann:
 // {"error": {"code": "invalid", "field": "ip_allow", "message": "..."}} ("field" only when
 // the message names one).
 nlohmann::json ErrorJson(const Error& error);
-// 400 invalid, 413 too large (a body), 404 not found, 409 conflict, 503 unavailable/timeout, 500 otherwise.
+// 400 invalid, 413 too large (a body), 404 not found, 409 conflict, 503 unavailable or
+// timeout, 500 otherwise.
 int HttpStatusOf(ErrorCode code);
 std::string_view ErrorCodeName(ErrorCode code);
 

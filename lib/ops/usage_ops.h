@@ -1,6 +1,7 @@
 // usage (issue 19): the limits that apply to a subject and where each sliding window stands,
 // the operation both front ends run:
-//   policyctl usage SUBJECT [--plan P] [--sender A] [--ip A]    GET /api/v1/admin/usage/{subject}?plan=&sender=&ip=
+//   policyctl usage SUBJECT [--plan P] [--sender A] [--ip A]
+//   GET /api/v1/admin/usage/{subject}?plan=&sender=&ip=
 // Input: {"subject": "user:NAME" | "account:NAME" | "sender:ADDRESS" | "ip:ADDRESS", "plan",
 // "sender", "ip" (the last two with a user only)}. Result: {"subject", "plan", "account",
 // "limits": [{"subject", "counter", "metric", "window_s", "max", "count" (null: no counter

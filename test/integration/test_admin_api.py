@@ -311,7 +311,8 @@ listen = ["127.0.0.1:{cls.b_http_port}"]
         self.assertEqual(self.api("PUT", path, {"mode": "account", "unset_limits":
                                                 ["user:bytes:1d"]})[1]["created"], False)
         user = self.api("GET", path, token=READ)[1]
-        self.assertEqual((user["mode"], user["overrides"]), ("account", {"user:messages:1h": "100"}))
+        self.assertEqual((user["mode"], user["overrides"]),
+                         ("account", {"user:messages:1h": "100"}))
         before = self.snapshot()
         for body, field in (({"mode": "sometimes"}, "mode"), ({"plan": "gold"}, "plan"),
                             ({"limits": {"user:mails:1h": 5}}, "limits"), ({}, "body"),

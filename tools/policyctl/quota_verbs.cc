@@ -37,7 +37,9 @@ Status RunQuota(VerbContext& ctx, Result<ops::AdminCall> (*op)(const Config&,
   const nlohmann::json& j = *r;
   std::string quota = j["quota"].is_null() ? "none" : std::to_string(j["quota"].get<int64_t>());
   std::string warned;
-  for (const auto& p : j["warned"]) warned += fmt::format("{}{}%", warned.empty() ? "" : ", ", p.get<int>());
+  for (const auto& p : j["warned"]) {
+    warned += fmt::format("{}{}%", warned.empty() ? "" : ", ", p.get<int>());
+  }
   std::string state = j["locked"].get<bool>() ? "quota-locked (policyctl quota unlock)"
                       : j["unlocked"].get<bool>() ? "unlocked for the rest of the period"
                                                   : "active";

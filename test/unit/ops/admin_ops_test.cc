@@ -44,7 +44,8 @@ TEST_CASE("fields: unknown names and wrong types are named") {
 }
 
 TEST_CASE("routes: templates, decoded parameters, 404 versus 405") {
-  AdminRouteMatch m = MatchAdminRoute("PUT", "/api/v1/admin/users/alice%40example.com/ip-allow-list");
+  AdminRouteMatch m =
+      MatchAdminRoute("PUT", "/api/v1/admin/users/alice%40example.com/ip-allow-list");
   REQUIRE(m.route);
   CHECK(m.route->scope == AdminScope::kWrite);
   CHECK(m.params == json{{"user", "alice@example.com"}});
@@ -52,7 +53,8 @@ TEST_CASE("routes: templates, decoded parameters, 404 versus 405") {
   AdminRouteMatch wrong_method = MatchAdminRoute("DELETE", "/api/v1/admin/users/a/ip-allow-list");
   CHECK_FALSE(wrong_method.route);
   CHECK(wrong_method.path_known);
-  for (const char* path : {"/api/v1/admin/users//ip-allow-list", "/api/v1/admin/users/a%4/ip-allow-list",
+  for (const char* path : {"/api/v1/admin/users//ip-allow-list",
+                           "/api/v1/admin/users/a%4/ip-allow-list",
                            "/api/v1/admin/users/a/ip-allow-list/x", "/api/v1/admin/nothing"}) {
     CAPTURE(path);
     AdminRouteMatch none = MatchAdminRoute("GET", path);
@@ -69,9 +71,10 @@ TEST_CASE("ip allow-list operations: validated before any Redis call, one call e
       config, json{{"user", "alice"}, {"ip_allow", {"2001:DB8::/64", "203.0.113.0/24"}}});
   REQUIRE(set.ok());
   CHECK(set->script == "user_ip_allow");
-  CHECK(set->argv == std::vector<std::string>{
-                         "pd:", "user:alice", "2001:db8::/64,203.0.113.0/24",
-                         "20010db8000000000000000000000000/64,00000000000000000000ffffcb007100/120"});
+  CHECK(set->argv ==
+        std::vector<std::string>{
+            "pd:", "user:alice", "2001:db8::/64,203.0.113.0/24",
+            "20010db8000000000000000000000000/64,00000000000000000000ffffcb007100/120"});
   RedisValue ok{RedisValue::Type::kArray, 0, "", {}};
   ok.elements = {{RedisValue::Type::kString, 0, "ok", {}},
                  {RedisValue::Type::kString, 0, "203.0.113.0/24", {}}};
