@@ -119,9 +119,20 @@ struct ReportConfig {
 struct HttpConfig {
   std::vector<std::string> listen;  // empty: no HTTP listener
   std::string api_token;            // bearer token for /api/v1; empty: API disabled
+  // "read:TOKEN" / "write:TOKEN" for /api/v1/admin/ (core/admin_tokens.h); empty: admin API off
+  std::vector<std::string> admin_tokens;
   uint64_t max_header_bytes = 8192;
   uint64_t max_body_bytes = 1024 * 1024;
   uint64_t timeout_ms = 10 * 1000;
+};
+
+// [quota]: monthly message quotas (core/quota.h). The quotas themselves are per user and per
+// account in Redis (policyctl user set / account set --quota).
+enum class QuotaExhausted { kReject, kDefer };
+struct QuotaConfig {
+  std::string time_zone = "UTC";  // "UTC" or a fixed offset "+02:00"
+  std::vector<std::string> warn_at = {"80%", "90%", "100%"};
+  QuotaExhausted exhausted = QuotaExhausted::kReject;  // [messages] quota or quota_defer
 };
 
 struct MessagesConfig {
@@ -131,8 +142,16 @@ struct MessagesConfig {
       "421 4.7.1 Rate limit exceeded: {metric} {count}/{max} per {window}; try again in "
       "{retry_after}s";
   std::string defer = "451 4.3.0 Policy service temporarily unavailable";
+  // The client address is not in the SMTP user's IP allow-list (5xx).
+  std::string ip =
+      "550 5.7.1 [IP] Client address not authorized for this SMTP user. See {report_url}";
   // [policy] unauthenticated = "reject": there is no user, so no report to link.
   std::string unauthenticated = "550 5.7.1 Authentication required to send through this relay";
+  // A monthly quota is used up: [quota] exhausted = "reject" (5xx) or "defer" (4xx).
+  std::string quota =
+      "550 5.7.1 [QUOTA] Monthly message quota used up: {count}/{max}; it renews next month";
+  std::string quota_defer =
+      "452 4.7.1 [QUOTA] Monthly message quota used up: {count}/{max}; it renews next month";
 };
 
 // [webhooks] (issue 20): where events go. Endpoints are [[webhooks.endpoints]] tables, parsed
@@ -188,6 +207,7 @@ struct Config {
   ReportConfig report;
   HttpConfig http;
   FeedbackConfig feedback;
+  QuotaConfig quota;
   MessagesConfig messages;
   WebhooksConfig webhooks;
   LogConfig log;

@@ -8,8 +8,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/admin_tokens.h"
 #include "core/listen_address.h"
 #include "core/page_template.h"
+#include "core/quota.h"
 #include "core/redis_url.h"
 #include "core/reply_template.h"
 
@@ -257,6 +259,20 @@ std::string CheckHeaderName(const KeyValue& v) {
   return ok ? "" : "expected a header name of letters, digits and '-' (at most 64)";
 }
 
+std::string CheckAdminTokens(const KeyValue& v) {
+  return CheckAdminTokenEntries(std::get<std::vector<std::string>>(v));
+}
+
+std::string CheckQuotaTimeZone(const KeyValue& v) {
+  Result<int> offset = ParseUtcOffset(std::get<std::string>(v));
+  return offset.ok() ? "" : offset.error().message;
+}
+
+std::string CheckQuotaWarnAt(const KeyValue& v) {
+  Result<std::vector<int>> levels = ParseWarnAt(std::get<std::vector<std::string>>(v));
+  return levels.ok() ? "" : levels.error().message;
+}
+
 std::vector<ConfigKey> BuildKeys() {
   return {
       StringList("server.listen", FIELD(server.listen), CheckServerListen, Reload::kRestart),
@@ -321,6 +337,7 @@ std::vector<ConfigKey> BuildKeys() {
 
       StringList("http.listen", FIELD(http.listen), CheckHttpListen, Reload::kRestart),
       String("http.api_token", FIELD(http.api_token), CheckApiToken),
+      StringList("http.admin_tokens", FIELD(http.admin_tokens), CheckAdminTokens, Reload::kYes),
       Size("http.max_header_bytes", kKiB, kMiB, FIELD(http.max_header_bytes)),
       Size("http.max_body_bytes", kKiB, 64 * kMiB, FIELD(http.max_body_bytes)),
       Duration("http.timeout", 100, 10 * kMinute, FIELD(http.timeout_ms)),
@@ -329,12 +346,18 @@ std::vector<ConfigKey> BuildKeys() {
       String("feedback.stamp_header", FIELD(feedback.stamp_header), CheckHeaderName),
       Duration("feedback.stamp_max_age", kHour, 365 * kDay, FIELD(feedback.stamp_max_age_ms)),
       String("feedback.rspamd_token", FIELD(feedback.rspamd_token), CheckApiToken),
+      String("quota.time_zone", FIELD(quota.time_zone), CheckQuotaTimeZone),
+      StringList("quota.warn_at", FIELD(quota.warn_at), CheckQuotaWarnAt, Reload::kYes),
+      Enum("quota.exhausted", {"reject", "defer"}, FIELD(quota.exhausted)),
 
       String("messages.acl", FIELD(messages.acl), CheckRejectTemplate),
       String("messages.abuse", FIELD(messages.abuse), CheckRejectTemplate),
       String("messages.rate", FIELD(messages.rate), CheckDeferTemplate),
       String("messages.defer", FIELD(messages.defer), CheckDeferTemplate),
       String("messages.unauthenticated", FIELD(messages.unauthenticated), CheckRejectTemplate),
+      String("messages.ip", FIELD(messages.ip), CheckRejectTemplate),
+      String("messages.quota", FIELD(messages.quota), CheckRejectTemplate),
+      String("messages.quota_defer", FIELD(messages.quota_defer), CheckDeferTemplate),
 
       StringList("webhooks.retry_delays", FIELD(webhooks.retry_delays), CheckRetryDelays,
                  Reload::kYes),

@@ -10,6 +10,8 @@
 
 #include "core/decision_fields.h"
 #include "core/hex.h"
+#include "core/ip_allow_list.h"
+#include "core/quota.h"
 #include "core/redis_keys.h"
 
 namespace policyd {
@@ -103,6 +105,11 @@ AbuseSpecs AbuseSpec(const Config& config) {
   out.rates = fmt::format("{},{},{},{},{},{}", a.rate_window_ms, a.rate_min_messages,
                           PlainNumber(a.complaint_warn), PlainNumber(a.complaint_block),
                           PlainNumber(a.bounce_warn), PlainNumber(a.bounce_block));
+  int offset = ParseUtcOffset(config.quota.time_zone).ok() ? *ParseUtcOffset(config.quota.time_zone)
+                                                          : 0;  // checked at load
+  Result<std::vector<int>> levels = ParseWarnAt(config.quota.warn_at);
+  out.quota = QuotaSpec(offset, config.quota.exhausted == QuotaExhausted::kDefer,
+                        levels.ok() ? *levels : std::vector<int>{});
   return out;
 }
 
@@ -168,13 +175,15 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
       abuse_spec.score,
       fmt::format("{},{}", config.abuse.list_bombing_messages, config.abuse.list_bombing_window_ms),
       abuse_spec.rates,
+      IpAddressMatchForm(f.client_address),
+      abuse_spec.quota,
   };
 }
 
 Result<Verdict> ParseDecideReply(const std::vector<std::string>& f, std::string* facts) {
-  if (f.size() != 11) {
+  if (f.size() != 12) {
     return Error{ErrorCode::kInternal,
-                 fmt::format("decide script returned {} fields, expected 11", f.size())};
+                 fmt::format("decide script returned {} fields, expected 12", f.size())};
   }
   Verdict v;
   const std::string& action = f[0];
@@ -186,6 +195,10 @@ Result<Verdict> ParseDecideReply(const std::vector<std::string>& f, std::string*
     v.action = Action::kBlocked;
   } else if (action == "rate") {
     v.action = Action::kThrottled;
+  } else if (action == "ip") {
+    v.action = Action::kIpRefused;
+  } else if (action == "quota") {
+    v.action = Action::kQuotaExceeded;
   } else {
     return Error{ErrorCode::kInternal, fmt::format("decide script returned action '{}'", action)};
   }
@@ -199,6 +212,7 @@ Result<Verdict> ParseDecideReply(const std::vector<std::string>& f, std::string*
   v.retry_after_s = ToUint(f[8]);
   if (facts) *facts = f[9];
   v.created_block = f[10];
+  v.quota_warnings = f[11];
   return v;
 }
 

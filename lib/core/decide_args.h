@@ -33,6 +33,7 @@ struct AbuseSpecs {
   std::string escalation;  // throttle_events,within,block_for,memory,escalate,max_block,...
   std::string score;       // window=MS,threshold=X,KIND=WEIGHT,...
   std::string rates;       // WINDOW_MS,MIN,COMPLAINT_WARN,COMPLAINT_BLOCK,BOUNCE_WARN,BOUNCE_BLOCK
+  std::string quota;       // [quota] as QuotaSpec (core/quota.h): OFFSET_MIN|reject|80,90,100
 };
 std::string PlansSpec(const Config& config);
 AbuseSpecs AbuseSpec(const Config& config);
@@ -45,7 +46,8 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
                                          const AbuseSpecs& abuse_spec);
 
 // decide.lua's reply { action, rule, report, domain, metric, count, max, window_s,
-// retry_after, facts, created_block } as a Verdict; facts (explain mode: JSON) goes to *facts if given.
+// retry_after, facts, created_block, quota_warnings } as a Verdict; facts (explain mode:
+// JSON) goes to *facts if given.
 Result<Verdict> ParseDecideReply(const std::vector<std::string>& fields,
                                  std::string* facts = nullptr);
 

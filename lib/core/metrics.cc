@@ -64,6 +64,7 @@ void MergeMetrics(Metrics& into, const Metrics& from) {
   for (const auto& [k, n] : from.signals_ingested) into.signals_ingested[k] += n;
   for (const auto& [k, n] : from.rate_warnings) into.rate_warnings[k] += n;
   for (const auto& [k, n] : from.duplicate_feedback) into.duplicate_feedback[k] += n;
+  for (const auto& [k, n] : from.quota_warnings) into.quota_warnings[k] += n;
   for (const auto& [k, n] : from.http_requests) into.http_requests[k] += n;
   into.refusal_cache_hits += from.refusal_cache_hits;
   into.refusal_cache_clears += from.refusal_cache_clears;
@@ -119,6 +120,11 @@ std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
          "Complaints and bounces whose feedback id was already counted, by kind.");
   for (const auto& [kind, n] : m.duplicate_feedback) {
     out += fmt::format("policyd_duplicate_feedback_total{{kind=\"{}\"}} {}\n", Label(kind), n);
+  }
+  Header(out, "policyd_quota_warnings_total", "counter",
+         "Monthly quota warning levels crossed (each once per subject and period), by percent.");
+  for (const auto& [percent, n] : m.quota_warnings) {
+    out += fmt::format("policyd_quota_warnings_total{{percent=\"{}\"}} {}\n", Label(percent), n);
   }
   Header(out, "policyd_http_requests_total", "counter", "HTTP requests, by route and status.");
   for (const auto& [key, n] : m.http_requests) {

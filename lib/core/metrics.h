@@ -29,6 +29,7 @@ struct Metrics {
   std::map<std::string, uint64_t> signals_ingested;   // by kind
   std::map<std::string, uint64_t> rate_warnings;      // complaint/bounce rate warnings, by kind
   std::map<std::string, uint64_t> duplicate_feedback;  // feedback ids seen before, by kind
+  std::map<std::string, uint64_t> quota_warnings;     // by level ("80"), issue 19
   std::map<std::pair<std::string, int>, uint64_t> http_requests;  // (route, status)
   // Local refusal cache (issue 16, lib/store/local_refusals.h).
   uint64_t refusal_cache_hits = 0;           // requests refused without Redis

@@ -99,9 +99,22 @@ Markup BlockBody(const Report& r, const ReportPageContext& c) {
   return RenderPage("block", v);
 }
 
+// The IP allow-list part (issue 19): the client address the user may not send from.
+Markup IpBody(const Report& r, const ReportPageContext& c) {
+  std::string subject = Field(r, "subject");
+  TemplateValues v;
+  v.Text("sender", Field(r, "sender")).Text("client", Field(r, "client"))
+      .Text("user", subject.starts_with("user:") ? subject.substr(5) : subject)
+      .Text("detail", Field(r, "reason")).Text("created", FormatUtc(Field(r, "created")))
+      .Url("support_url", c.support_url, true);
+  return RenderPage("ip", v);
+}
+
 Markup ReviewPart(const Report& r, std::string_view auth, const ReportPageContext& c) {
   TemplateValues v;
-  v.Flag("pending", Field(r, "review") == "requested")
+  v.Flag("resolved", Field(r, "review") == "resolved")
+      .Text("review_note", Field(r, "review_note"))
+      .Flag("pending", Field(r, "review") == "requested")
       .Text("review_at", FormatUtc(Field(r, "review_at")))
       .Text("review_text", Field(r, "review_text")).Text("id", r.id).Text("auth", auth)
       .Text("max", std::to_string(kMaxReviewTextChars)).Text("text", c.text);
@@ -164,17 +177,19 @@ std::string FormatUtc(std::string_view epoch_ms) {
 
 std::string RenderReportPage(const Report& r, std::string_view auth,
                              const ReportPageContext& c) {
-  bool acl = Field(r, "kind") == "acl";
+  std::string kind = Field(r, "kind");
+  bool acl = kind == "acl", ip = kind == "ip";
   TemplateValues notice;
   notice.Flag(c.notice, !c.notice.empty())
       .Text("length", FormatCount(c.text_chars))
       .Text("max", FormatCount(kMaxReviewTextChars));
   TemplateValues v;
-  v.Flag("acl", acl).Flag("block", !acl).Text("id", r.id).Text("relay_name", c.relay_name)
+  v.Flag("acl", acl).Flag("ip", ip).Flag("block", !acl && !ip).Text("id", r.id).Text("relay_name", c.relay_name)
       .Url("support_url", c.support_url, true)
       .Url("logo_url", UrlOrigin(c.logo_url).empty() ? "" : c.logo_url)
       .Html("notice", c.notice.empty() ? Markup() : RenderPage("notice", notice))
-      .Html("body", acl ? AclBody(r, c) : BlockBody(r, c)).Html("review", ReviewPart(r, auth, c));
+      .Html("body", acl ? AclBody(r, c) : ip ? IpBody(r, c) : BlockBody(r, c))
+      .Html("review", ReviewPart(r, auth, c));
   return RenderPage("page", v).str();
 }
 

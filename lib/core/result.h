@@ -10,7 +10,10 @@
 
 namespace policyd {
 
-enum class ErrorCode { kInvalid, kTooLarge, kNotFound, kUnavailable, kTimeout, kInternal };
+// kConflict: the request contradicts what is stored (an admin API 409, policyctl exit 1).
+enum class ErrorCode {
+  kInvalid, kTooLarge, kNotFound, kConflict, kUnavailable, kTimeout, kInternal
+};
 
 struct Error {
   ErrorCode code = ErrorCode::kInternal;

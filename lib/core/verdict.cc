@@ -13,6 +13,8 @@ std::string_view ActionName(Action action) {
     case Action::kAclReject: return "acl";
     case Action::kBlocked: return "block";
     case Action::kThrottled: return "rate";
+    case Action::kIpRefused: return "ip";
+    case Action::kQuotaExceeded: return "quota";
     case Action::kFailure: return "failure";
     case Action::kUnauthenticatedReject: return "unauthenticated";
   }
@@ -34,6 +36,10 @@ std::string FormatVerdict(const Verdict& verdict, const Config& config) {
       return FailureActionText(config);
     case Action::kUnauthenticatedReject:
       return FillReplyTemplate(config.messages.unauthenticated, values);
+    case Action::kIpRefused:
+      values["report_url"] =
+          ReportUrl(config.report.base_url, config.report.secret, verdict.report_id);
+      return FillReplyTemplate(config.messages.ip, values);
     case Action::kAclReject:
     case Action::kBlocked:
       values["report_url"] =
@@ -41,6 +47,13 @@ std::string FormatVerdict(const Verdict& verdict, const Config& config) {
       return FillReplyTemplate(
           verdict.action == Action::kAclReject ? config.messages.acl : config.messages.abuse,
           values);
+    case Action::kQuotaExceeded:
+      values["count"] = std::to_string(verdict.count);
+      values["max"] = std::to_string(verdict.max);
+      return FillReplyTemplate(config.quota.exhausted == QuotaExhausted::kDefer
+                                   ? config.messages.quota_defer
+                                   : config.messages.quota,
+                               values);
     case Action::kThrottled:
       values["metric"] = verdict.metric;
       values["count"] = std::to_string(verdict.count);

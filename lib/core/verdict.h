@@ -15,16 +15,19 @@ enum class Action {
   kAclReject,  // 550 [ACL]: sender domain not allowed for this SMTP user (or unknown user)
   kBlocked,    // 550 5.7.1 [ABUSE]: the user or sender is blocked
   kThrottled,  // 421 4.7.1: a sliding-window limit is exceeded
+  kIpRefused,  // 550 5.7.1 [IP]: the client address is not in the user's IP allow-list
+  kQuotaExceeded,  // [QUOTA]: a monthly quota is used up ([quota] exhausted: 5xx or 4xx)
   kFailure,    // Redis unavailable: the [failure] reply
   kUnauthenticatedReject,  // no sasl_username under [policy] unauthenticated = "reject"
 };
 
-std::string_view ActionName(Action action);  // "dunno", "acl", "block", "rate", "failure"
+// "dunno", "acl", "block", "rate", "ip", "quota", "failure", "unauthenticated"
+std::string_view ActionName(Action action);
 
 struct Verdict {
   Action action = Action::kDunno;
   std::string rule;       // what fired, for logs and explain: "block user:alice", "acl not-granted"
-  std::string report_id;  // ACL and block refusals
+  std::string report_id;  // ACL, IP allow-list and block refusals
   std::string user;       // sasl_username as sent (sanitised when formatted)
   std::string domain;     // sender domain, lower-cased
   // kThrottled: which limit, where it stands, and when the window admits the message again.
@@ -35,6 +38,9 @@ struct Verdict {
   uint64_t retry_after_s = 0;
   std::string facts;  // explain mode: the script's facts as JSON
   std::string created_block;  // reason of a block this request's throttle or signal created
+  // Quota warning levels this request crossed, "user:alice 80,account:acme 90" ('' if none):
+  // each is logged and counted once (decide.lua fires each level once per period).
+  std::string quota_warnings;
 };
 
 // The action text for Postfix ("DUNNO", "550 [ACL] Blocked. See https://...") from the

@@ -60,6 +60,7 @@ void HttpServer::Route(const HttpRequest& request, Reply reply) {
     if (request.method == "POST") return ServeReview(request, counted("review"));
     return counted("report")(TextResponse(405, "GET or POST\n"));
   }
+  if (path.rfind("/api/v1/admin/", 0) == 0) return ServeAdmin(request, counted("admin"));
   if (path == "/api/v1/signals") {
     if (request.method != "POST") return counted("signals")(TextResponse(405, "POST only\n"));
     return ServeSignals(request, counted("signals"));

@@ -1,8 +1,8 @@
 // The HTTP side of policyd ([http] listen): report pages with their review form, /metrics,
-// /healthz and POST /api/v1/signals. Runs on the primary event loop, beside the policy Server
-// but not knowing it: policyd/serving_loop.cc hands it that loop's config, ReportStore and
-// counters (the loop's LoopContext), so it needs no Redis connection of its own. Routes are
-// in http_routes.cc.
+// /healthz, POST /api/v1/signals and the admin API (/api/v1/admin/, admin_api.cc). Runs on
+// the primary event loop, beside the policy Server but not knowing it: policyd/serving_loop.cc
+// hands it that loop's config, ReportStore and counters (the loop's LoopContext), so it needs
+// no Redis connection of its own. Routes are in http_routes.cc.
 #pragma once
 
 #include <uv.h>
@@ -53,6 +53,7 @@ class HttpServer {
   void ServeSignals(const HttpRequest& request, Reply reply);
   void ServeRspamd(const HttpRequest& request, Reply reply);  // rspamd_route.cc
   void ServeHealth(Reply reply);
+  void ServeAdmin(const HttpRequest& request, Reply reply);  // admin_api.cc
 
   uv_loop_t* loop_;
   std::function<std::shared_ptr<const Config>()> config_;

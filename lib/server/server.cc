@@ -78,6 +78,17 @@ void Server::RecordDecision(const PolicyRequest& request, const Verdict& verdict
     ++metrics.failure_replies;
   }
   if (!verdict.created_block.empty()) ++metrics.blocks_created[verdict.created_block];
+  // "user:alice 80,account:acme 90": levels decide.lua fired once per subject and period.
+  std::string_view warnings = verdict.quota_warnings;
+  while (!warnings.empty()) {
+    std::string_view one = warnings.substr(0, warnings.find(','));
+    warnings.remove_prefix(std::min(warnings.size(), one.size() + 1));
+    auto space = one.rfind(' ');
+    if (space == std::string_view::npos) continue;
+    ++metrics.quota_warnings[std::string(one.substr(space + 1))];
+    POLICYD_LOG_WARN("event=quota_warning {} percent={}", LogField("subject", one.substr(0, space)),
+                     one.substr(space + 1));
+  }
 }
 
 void Server::OnConnectionClosed(Connection* connection) {

@@ -56,6 +56,10 @@ class ReportStore {
   // true when Redis answers PING within timeout.
   void Ping(uint64_t timeout_ms, std::function<void(bool)> callback);
 
+  // The loop's client and scripts, for the admin API's operations (lib/ops).
+  RedisClient& client() { return *client_; }
+  ScriptRunner& scripts() { return *scripts_; }
+
  private:
   RedisClient* client_;
   ScriptRunner* scripts_;

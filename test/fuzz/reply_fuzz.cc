@@ -169,10 +169,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (reject ? config.messages.abuse : config.messages.rate) = text;
     (reject ? config.messages.acl : config.messages.defer) = text;
     if (reject) config.messages.unauthenticated = text;
+    if (reject) config.messages.ip = text;
+    if (reject) config.messages.quota = text;
+    if (!reject) config.messages.quota_defer = text;
     config.failure.on_redis_error = FailureAction::kDefer;
   }
   for (Action action : {Action::kDunno, Action::kAclReject, Action::kBlocked, Action::kThrottled,
-                        Action::kFailure, Action::kUnauthenticatedReject}) {
+                        Action::kIpRefused, Action::kQuotaExceeded, Action::kFailure,
+                        Action::kUnauthenticatedReject}) {
     verdict.action = action;
     std::string reply = FormatVerdict(verdict, config);
     CheckReply(reply);

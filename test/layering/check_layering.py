@@ -23,9 +23,10 @@ ALLOWED = {
     "net": {"core", "log"},                          # listener, stream socket (libuv)
     "store": {"core", "log", "net"},                 # Redis client, scripts (hiredis)
     "server": {"core", "log", "net", "store"},       # the policy protocol face
-    "http": {"core", "log", "net", "store"},         # the HTTP face
-    "policyd": {"core", "log", "net", "store", "server", "http"},  # the process: both faces
-    "policyctl": {"core", "log", "store"},
+    "ops": {"core", "log", "store"},                 # admin operations: policyctl and HTTP API
+    "http": {"core", "log", "net", "store", "ops"},  # the HTTP face
+    "policyd": {"core", "log", "net", "store", "ops", "server", "http"},  # the process: both faces
+    "policyctl": {"core", "log", "store", "ops"},
     "bench": {"core", "log", "net"},                 # a client: never the server's insides
     "feedback": {"core", "log", "store", "policyctl"},  # policyd-feedback: AdminSession's store
 }
@@ -37,6 +38,7 @@ FORBIDDEN_SYSTEM = {
     "log": NO_IO,
     "net": ("hiredis/", "http_parser.h"),
     "store": ("http_parser.h",),
+    "ops": ("uv.h", "hiredis/", "http_parser.h", "sys/socket.h", "netinet/", "sys/un.h"),
     "server": ("hiredis/", "http_parser.h"),
     "http": ("hiredis/",),
     "policyd": ("hiredis/", "http_parser.h"),

@@ -65,10 +65,10 @@ TEST_CASE("events: a lifted block emits block.lifted and never expires") {
   Block(redis, "sender:x@example.com", 60'000, kNow);
   CHECK(Run(redis, "block_lift",
             {"pd:", std::to_string(kNow + 1), "sender:x@example.com", "policyctl"}) ==
-        std::vector<std::string>{"1"});
+        std::vector<std::string>{"ok", "spam"});
   CHECK(Run(redis, "block_lift",
             {"pd:", std::to_string(kNow + 2), "sender:x@example.com", "policyctl"}) ==
-        std::vector<std::string>{"0"});
+        std::vector<std::string>{"notfound", "not blocked"});
   CHECK(Events(redis, "block.lifted", "sender:x@example.com") == 1);
   CHECK(redis.Cmd({"EXISTS", "pd:block:{sender:x@example.com}"}) == std::vector<std::string>{"0"});
   CHECK(Sweep(redis, kNow + 120'000) == "0");

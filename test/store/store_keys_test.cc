@@ -144,6 +144,15 @@ TEST_CASE("keys: every key the scripts write is documented in docs/redis-keys.md
   store.Decide(Eom("alice", "a@other.example", 100), kNow + 100);
   store.Decide(Eom("bob", "", 200, "v@dest.example"), kNow + 200);
   store.Decide(Eom("bob", "", 201, "v@dest.example"), kNow + 201);
+  // Issue 19: a monthly quota of the user and of the account; an IP allow-list refusal.
+  redis.Cmd({"HSET", "pd:user:{user:dora}", "account", "acme", "mode", "account", "quota",
+             "100"});
+  redis.Cmd({"HSET", "pd:account:{account:acme}", "quota", "1000"});
+  CHECK(store.Decide(Eom("dora", "d@example.com", 300), kNow + 300).action == Action::kDunno);
+  redis.Cmd({"HSET", "pd:user:{user:dora}", "ip_allow", "203.0.113.0/24", "ip_allow_match",
+             "00000000000000000000ffffcb007100/120"});
+  CHECK(store.Decide(Eom("dora", "d@example.com", 301), kNow + 301).action ==
+        Action::kIpRefused);
   std::ifstream doc(std::string(POLICYD_SOURCE_DIR) + "/docs/redis-keys.md");
   REQUIRE(doc.good());
   std::stringstream text;
@@ -159,6 +168,9 @@ TEST_CASE("keys: every key the scripts write is documented in docs/redis-keys.md
   }
   CHECK(forms.count("pd:lb:{user:") == 1);
   CHECK(forms.count("pd:signals:{user:") == 1);
+  CHECK(forms.count("pd:quota:{user:") == 1);
+  CHECK(forms.count("pd:quota:{account:") == 1);
+  CHECK(forms.count("pd:iprep:{user:") == 1);
   CHECK(forms.size() >= 12);
   for (const std::string& form : forms) CHECK_MESSAGE(text.str().find(form) != std::string::npos, form);
 }

@@ -51,7 +51,11 @@ Result<std::vector<std::string>> DecideArgsTemplate(const Config& config, bool e
   std::string rcpt_id = RecipientIdentity(request);
   std::vector<std::string> args =
       BuildDecideArgs(request, config, options, PlansSpec(config), AbuseSpec(config));
+  // ARGV[30], the client address as 32 hex digits (IPv4-mapped: a run of zeros), is the same
+  // for every request and must stay valid hex.
+  const std::string client_hex = args.size() > 29 ? args[29] : "";
   for (std::string& a : args) {
+    if (!client_hex.empty() && a == client_hex) continue;
     // Identities first: a hash could contain a run of zeros by chance. Every placeholder
     // draws from the same range as the users (-r), so three of them keep message identities
     // from repeating (a repeat would be answered from the dedup key, the cheap path).

@@ -2,92 +2,74 @@
 // (docs/redis-keys.md: PREFIXaccount:{account:NAME}, PREFIXdomains:{account:NAME}).
 #include <fmt/format.h>
 
-#include "policyctl/admin_input.h"
+#include "ops/account_ops.h"
+#include "ops/admin_input.h"
+#include "ops/domain_ops.h"
 #include "policyctl/usage_read.h"
 #include "policyctl/verbs.h"
 #include "core/redis_keys.h"
 
 namespace policyd::admin {
+
+// account set and the record account show prints run lib/ops/account_ops.h's operations
+// (account.lua), the same as the admin API's /api/v1/admin/accounts/{account} routes.
 namespace {
 
-constexpr const char* kVerified = "verified";
-constexpr const char* kUnverified = "unverified";
-
-// ACCOUNT and DOMAIN of the domain verbs, validated.
-Status AccountAndDomain(VerbContext& ctx, std::string* account, std::string* domain) {
-  Result<std::string> a = CheckAccountName(ctx.inv.args[0]);
-  if (!a.ok()) return a.error();
-  Result<std::string> d = CheckDomain(ctx.inv.args[1]);
-  if (!d.ok()) return d.error();
-  *account = *a;
-  *domain = *d;
-  return Ok{};
-}
-
-Status EmitDomain(VerbContext& ctx, const std::string& account, const std::string& domain) {
-  Result<RedisValue> state = ctx.session.Command({"HGET", ctx.keys.Domains(account), domain});
-  if (!state.ok()) return state.error();
-  ctx.Emit({{"account", account}, {"domain", domain}, {"state", state->AsString()}},
-           fmt::format("{} on account {}: {}\n", domain, account, state->AsString()));
+Status RunAccountOp(VerbContext& ctx, Result<ops::AdminCall> call, nlohmann::json* out) {
+  if (!call.ok()) return call.error();
+  Result<nlohmann::json> r = ctx.session.Run(std::move(*call));
+  if (!r.ok()) {
+    if (r.error().code == ErrorCode::kNotFound) {
+      const std::string& account = ctx.inv.args[0];
+      return NotFound(fmt::format("account '{}' not found; create it: policyctl account set {}",
+                                  Cell(account), Cell(account)));
+    }
+    return r.error();
+  }
+  *out = std::move(*r);
   return Ok{};
 }
 
 }  // namespace
 
 Status AccountSet(VerbContext& ctx) {
-  Result<std::string> account = CheckAccountName(ctx.inv.args[0]);
-  if (!account.ok()) return account.error();
-  std::optional<std::string> plan;
-  if (ctx.inv.Has("--plan")) {
-    Result<std::string> p = CheckPlan(ctx.config, ctx.inv.Get("--plan"));
-    if (!p.ok()) return p.error();
-    plan = *p;
-  }
-  std::string key = ctx.keys.Account(*account);
-  Result<RedisValue> existing = ctx.session.Command({"HGET", key, "plan"});
-  if (!existing.ok()) return existing.error();
-  bool created = existing->type == RedisValue::Type::kNil;
-  // An account is its hash; one without a plan of its own stores plan "" (default plan).
-  if (plan || created) {
-    Result<RedisValue> r = ctx.session.Command({"HSET", key, "plan", plan.value_or("")});
-    if (!r.ok()) return r.error();
-  }
-  std::string now_plan = plan ? *plan : existing->AsString();
+  nlohmann::json input = {{"account", ctx.inv.args[0]}};
+  if (ctx.inv.Has("--plan")) input["plan"] = ctx.inv.Get("--plan");
+  nlohmann::json j;
+  if (Status s = RunAccountOp(ctx, ops::SetAccount(ctx.config, input), &j); !s.ok()) return s;
+  std::string now_plan = j["plan"];
   std::string shown = now_plan.empty() ? "(default plan " + ctx.config.policy.default_plan + ")"
                                        : now_plan;
-  ctx.Emit({{"account", *account}, {"plan", now_plan}, {"created", created}},
-           fmt::format("account {} {}: plan {}\n", *account, created ? "created" : "updated",
-                       shown));
+  bool created = j["created"];
+  ctx.Emit(j, fmt::format("account {} {}: plan {}\n", j["account"].get<std::string>(),
+                          created ? "created" : "updated", shown));
   return Ok{};
 }
 
 Status AccountShow(VerbContext& ctx) {
-  Result<std::string> account = CheckAccountName(ctx.inv.args[0]);
-  if (!account.ok()) return account.error();
-  Result<RedisValue> hash = ctx.session.Command({"HGETALL", ctx.keys.Account(*account)});
-  if (!hash.ok()) return hash.error();
-  auto fields = HashOf(*hash);
-  if (fields.empty()) {
-    return NotFound(fmt::format("account '{}' not found; create it: policyctl account set {}",
-                                *account, *account));
+  nlohmann::json record;
+  if (Status s = RunAccountOp(ctx, ops::ShowAccount(ctx.config, {{"account", ctx.inv.args[0]}}),
+                              &record);
+      !s.ok()) {
+    return s;
   }
-  Result<RedisValue> domains = ctx.session.Command({"HGETALL", ctx.keys.Domains(*account)});
-  if (!domains.ok()) return domains.error();
+  std::string account = record["account"], plan = record["plan"];
   UsageTags tags;
-  tags.account = SubjectTag(SubjectKind::kAccount, *account);
+  tags.account = SubjectTag(SubjectKind::kAccount, account);
   Result<UsageData> usage = ReadUsage(ctx.session, tags, "");
   if (!usage.ok()) return usage.error();
 
-  nlohmann::json j = {{"account", *account},
-                      {"plan", fields["plan"]},
+  nlohmann::json j = {{"account", account},
+                      {"plan", plan},
                       {"effective_plan", usage->plan},
                       {"domains", nlohmann::json::object()},
                       {"limits", nlohmann::json::array()}};
   std::vector<Row> domain_rows, limit_rows;
-  for (const auto& [domain, state] : HashOf(*domains)) {
+  for (const auto& [domain, state] : record["domains"].items()) {
     j["domains"][domain] = state;
-    domain_rows.push_back({domain, state});
+    domain_rows.push_back({domain, state.get<std::string>()});
   }
+  j["quota"] = record["quota"];
   for (const LimitState& l : usage->limits) {
     j["limits"].push_back({{"subject", l.kind}, {"metric", l.metric}, {"window_s", l.window_s},
                            {"max", l.max}});
@@ -98,8 +80,8 @@ Status AccountShow(VerbContext& ctx) {
   if (!usage->unknown_plan.empty()) {
     effective += fmt::format(" ('{}' is not in the configuration)", usage->unknown_plan);
   }
-  std::string text = RenderFields({{"account", *account},
-                                   {"plan", fields["plan"]},
+  std::string text = RenderFields({{"account", account},
+                                   {"plan", plan},
                                    {"effective plan", effective}});
   text += "\ndomains:\n" + RenderSection({"DOMAIN", "STATE"}, domain_rows);
   text += fmt::format("\nlimits (plan {}):\n", usage->plan) +
@@ -108,61 +90,78 @@ Status AccountShow(VerbContext& ctx) {
   return Ok{};
 }
 
+// The domain verbs run lib/ops/domain_ops.h's operations, the same as the admin API's
+// /api/v1/admin/accounts/{account}/domains routes; only the input and the hints are theirs.
+namespace {
+
+Status RunDomainOp(VerbContext& ctx, Result<ops::AdminCall> (*op)(const Config&,
+                                                                   const nlohmann::json&),
+                   nlohmann::json input, nlohmann::json* out) {
+  Result<ops::AdminCall> call = op(ctx.config, input);
+  if (!call.ok()) return call.error();
+  Result<nlohmann::json> r = ctx.session.Run(std::move(*call));
+  if (!r.ok()) {
+    std::string account = input.value("account", ""), domain = input.value("domain", "");
+    if (r.error().code == ErrorCode::kNotFound && r.error().message == "account") {
+      return NotFound(fmt::format("account '{}' not found; create it: policyctl account set {}",
+                                  Cell(account), Cell(account)));
+    }
+    if (r.error().code == ErrorCode::kNotFound) {
+      return NotFound(fmt::format("account {} has no domain {}; add it: policyctl domain add "
+                                  "{} {}",
+                                  Cell(account), Cell(domain), Cell(account), Cell(domain)));
+    }
+    return r.error();
+  }
+  *out = std::move(*r);
+  return Ok{};
+}
+
+nlohmann::json DomainInput(VerbContext& ctx) {
+  return {{"account", ctx.inv.args[0]}, {"domain", ctx.inv.args[1]}};
+}
+
+Status EmitState(VerbContext& ctx, const nlohmann::json& j) {
+  ctx.Emit(j, fmt::format("{} on account {}: {}\n", j["domain"].get<std::string>(),
+                          j["account"].get<std::string>(), j["state"].get<std::string>()));
+  return Ok{};
+}
+
+}  // namespace
+
 Status DomainAdd(VerbContext& ctx) {
-  std::string account, domain;
-  if (Status s = AccountAndDomain(ctx, &account, &domain); !s.ok()) return s;
-  if (Status s = RequireAccount(ctx, account); !s.ok()) return s;
-  // Adding again keeps a verified domain verified, unless --verified says so anyway.
-  Result<RedisValue> r =
-      ctx.inv.Has("--verified")
-          ? ctx.session.Command({"HSET", ctx.keys.Domains(account), domain, kVerified})
-          : ctx.session.Command({"HSETNX", ctx.keys.Domains(account), domain, kUnverified});
-  if (!r.ok()) return r.error();
-  return EmitDomain(ctx, account, domain);
+  nlohmann::json input = DomainInput(ctx);
+  if (ctx.inv.Has("--verified")) input["verified"] = true;
+  nlohmann::json j;
+  if (Status s = RunDomainOp(ctx, ops::AddDomain, input, &j); !s.ok()) return s;
+  return EmitState(ctx, j);
 }
 
 Status DomainVerify(VerbContext& ctx) {
-  std::string account, domain;
-  if (Status s = AccountAndDomain(ctx, &account, &domain); !s.ok()) return s;
-  if (Status s = RequireAccount(ctx, account); !s.ok()) return s;
-  Result<RedisValue> has = ctx.session.Command({"HEXISTS", ctx.keys.Domains(account), domain});
-  if (!has.ok()) return has.error();
-  if (has->AsInt() == 0) {
-    return NotFound(fmt::format("account {} has no domain {}; add it: policyctl domain add {} {}",
-                                account, domain, account, domain));
-  }
-  Result<RedisValue> r =
-      ctx.session.Command({"HSET", ctx.keys.Domains(account), domain, kVerified});
-  if (!r.ok()) return r.error();
-  return EmitDomain(ctx, account, domain);
+  nlohmann::json j;
+  if (Status s = RunDomainOp(ctx, ops::VerifyDomain, DomainInput(ctx), &j); !s.ok()) return s;
+  return EmitState(ctx, j);
 }
 
 Status DomainDel(VerbContext& ctx) {
-  std::string account, domain;
-  if (Status s = AccountAndDomain(ctx, &account, &domain); !s.ok()) return s;
-  Result<RedisValue> r = ctx.session.Command({"HDEL", ctx.keys.Domains(account), domain});
-  if (!r.ok()) return r.error();
-  if (r->AsInt() == 0) {
-    return NotFound(fmt::format("account '{}' has no domain {}", account, domain));
-  }
-  ctx.Emit({{"account", account}, {"domain", domain}, {"deleted", true}},
-           fmt::format("{} removed from account {}\n", domain, account));
+  nlohmann::json j;
+  if (Status s = RunDomainOp(ctx, ops::DeleteDomain, DomainInput(ctx), &j); !s.ok()) return s;
+  ctx.Emit(j, fmt::format("{} removed from account {}\n", j["domain"].get<std::string>(),
+                          j["account"].get<std::string>()));
   return Ok{};
 }
 
 Status DomainList(VerbContext& ctx) {
-  Result<std::string> account = CheckAccountName(ctx.inv.args[0]);
-  if (!account.ok()) return account.error();
-  if (Status s = RequireAccount(ctx, *account); !s.ok()) return s;
-  Result<RedisValue> r = ctx.session.Command({"HGETALL", ctx.keys.Domains(*account)});
-  if (!r.ok()) return r.error();
-  nlohmann::json j = nlohmann::json::array();
-  std::vector<Row> rows;
-  for (const auto& [domain, state] : HashOf(*r)) {
-    j.push_back({{"domain", domain}, {"state", state}});
-    rows.push_back({domain, state});
+  nlohmann::json j;
+  if (Status s = RunDomainOp(ctx, ops::ListDomains, {{"account", ctx.inv.args[0]}}, &j);
+      !s.ok()) {
+    return s;
   }
-  ctx.Emit(j, RenderTable({"DOMAIN", "STATE"}, rows));
+  std::vector<Row> rows;
+  for (const auto& d : j["domains"]) {
+    rows.push_back({d["domain"].get<std::string>(), d["state"].get<std::string>()});
+  }
+  ctx.Emit(j["domains"], RenderTable({"DOMAIN", "STATE"}, rows));
   return Ok{};
 }
 

@@ -114,6 +114,13 @@ Result<std::vector<std::string>> AdminSession::Scan(const std::string& pattern) 
   return std::vector<std::string>(keys.begin(), keys.end());
 }
 
+Result<nlohmann::json> AdminSession::Run(ops::AdminCall call) {
+  return Wait<nlohmann::json>([&](std::function<void(Result<nlohmann::json>)> done) {
+    ops::RunAdminCall(*client_, store_->scripts(), std::move(call),
+                      config_->server.request_timeout_ms, std::move(done));
+  });
+}
+
 Result<std::optional<Report>> AdminSession::GetReport(const std::string& id) {
   return Wait<std::optional<Report>>(
       [&](auto done) { reports_->Get(*config_, id, std::move(done)); });

@@ -16,6 +16,7 @@
 #include "core/policy_request.h"
 #include "core/result.h"
 #include "core/verdict.h"
+#include "ops/admin_call.h"
 #include "store/policy_store.h"
 #include "store/redis_client.h"
 #include "store/report_store.h"
@@ -44,6 +45,9 @@ class AdminSession {
   Result<Verdict> Explain(const PolicyRequest& request);
   // Keys matching a glob pattern, by SCAN (never KEYS: it would stall a busy Redis).
   Result<std::vector<std::string>> Scan(const std::string& pattern);
+
+  // An admin operation's Redis call (lib/ops), the same call the HTTP admin API makes.
+  Result<nlohmann::json> Run(ops::AdminCall call);
 
   Result<std::optional<Report>> GetReport(const std::string& id);
   Result<std::vector<Report>> ListReviews(std::size_t max);

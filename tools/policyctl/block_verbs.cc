@@ -1,10 +1,13 @@
 // block add|list|show|del and signal: blocks of users and sender addresses, made by hand
-// through block_add.lua (lifted through block_lift.lua) or by signals through signal.lua (the
-// same scripts the HTTP API and escalation use), read from PREFIXblock:{TAG},
-// PREFIXblockhist:{TAG}, PREFIXevidence:{TAG}.
+// through block_add.lua or by signals through signal.lua (the same scripts the HTTP API and
+// escalation use). add, list, show and del run lib/ops/block_ops.h's operations, the same as
+// the admin API's /api/v1/admin/blocks routes.
 #include <fmt/format.h>
 
-#include "policyctl/admin_input.h"
+#include <map>
+
+#include "ops/admin_input.h"
+#include "ops/block_ops.h"
 #include "policyctl/verbs.h"
 #include "core/redis_keys.h"
 #include "core/report_token.h"
@@ -23,117 +26,101 @@ std::string Shortened(const std::string& s, std::size_t max) {
   return s.size() <= max ? s : s.substr(0, max - 3) + "...";
 }
 
-Result<std::string> Subject(VerbContext& ctx) { return ParseBlockSubject(ctx.inv.args[0]); }
+// Runs a block operation (lib/ops/block_ops.h, the admin API's /api/v1/admin/blocks routes).
+Status RunBlockOp(VerbContext& ctx, Result<ops::AdminCall> call, nlohmann::json* out) {
+  if (!call.ok()) return call.error();
+  Result<nlohmann::json> r = ctx.session.Run(std::move(*call));
+  if (!r.ok()) {
+    if (r.error().code == ErrorCode::kNotFound) {
+      Result<std::string> tag = ParseBlockSubject(ctx.inv.args[0]);
+      return NotFound(fmt::format("{} is not blocked", Cell(tag.ok() ? *tag : ctx.inv.args[0])));
+    }
+    return r.error();
+  }
+  *out = std::move(*r);
+  return Ok{};
+}
 
 }  // namespace
 
 Status BlockAdd(VerbContext& ctx) {
-  Result<std::string> tag = Subject(ctx);
-  if (!tag.ok()) return tag.error();
-  Result<std::string> reason = CheckBlockReason(ctx.inv.Get("--reason"));
-  if (!reason.ok()) return reason.error();
-  uint64_t duration_ms = 0;
-  if (ctx.inv.Has("--ttl")) {
-    Result<uint64_t> ttl = CheckTtl(ctx.inv.Get("--ttl"));
-    if (!ttl.ok()) return ttl.error();
-    duration_ms = *ttl;
+  nlohmann::json input = {{"subject", ctx.inv.args[0]}, {"reason", ctx.inv.Get("--reason")},
+                          {"evidence", ctx.inv.Get("--evidence")}};
+  if (ctx.inv.Has("--ttl")) input["ttl"] = ctx.inv.Get("--ttl");
+  nlohmann::json j;
+  if (Status s = RunBlockOp(ctx, ops::AddBlock(ctx.config, input, "policyctl"), &j); !s.ok()) {
+    return s;
   }
-  Result<std::string> evidence = CheckEvidence(ctx.inv.Get("--evidence"));
-  if (!evidence.ok()) return evidence.error();
-  const Config& c = ctx.config;
-  std::string report = NewReportId();
-  Result<RedisValue> r = ctx.session.Script(
-      "block_add",
-      {c.redis.key_prefix, "0", *tag, *reason, *evidence, std::to_string(duration_ms), report,
-       std::to_string(c.report.ttl_ms), std::to_string(c.abuse.evidence_max),
-       std::to_string(c.abuse.evidence_ttl_ms), "policyctl"});
-  if (!r.ok()) return r.error();
-  std::string expires = r->elements.size() == 2 ? r->elements[1].AsString() : "";
-  std::string url = ReportUrl(c.report.base_url, c.report.secret, report);
-  ctx.Emit({{"subject", *tag},
-            {"reason", *reason},
-            {"evidence", *evidence},
-            {"expires", expires},
-            {"report", report},
-            {"report_url", url}},
-           fmt::format("blocked {} ({}) until {}\nreport {}\n", Cell(*tag), *reason, Until(expires),
-                       url));
+  ctx.Emit(j, fmt::format("blocked {} ({}) until {}\nreport {}\n",
+                          Cell(j["subject"].get<std::string>()), j["reason"].get<std::string>(),
+                          Until(j["expires"].get<std::string>()),
+                          j["report_url"].get<std::string>()));
   return Ok{};
 }
 
 Status BlockList(VerbContext& ctx) {
-  std::string reason;
-  if (ctx.inv.Has("--reason")) {
-    Result<std::string> r = CheckBlockReason(ctx.inv.Get("--reason"));
-    if (!r.ok()) return r.error();
-    reason = *r;
-  }
-  Result<std::vector<std::string>> keys = ctx.session.Scan(ctx.keys.BlockPattern());
-  if (!keys.ok()) return keys.error();
+  // Every page of the admin API's GET /api/v1/admin/blocks, sorted by subject.
+  nlohmann::json input = nlohmann::json::object();
+  if (ctx.inv.Has("--reason")) input["reason"] = ctx.inv.Get("--reason");
+  std::map<std::string, nlohmann::json> sorted;
+  std::string cursor = "0";
+  do {
+    input["cursor"] = cursor;
+    input["count"] = "1000";
+    nlohmann::json page;
+    if (Status s = RunBlockOp(ctx, ops::ListBlocks(ctx.config, input), &page); !s.ok()) return s;
+    for (const nlohmann::json& b : page["blocks"]) sorted[b.value("subject", "")] = b;
+    cursor = page["next_cursor"].get<std::string>();
+  } while (cursor != "0");
   nlohmann::json j = nlohmann::json::array();
   std::vector<Row> rows;
-  for (const std::string& key : *keys) {
-    Result<RedisValue> hash = ctx.session.Command({"HGETALL", key});
-    if (!hash.ok()) return hash.error();
-    auto b = HashOf(*hash);
-    if (b.empty() || (!reason.empty() && b["reason"] != reason)) continue;  // expired meanwhile
+  for (const auto& [subject, b] : sorted) {
     j.push_back(b);
-    rows.push_back({b["subject"], b["reason"], TimeText(b["created"]), Until(b["expires"]),
-                    b["source"], Shortened(b["evidence"], 60)});
+    auto f = [&b](const char* name) { return b.value(name, std::string()); };
+    rows.push_back({f("subject"), f("reason"), TimeText(f("created")), Until(f("expires")),
+                    f("source"), Shortened(f("evidence"), 60)});
   }
   ctx.Emit(j, RenderTable({"SUBJECT", "REASON", "SINCE", "UNTIL", "SOURCE", "EVIDENCE"}, rows));
   return Ok{};
 }
 
 Status BlockShow(VerbContext& ctx) {
-  Result<std::string> tag = Subject(ctx);
-  if (!tag.ok()) return tag.error();
-  Result<RedisValue> hash = ctx.session.Command({"HGETALL", ctx.keys.Block(*tag)});
-  if (!hash.ok()) return hash.error();
-  auto b = HashOf(*hash);
-  if (b.empty()) return NotFound(fmt::format("{} is not blocked", Cell(*tag)));
-  Result<RedisValue> history = ctx.session.Command({"HGETALL", ctx.keys.BlockHistory(*tag)});
-  if (!history.ok()) return history.error();
-  Result<RedisValue> evidence = ctx.session.Command({"LRANGE", ctx.keys.Evidence(*tag), "0", "-1"});
-  if (!evidence.ok()) return evidence.error();
-  auto hist = HashOf(*history);
-  std::string url = b["report"].empty()
-                        ? ""
-                        : ReportUrl(ctx.config.report.base_url, ctx.config.report.secret,
-                                    b["report"]);
-  nlohmann::json j = b;
-  j["report_url"] = url;
-  j["history"] = hist;
-  j["evidence_entries"] = nlohmann::json::array();
-  std::vector<Row> rows;
-  for (const std::string& raw : StringsOf(*evidence)) {
-    nlohmann::json entry;
-    rows.push_back(EvidenceCells(raw, &entry));
-    j["evidence_entries"].push_back(entry);
+  nlohmann::json j;
+  if (Status s = RunBlockOp(ctx, ops::ShowBlock(ctx.config, {{"subject", ctx.inv.args[0]}}), &j);
+      !s.ok()) {
+    return s;
   }
-  std::string text = RenderFields({{"subject", b["subject"]},
-                                   {"reason", b["reason"]},
-                                   {"evidence", b["evidence"]},
-                                   {"since", TimeText(b["created"])},
-                                   {"until", Until(b["expires"])},
-                                   {"source", b["source"]},
-                                   {"report", b["report"]},
-                                   {"report url", url},
-                                   {"blocks so far", hist["blocks"]}});
+  auto text_of = [&j](const char* name) { return j.value(name, std::string()); };
+  std::vector<Row> rows;
+  for (const nlohmann::json& entry : j["evidence_entries"]) {
+    nlohmann::json parsed;
+    rows.push_back(EvidenceCells(entry.is_string() ? entry.get<std::string>() : entry.dump(),
+                                 &parsed));
+  }
+  std::string text = RenderFields({{"subject", text_of("subject")},
+                                   {"reason", text_of("reason")},
+                                   {"evidence", text_of("evidence")},
+                                   {"since", TimeText(text_of("created"))},
+                                   {"until", Until(text_of("expires"))},
+                                   {"source", text_of("source")},
+                                   {"report", text_of("report")},
+                                   {"report url", text_of("report_url")},
+                                   {"blocks so far", j["history"].value("blocks", "")}});
   text += "\nevidence (newest first):\n" + RenderSection({"AT", "KIND", "DETAIL"}, rows);
   ctx.Emit(j, text);
   return Ok{};
 }
 
 Status BlockDel(VerbContext& ctx) {
-  Result<std::string> tag = Subject(ctx);
-  if (!tag.ok()) return tag.error();
-  // One script deletes the block and emits block.lifted (webhooks), atomically.
-  Result<RedisValue> r =
-      ctx.session.Script("block_lift", {ctx.config.redis.key_prefix, "0", *tag, "policyctl"});
-  if (!r.ok()) return r.error();
-  if (r->AsInt() == 0) return NotFound(fmt::format("{} is not blocked", Cell(*tag)));
-  ctx.Emit({{"subject", *tag}, {"deleted", true}}, fmt::format("unblocked {}\n", Cell(*tag)));
+  nlohmann::json j;
+  if (Status s = RunBlockOp(ctx, ops::LiftBlock(ctx.config, {{"subject", ctx.inv.args[0]}},
+                                                 "policyctl"),
+                            &j);
+      !s.ok()) {
+    return s;
+  }
+  ctx.Emit({{"subject", j["subject"]}, {"deleted", true}},
+           fmt::format("unblocked {}\n", Cell(j["subject"].get<std::string>())));
   return Ok{};
 }
 

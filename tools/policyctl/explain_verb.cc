@@ -6,7 +6,8 @@
 
 #include <algorithm>
 
-#include "policyctl/admin_input.h"
+#include "ops/admin_input.h"
+#include "ops/explain_ops.h"
 #include "policyctl/verbs.h"
 #include "core/redis_keys.h"
 #include "core/report_token.h"
@@ -72,6 +73,22 @@ std::string FactsText(const nlohmann::json& f, const Config& config) {
   if (f.contains("verified")) rows.emplace_back("verified domain", Match(f, "verified"));
   if (f.contains("granted")) rows.emplace_back("granted", Match(f, "granted"));
   if (f.contains("acl")) rows.emplace_back("acl refusal", Text(f, "acl"));
+  if (f.contains("ip_allow") && f["ip_allow"].is_object()) {
+    const nlohmann::json& ip = f["ip_allow"];
+    bool allowed = ip.value("allowed", false);
+    rows.emplace_back("ip allow-list", fmt::format("{} ({} {})", Text(ip, "list"),
+                                                   Text(ip, "client"),
+                                                   allowed ? "is in it" : "is NOT in it"));
+  }
+  if (f.contains("quota") && f["quota"].is_array()) {
+    for (const nlohmann::json& q : f["quota"]) {
+      rows.emplace_back(
+          "monthly quota",
+          fmt::format("{} {}/{} in {}{}", Text(q, "subject"), Number(q, "used"),
+                      Number(q, "quota"), Text(q, "period"),
+                      q.value("unlocked", false) ? " (unlocked)" : ""));
+    }
+  }
   std::string text = RenderFields(rows);
   if (f.contains("limits") && f["limits"].is_array() && !f["limits"].empty()) {
     std::vector<Row> limits;
@@ -125,31 +142,17 @@ Status Explain(VerbContext& ctx) {
                                       ? ParseExplainText(ctx.read_stdin(), limits)
                                       : ParseExplainArgs(ctx.inv.args, limits);
   if (!request.ok()) return request.error();
-  Result<Verdict> v = ctx.session.Explain(*request);
-  if (!v.ok()) return v.error();
-  std::string reply = FormatVerdict(*v, ctx.config);
-  nlohmann::json facts = nlohmann::json::parse(v->facts, nullptr, false);
-  if (facts.is_discarded()) facts = nlohmann::json::object();
-  nlohmann::json j = {{"reply", reply},
-                      {"action", ActionName(v->action)},
-                      {"rule", v->rule},
-                      {"report", v->report_id},
-                      {"facts", facts}};
-  bool needs_report = v->action == Action::kAclReject || v->action == Action::kBlocked;
-  std::string report = v->report_id;
-  if (needs_report && report.empty()) {
-    // No report yet (policyd makes one when it refuses): show a placeholder instead of a URL
-    // with an empty id that would lead nowhere.
-    const ReportConfig& rc = ctx.config.report;
-    std::string empty_url = ReportUrl(rc.base_url, rc.secret, "");
-    if (auto at = reply.find(empty_url); at != std::string::npos) {
-      reply.replace(at, empty_url.size(), rc.base_url + "?id=<new>&auth=<new>");
-      j["reply"] = reply;
-    }
-    report = "none yet: policyd makes one when it refuses";
-  }
+  // The same operation as POST /api/v1/admin/explain (lib/ops/explain_ops.h).
+  Result<nlohmann::json> r = ctx.session.Run(ops::ExplainCall(ctx.config, *request));
+  if (!r.ok()) return r.error();
+  nlohmann::json j = std::move(*r);
+  std::string reply = j["reply"], report = j["report"], action = j["action"];
+  const nlohmann::json& facts = j["facts"];
+  bool needs_report = action == "acl" || action == "block" || action == "ip";
+  if (needs_report && report.empty()) report = "none yet: policyd makes one when it refuses";
+  std::string rule = j["rule"];
   std::string text = fmt::format("action={}\n\n", reply);
-  text += RenderFields({{"rule", v->rule}, {"report", needs_report ? report : ""}});
+  text += RenderFields({{"rule", rule}, {"report", needs_report ? report : ""}});
   if (!facts.empty()) text += "\n" + FactsText(facts, ctx.config);
   if (!request->SaslUsername().empty()) {
     if (Status s = UserContext(ctx, request->SaslUsername(), &j, &text); !s.ok()) return s;

@@ -21,6 +21,8 @@ const std::map<std::string_view, VerbFn>& Handlers() {
       {"block list", BlockList},     {"block show", BlockShow},     {"block del", BlockDel},
       {"signal", SignalVerb},        {"usage", Usage},              {"explain", Explain},
       {"report show", ReportShow},   {"review list", ReviewList},
+      {"review resolve", ReviewResolve},   {"user ip-allow", UserIpAllow},
+      {"quota show", QuotaShow},     {"quota set", QuotaSet},       {"quota unlock", QuotaUnlock},
   };
   return handlers;
 }

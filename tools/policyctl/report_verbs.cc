@@ -2,14 +2,14 @@
 // customers asked for on the report page, read through ReportStore like the HTTP side.
 #include <fmt/format.h>
 
-#include "policyctl/admin_input.h"
+#include "ops/admin_input.h"
+#include "ops/review_ops.h"
 #include "policyctl/verbs.h"
 #include "core/report_token.h"
 
 namespace policyd::admin {
 namespace {
 
-constexpr uint64_t kDefaultReviews = 100;
 constexpr uint64_t kMaxReviews = 10000;  // review.lua keeps the newest 10,000
 
 std::string Field(const Report& r, const char* name) {
@@ -81,29 +81,47 @@ Status ReportShow(VerbContext& ctx) {
   return Ok{};
 }
 
+// review list and review resolve run lib/ops/review_ops.h's operations, the same as the
+// admin API's /api/v1/admin/reviews routes.
 Status ReviewList(VerbContext& ctx) {
-  uint64_t limit = kDefaultReviews;
+  nlohmann::json input = nlohmann::json::object();
   if (ctx.inv.Has("--limit")) {
     Result<uint64_t> n = CheckCount("--limit", ctx.inv.Get("--limit"), kMaxReviews);
     if (!n.ok()) return n.error();
-    limit = *n;
+    input["limit"] = std::to_string(*n);
   }
-  Result<std::vector<Report>> reports = ctx.session.ListReviews(limit);
-  if (!reports.ok()) return reports.error();
-  nlohmann::json j = nlohmann::json::array();
+  Result<ops::AdminCall> call = ops::ListReviews(ctx.config, input);
+  if (!call.ok()) return call.error();
+  Result<nlohmann::json> r = ctx.session.Run(std::move(*call));
+  if (!r.ok()) return r.error();
   std::vector<Row> rows;
-  for (const Report& r : *reports) {
-    j.push_back({{"id", r.id},
-                 {"requested", Field(r, "review_at")},
-                 {"kind", Field(r, "kind")},
-                 {"subject", Field(r, "subject")},
-                 {"reason", Field(r, "reason")},
-                 {"text", Field(r, "review_text")},
-                 {"url", Url(ctx, r.id)}});
-    rows.push_back({r.id, TimeText(Field(r, "review_at")), Field(r, "kind"),
-                    Field(r, "subject"), Field(r, "reason"), Excerpt(Field(r, "review_text"))});
+  for (const nlohmann::json& v : (*r)["reviews"]) {
+    auto f = [&v](const char* name) { return v.value(name, std::string()); };
+    rows.push_back({f("id"), TimeText(f("requested")), f("kind"), f("subject"), f("reason"),
+                    Excerpt(f("text"))});
   }
-  ctx.Emit(j, RenderTable({"REPORT", "REQUESTED", "KIND", "SUBJECT", "REASON", "TEXT"}, rows));
+  ctx.Emit((*r)["reviews"],
+           RenderTable({"REPORT", "REQUESTED", "KIND", "SUBJECT", "REASON", "TEXT"}, rows));
+  return Ok{};
+}
+
+Status ReviewResolve(VerbContext& ctx) {
+  Result<ops::AdminCall> call = ops::ResolveReview(
+      ctx.config, {{"id", ctx.inv.args[0]}, {"note", ctx.inv.Get("--note")}}, "policyctl");
+  if (!call.ok()) return call.error();
+  Result<nlohmann::json> r = ctx.session.Run(std::move(*call));
+  if (!r.ok()) {
+    if (r.error().code == ErrorCode::kNotFound) {
+      return NotFound(fmt::format("report {} not found (expired or never made)",
+                                  Cell(ctx.inv.args[0])));
+    }
+    if (r.error().code == ErrorCode::kConflict) {
+      return NotFound(fmt::format("report {}: {}", Cell(ctx.inv.args[0]), r.error().message));
+    }
+    return r.error();
+  }
+  ctx.Emit(*r, fmt::format("review of report {} resolved; the report page shows your note\n",
+                           (*r)["id"].get<std::string>()));
   return Ok{};
 }
 

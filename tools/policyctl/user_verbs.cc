@@ -5,9 +5,12 @@
 
 #include <algorithm>
 
-#include "policyctl/admin_input.h"
+#include "ops/admin_input.h"
+#include "ops/grant_ops.h"
+#include "ops/user_ops.h"
 #include "policyctl/usage_read.h"
 #include "policyctl/verbs.h"
+#include "core/ip_allow_list.h"
 #include "core/redis_keys.h"
 
 namespace policyd::admin {
@@ -46,15 +49,11 @@ Status EmitUser(VerbContext& ctx, const std::string& user, const StoredUser& u) 
     return it == u.fields.end() ? std::string() : it->second;
   };
   std::string mode = field("mode").empty() ? "explicit" : field("mode");
-  nlohmann::json overrides = nlohmann::json::object();
-  for (const auto& [name, value] : u.fields) {
-    std::string label = LimitFieldLabel(name);
-    if (!label.empty()) overrides[label] = value;
-  }
-  nlohmann::json j = {{"user", user},           {"account", field("account")},
-                      {"plan", field("plan")},  {"effective_plan", usage->plan},
-                      {"mode", mode},           {"overrides", overrides},
-                      {"grants", u.grants},     {"limits", nlohmann::json::array()}};
+  // The record as GET /api/v1/admin/users/{user} shows it (lib/ops/user_ops.h), plus the
+  // effective plan and its limits.
+  nlohmann::json j = ops::UserRecordJson(user, u.fields, u.grants);
+  j["effective_plan"] = usage->plan;
+  j["limits"] = nlohmann::json::array();
   std::vector<Row> rows;
   for (const LimitState& l : usage->limits) {
     j["limits"].push_back({{"subject", l.kind}, {"metric", l.metric}, {"window_s", l.window_s},
@@ -73,7 +72,10 @@ Status EmitUser(VerbContext& ctx, const std::string& user, const StoredUser& u) 
                                    {"plan", field("plan")},
                                    {"effective plan", effective},
                                    {"mode", mode},
-                                   {"grants", grants}});
+                                   {"grants", grants},
+                                   {"ip allow-list", field("ip_allow").empty()
+                                                         ? std::string("(any address)")
+                                                         : field("ip_allow")}});
   text += fmt::format("\nlimits (plan {}):\n", usage->plan) +
           RenderSection({"SUBJECT", "METRIC", "WINDOW", "MAX", "SOURCE"}, rows);
   ctx.Emit(j, text);
@@ -86,75 +88,46 @@ Status EmitUser(VerbContext& ctx, const std::string& user, const StoredUser& u) 
   return Ok{};
 }
 
-// USER and DOMAIN of grant and revoke, validated.
-Status UserAndPattern(VerbContext& ctx, std::string* user, std::string* pattern) {
-  Result<std::string> u = CheckUserName(ctx.inv.args[0]);
-  if (!u.ok()) return u.error();
-  Result<std::string> p = CheckGrantPattern(ctx.inv.args[1]);
-  if (!p.ok()) return p.error();
-  *user = *u;
-  *pattern = *p;
-  return Ok{};
-}
-
 }  // namespace
 
+// user set and user del run lib/ops/user_ops.h's operations (user_set.lua: the checks and
+// the write in one call), the same as the admin API's PUT/DELETE /api/v1/admin/users/{user}.
 Status UserSet(VerbContext& ctx) {
   Result<std::string> user = CheckUserName(ctx.inv.args[0]);
   if (!user.ok()) return user.error();
-  std::vector<std::string> hset = {"HSET", ctx.keys.User(*user)};
-  std::vector<std::string> hdel = {"HDEL", ctx.keys.User(*user)};
-  std::string account;
-  if (ctx.inv.Has("--account")) {
-    Result<std::string> a = CheckAccountName(ctx.inv.Get("--account"));
-    if (!a.ok()) return a.error();
-    account = *a;
-    hset.insert(hset.end(), {"account", account});
-  }
-  if (ctx.inv.Has("--plan")) {
-    Result<std::string> p = CheckPlan(ctx.config, ctx.inv.Get("--plan"));
-    if (!p.ok()) return p.error();
-    hset.insert(hset.end(), {"plan", *p});
-  }
-  if (ctx.inv.Has("--mode")) {
-    Result<std::string> m = CheckMode(ctx.inv.Get("--mode"));
-    if (!m.ok()) return m.error();
-    hset.insert(hset.end(), {"mode", *m});
-  }
+  nlohmann::json input = {{"user", *user}};
+  if (ctx.inv.Has("--account")) input["account"] = ctx.inv.Get("--account");
+  if (ctx.inv.Has("--plan")) input["plan"] = ctx.inv.Get("--plan");
+  if (ctx.inv.Has("--mode")) input["mode"] = ctx.inv.Get("--mode");
   for (const std::string& text : ctx.inv.All("--limit")) {
-    Result<LimitOverride> o = ParseLimitOverride(text);
+    Result<LimitOverride> o = ParseLimitOverride(text);  // policyctl's own wording first
     if (!o.ok()) return o.error();
-    hset.insert(hset.end(), {o->field, std::to_string(o->max)});
+    auto eq = text.find('=');
+    input["limits"][text.substr(0, eq)] = text.substr(eq + 1);
   }
   for (const std::string& text : ctx.inv.All("--unset-limit")) {
     Result<std::string> f = ParseLimitField(text);
     if (!f.ok()) return f.error();
-    hdel.push_back(*f);
+    input["unset_limits"].push_back(text);
   }
-  if (hset.size() == 2 && hdel.size() == 2) {
+  if (input.size() == 1) {
     return Invalid("nothing to set: give --account, --plan, --mode, --limit or --unset-limit");
   }
-  // Everything is valid; now what Redis holds decides whether this may be written.
-  Result<RedisValue> exists = ctx.session.Command({"EXISTS", ctx.keys.User(*user)});
-  if (!exists.ok()) return exists.error();
-  if (exists->AsInt() == 0) {
-    if (account.empty()) {
+  Result<ops::AdminCall> call = ops::SetUser(ctx.config, input);
+  if (!call.ok()) return call.error();
+  Result<nlohmann::json> r = ctx.session.Run(std::move(*call));
+  if (!r.ok()) {
+    std::string account = input.value("account", "");
+    if (r.error().code == ErrorCode::kNotFound) {
+      return NotFound(fmt::format("account '{}' not found; create it: policyctl account set {}",
+                                  account, account));
+    }
+    if (r.error().code == ErrorCode::kInvalid) {
       return Invalid(fmt::format("user '{}' does not exist; --account ACCOUNT is needed to "
                                  "create it",
                                  Cell(*user)));
     }
-    if (!ctx.inv.Has("--mode")) hset.insert(hset.end(), {"mode", "explicit"});
-  }
-  if (!account.empty()) {
-    if (Status s = RequireAccount(ctx, account); !s.ok()) return s;
-  }
-  if (hset.size() > 2) {
-    Result<RedisValue> r = ctx.session.Command(hset);
-    if (!r.ok()) return r.error();
-  }
-  if (hdel.size() > 2) {
-    Result<RedisValue> r = ctx.session.Command(hdel);
-    if (!r.ok()) return r.error();
+    return r.error();
   }
   Result<StoredUser> u = ReadUser(ctx, *user);
   if (!u.ok()) return u.error();
@@ -170,55 +143,72 @@ Status UserShow(VerbContext& ctx) {
 }
 
 Status UserDel(VerbContext& ctx) {
-  Result<std::string> user = CheckUserName(ctx.inv.args[0]);
-  if (!user.ok()) return user.error();
-  Result<RedisValue> exists = ctx.session.Command({"EXISTS", ctx.keys.User(*user)});
-  if (!exists.ok()) return exists.error();
-  if (exists->AsInt() == 0) return NotFound(fmt::format("user '{}' not found", Cell(*user)));
-  Result<RedisValue> r = ctx.session.Command({"DEL", ctx.keys.User(*user), ctx.keys.Grants(*user)});
-  if (!r.ok()) return r.error();
-  ctx.Emit({{"user", *user}, {"deleted", true}},
-           fmt::format("user {} deleted, with its grants\n", Cell(*user)));
+  Result<ops::AdminCall> call = ops::DeleteUser(ctx.config, {{"user", ctx.inv.args[0]}});
+  if (!call.ok()) return call.error();
+  Result<nlohmann::json> r = ctx.session.Run(std::move(*call));
+  if (!r.ok()) {
+    if (r.error().code == ErrorCode::kNotFound) {
+      return NotFound(fmt::format("user '{}' not found", Cell(ctx.inv.args[0])));
+    }
+    return r.error();
+  }
+  ctx.Emit(*r, fmt::format("user {} deleted, with its grants\n",
+                           Cell((*r)["user"].get<std::string>())));
   return Ok{};
 }
 
-Status Grant(VerbContext& ctx) {
-  std::string user, pattern;
-  if (Status s = UserAndPattern(ctx, &user, &pattern); !s.ok()) return s;
-  Result<StoredUser> u = ReadUser(ctx, user);
-  if (!u.ok()) return u.error();
-  std::string account = u->fields["account"];
-  if (!IsValidAccountName(account)) {
+// grant and revoke run lib/ops/grant_ops.h's operations (grant.lua), the same as the admin
+// API's /api/v1/admin/users/{user}/grants/{domain} routes; the hints are policyctl's.
+namespace {
+
+Status RunGrantOp(VerbContext& ctx, Result<ops::AdminCall> (*op)(const Config&,
+                                                                  const nlohmann::json&),
+                  nlohmann::json* out) {
+  const std::string& user = ctx.inv.args[0];
+  Result<ops::AdminCall> call = op(ctx.config, {{"user", user}, {"domain", ctx.inv.args[1]}});
+  if (!call.ok()) return call.error();
+  Result<nlohmann::json> r = ctx.session.Run(std::move(*call));
+  if (r.ok()) {
+    *out = std::move(*r);
+    return Ok{};
+  }
+  if (r.error().code != ErrorCode::kNotFound) return r.error();
+  const std::string& what = r.error().message;
+  Result<std::string> p = CheckGrantPattern(ctx.inv.args[1]);
+  std::string pattern = p.ok() ? *p : ctx.inv.args[1];
+  std::string base = pattern.rfind("*.", 0) == 0 ? pattern.substr(2) : pattern;
+  if (what == "user") {
+    return NotFound(fmt::format("user '{}' not found; create it: policyctl user set {} "
+                                "--account ACCOUNT",
+                                Cell(user), Cell(user)));
+  }
+  if (what == "account") {
     return NotFound(fmt::format("user {} has no account; set one: policyctl user set {} "
                                 "--account ACCOUNT",
                                 Cell(user), Cell(user)));
   }
-  Result<RedisValue> domains = ctx.session.Command({"HGETALL", ctx.keys.Domains(account)});
-  if (!domains.ok()) return domains.error();
-  auto owned = HashOf(*domains);
-  std::string base = pattern.rfind("*.", 0) == 0 ? pattern.substr(2) : pattern;
-  std::string covering;  // the account's domain that covers the grant
-  for (const std::string& d : DomainAndParents(base)) {
-    if (owned.count(d)) {
-      covering = d;
-      break;
-    }
-  }
-  if (covering.empty()) {
+  if (what.rfind("domain:", 0) == 0) {
+    std::string account = what.substr(7);
     return NotFound(fmt::format("account {} has no domain {}, so it cannot be granted to {}; "
                                 "add it first: policyctl domain add {} {}",
                                 account, base, Cell(user), account, base));
   }
-  Result<RedisValue> r = ctx.session.Command({"SADD", ctx.keys.Grants(user), pattern});
-  if (!r.ok()) return r.error();
-  ctx.Emit({{"user", user}, {"domain", pattern}, {"account", account}, {"granted", true}},
-           fmt::format("granted {} to {}\n", pattern, Cell(user)));
-  if (owned[covering] != "verified") {
+  return NotFound(fmt::format("user '{}' has no grant {}", Cell(user), pattern));
+}
+
+}  // namespace
+
+Status Grant(VerbContext& ctx) {
+  nlohmann::json j;
+  if (Status s = RunGrantOp(ctx, ops::GrantDomain, &j); !s.ok()) return s;
+  std::string user = j["user"], pattern = j["domain"], account = j["account"];
+  std::string covering = j["covering_domain"], mode = j["mode"];
+  ctx.Emit(j, fmt::format("granted {} to {}\n", pattern, Cell(user)));
+  if (j["covering_state"] != "verified") {
     ctx.Note(fmt::format("note: {} is not verified on account {}: mail from it is refused until "
                          "policyctl domain verify {} {}",
                          covering, account, account, covering));
   }
-  std::string mode = u->fields["mode"];
   if (mode == "account" || mode == "any") {
     ctx.Note(fmt::format("note: {} is in mode {}: grants count only in mode explicit",
                          Cell(user), mode));
@@ -227,15 +217,10 @@ Status Grant(VerbContext& ctx) {
 }
 
 Status Revoke(VerbContext& ctx) {
-  std::string user, pattern;
-  if (Status s = UserAndPattern(ctx, &user, &pattern); !s.ok()) return s;
-  Result<RedisValue> r = ctx.session.Command({"SREM", ctx.keys.Grants(user), pattern});
-  if (!r.ok()) return r.error();
-  if (r->AsInt() == 0) {
-    return NotFound(fmt::format("user '{}' has no grant {}", Cell(user), pattern));
-  }
-  ctx.Emit({{"user", user}, {"domain", pattern}, {"revoked", true}},
-           fmt::format("revoked {} from {}\n", pattern, Cell(user)));
+  nlohmann::json j;
+  if (Status s = RunGrantOp(ctx, ops::RevokeDomain, &j); !s.ok()) return s;
+  ctx.Emit(j, fmt::format("revoked {} from {}\n", j["domain"].get<std::string>(),
+                          Cell(j["user"].get<std::string>())));
   return Ok{};
 }
 

@@ -23,6 +23,7 @@ int ExitCode(const Error& error) {
     case ErrorCode::kTimeout:
       return 3;
     case ErrorCode::kNotFound:
+    case ErrorCode::kConflict:
     case ErrorCode::kInternal:
       return 1;
   }

@@ -60,6 +60,15 @@ std::vector<VerbSpec> Build() {
        "delete a user and its grants",
        "Deletes USER and its grants. Counters, blocks and evidence of the user stay until\n"
        "they expire (block del removes a block)."},
+      {"user ip-allow", "USER [CIDR...]", 1, kMany,
+       {{"--clear", "", "remove the list: any client address is allowed again"}},
+       "show or set a user's client IP allow-list",
+       "Without networks, shows USER's client IP allow-list. With networks (IPv4 or IPv6\n"
+       "CIDR such as 203.0.113.0/24 or 2001:db8::/64, or single addresses), replaces it:\n"
+       "mail from any other client address gets the [messages] ip reply (5xx) with a\n"
+       "report. At most 50 networks; an IPv4-mapped client address (::ffff:203.0.113.9)\n"
+       "counts as its IPv4 address. Same operation as PUT\n"
+       "/api/v1/admin/users/{user}/ip-allow-list."},
       {"grant", "USER DOMAIN", 2, 2, {},
        "allow a user to send from a domain",
        "Grants DOMAIN (example.com, or *.example.com for it and its subdomains) to USER.\n"
@@ -67,6 +76,22 @@ std::vector<VerbSpec> Build() {
        "before mail from it is accepted."},
       {"revoke", "USER DOMAIN", 2, 2, {},
        "take a grant back", "Removes the grant DOMAIN from USER."},
+      {"quota show", "SUBJECT", 1, 1, {},
+       "a monthly quota: used this month, state, warnings sent",
+       "Shows the monthly message quota of SUBJECT (user:NAME or account:NAME) in the\n"
+       "current calendar month ([quota] time_zone): messages counted, the quota, whether it\n"
+       "is quota-locked (used up) or unlocked, and the warning levels already sent."},
+      {"quota set", "SUBJECT MAX", 2, 2, {},
+       "set or remove a monthly message quota",
+       "Sets the monthly message quota of SUBJECT (user:NAME or account:NAME) to MAX\n"
+       "messages per calendar month, or removes it (MAX = none). Beside the sliding-window\n"
+       "limits: when used up, mail gets [messages] quota (or quota_defer) until the month\n"
+       "ends or quota unlock. Same operation as PUT /api/v1/admin/users/{user}/quota."},
+      {"quota unlock", "SUBJECT", 1, 1, {},
+       "admit a quota-locked user or account for the rest of the month",
+       "Unlocks SUBJECT's monthly quota for the rest of the current period: messages are\n"
+       "admitted past 100 % (and still counted) until the month ends. Same operation as\n"
+       "POST /api/v1/admin/users/{user}/quota/unlock."},
       {"block add", "SUBJECT", 1, 1,
        {{"--reason", "REASON", "spam, abuse, rate or manual", true},
         {"--ttl", "DURATION", "how long, e.g. 1h, 7d (default: until block del)"},
@@ -116,7 +141,14 @@ std::vector<VerbSpec> Build() {
        "reason, times, review state, its URL and the evidence it was made with."},
       {"review list", "", 0, 0, {{"--limit", "N", "at most N reviews (default 100)"}},
        "reports whose review was requested, newest first",
-       "Lists the reports whose review a customer requested on the report page."},
+       "Lists the reports whose review a customer requested on the report page and that are\n"
+       "not resolved yet. Same operation as GET /api/v1/admin/reviews."},
+      {"review resolve", "ID", 1, 1,
+       {{"--note", "TEXT", "the answer, shown to the customer on the report page", true}},
+       "answer a review request",
+       "Resolves the review of report ID with a note the customer reads on the report page\n"
+       "(at most 1000 bytes), and takes it off review list. A customer may ask again. Same\n"
+       "operation as POST /api/v1/admin/reviews/{id}/resolve."},
   };
 }
 

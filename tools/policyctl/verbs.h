@@ -21,6 +21,12 @@ Status UserShow(VerbContext& ctx);
 Status UserDel(VerbContext& ctx);
 Status Grant(VerbContext& ctx);
 Status Revoke(VerbContext& ctx);
+// ip_allow_verb.cc: a user's client IP allow-list (lib/ops/user_ip_allow.h).
+Status UserIpAllow(VerbContext& ctx);
+// quota_verbs.cc: monthly quotas (lib/ops/quota_ops.h).
+Status QuotaShow(VerbContext& ctx);
+Status QuotaSet(VerbContext& ctx);
+Status QuotaUnlock(VerbContext& ctx);
 
 // block_verbs.cc: blocks and abuse signals.
 Status BlockAdd(VerbContext& ctx);
@@ -32,6 +38,7 @@ Status SignalVerb(VerbContext& ctx);
 // report_verbs.cc: reports and review requests.
 Status ReportShow(VerbContext& ctx);
 Status ReviewList(VerbContext& ctx);
+Status ReviewResolve(VerbContext& ctx);
 
 // usage_verb.cc and explain_verb.cc: read-only views of decisions.
 Status Usage(VerbContext& ctx);

@@ -431,14 +431,116 @@ local function load_user(prefix, subject, default_plan)
   if next(user) == nil then return user, nil, default_plan end
   local account = nil
   if user.account and string.match(user.account, SAFE_NAME) then account = user.account end
-  local acct_plan = nil
+  local acct_plan, acct_quota = nil, nil
   if account then
-    acct_plan = redis.call('HGET', key(prefix, 'account', 'account:' .. account), 'plan')
-    if acct_plan == '' then acct_plan = nil end  -- an account without a plan of its own
+    -- One read for both: the account's plan and its monthly quota (issue 19), if any.
+    local a = redis.call('HMGET', key(prefix, 'account', 'account:' .. account), 'plan', 'quota')
+    acct_plan, acct_quota = a[1], tonumber(a[2])
+    if acct_plan == '' or acct_plan == false then acct_plan = nil end  -- no plan of its own
   end
   local plan_name = (user.plan ~= nil and user.plan ~= '' and user.plan) or acct_plan or
                     default_plan
-  return user, account, plan_name
+  return user, account, plan_name, acct_quota
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Monthly quotas (issue 19; lib/core/quota.h). A user's quota is its field 'quota', an
+-- account's its field 'quota' (messages per calendar month). Per subject and period one
+-- hash, PREFIX quota:{TAG}:YYYYMM, fields used, unlocked ('1': admits past 100 % for the rest
+-- of the period), w<PERCENT> (the time that warning fired: each fires once per period).
+
+-- [quota] as QuotaSpec: 'OFFSET_MIN|reject|80,90,100'.
+local parse_quota = memoize(function(spec)
+  local offset, exhausted, levels = string.match(spec or '', '^(%-?%d+)|(%a*)|([%d,]*)$')
+  local q = { offset = tonumber(offset) or 0, defer = exhausted == 'defer', levels = {} }
+  for p in string.gmatch(levels or '', '%d+') do q.levels[#q.levels + 1] = tonumber(p) end
+  return q
+end)
+
+-- The calendar month of time now (ms) at a fixed offset from UTC (minutes): 'YYYYMM' and the
+-- time (ms) the next month starts. Civil-date arithmetic (H. Hinnant's days_from_civil and
+-- its inverse), so no time library is needed inside Redis.
+local function quota_period(now, offset_min)
+  local shift = offset_min * 60000
+  local z = math.floor((now + shift) / 86400000) + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) -
+                          math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  local ny, nm = y, m + 1
+  if nm > 12 then ny, nm = y + 1, 1 end
+  local yy = nm <= 2 and ny - 1 or ny
+  local era2 = math.floor(yy / 400)
+  local yoe2 = yy - era2 * 400
+  local doy2 = math.floor((153 * (nm > 2 and nm - 3 or nm + 9) + 2) / 5)
+  local days = era2 * 146097 + yoe2 * 365 + math.floor(yoe2 / 4) - math.floor(yoe2 / 100) +
+               doy2 - 719468
+  return string.format('%04d%02d', y, m), days * 86400000 - shift
+end
+
+-- The quota states of a request's subjects that have a quota: { tag, quota, key, used,
+-- unlocked } each, one HMGET per subject. subjects: { {tag, quota}, ... }.
+local function quota_states(prefix, subjects, period)
+  local states = {}
+  for _, s in ipairs(subjects) do
+    local k = key(prefix, 'quota', s[1], period)
+    local v = redis.call('HMGET', k, 'used', 'unlocked')
+    states[#states + 1] = { tag = s[1], quota = s[2], key = k, used = tonumber(v[1]) or 0,
+                            unlocked = v[2] == '1' }
+  end
+  return states
+end
+
+-- Counts n messages on every state and fires each warning level crossed, once per period
+-- (HSETNX: the counter crosses a level in one call only, the flag keeps it so even if a
+-- quota is lowered and raised again). Returns the levels fired: 'TAG PERCENT,...'.
+local function quota_add(prefix, states, n, now, period_end, q, period, evidence_max,
+                         evidence_ttl)
+  local fired = {}
+  for _, s in ipairs(states) do
+    local used = redis.call('HINCRBY', s.key, 'used', n)
+    -- Kept a month past the period, for usage and reports of the month just ended.
+    redis.call('PEXPIREAT', s.key, period_end + 31 * 86400000)
+    for _, p in ipairs(q.levels) do
+      local level = math.ceil(p * s.quota / 100)
+      if used - n < level and used >= level and
+         redis.call('HSETNX', s.key, 'w' .. p, fmt_int(now)) == 1 then
+        local detail = p .. '% of the monthly quota: ' .. fmt_int(used) .. '/' ..
+                       fmt_int(s.quota) .. ' messages in ' .. period
+        emit_event(prefix, 'quota.warning', s.tag, now, { percent = p, used = used,
+                   quota = s.quota, period = period })
+        add_evidence(prefix, s.tag, { at = now, kind = 'quota', detail = detail },
+                     evidence_max, evidence_ttl)
+        fired[#fired + 1] = s.tag .. ' ' .. p
+      end
+    end
+  end
+  return table.concat(fired, ',')
+end
+
+-- Whether a client address is in a user's IP allow-list (issue 19). list: the user field
+-- ip_allow_match, 'HEX32/LEN,...' (lib/core/ip_allow_list.h: networks as 128 bits, IPv4 as
+-- IPv4-mapped, host bits zero); client_hex: the client address the same way ('' when it is
+-- not an address: refused). A hex-prefix compare per entry, then the odd bits of one digit.
+local function ip_allowed(list, client_hex)
+  if client_hex == '' then return false end
+  for net, len in string.gmatch(list, '(%x+)/(%d+)') do
+    len = tonumber(len)
+    local digits = math.floor(len / 4)
+    if string.sub(client_hex, 1, digits) == string.sub(net, 1, digits) then
+      local bits = len - digits * 4
+      if bits == 0 then return true end
+      local unit = 2 ^ (4 - bits)
+      local a = tonumber(string.sub(client_hex, digits + 1, digits + 1), 16)
+      local b = tonumber(string.sub(net, digits + 1, digits + 1), 16)
+      if math.floor(a / unit) == math.floor(b / unit) then return true end
+    end
+  end
+  return false
 end
 
 -- The plan called name, or the default plan when config has no such plan (a plan removed

@@ -17,20 +17,24 @@ local score_spec = ARGV[27]
 local lb_messages, lb_window = string.match(ARGV[28], '^(%d+),(%d+)$')
 lb_messages, lb_window = tonumber(lb_messages), tonumber(lb_window)
 local rates_spec = ARGV[29]  -- _rates.lua parse_rates
+local client_hex = ARGV[30]  -- the client address as 32 hex digits ('' = not an address)
+local quota_spec = ARGV[31]  -- [quota]: 'OFFSET_MIN|reject|80,90,100' (lib/core/quota.h)
 -- Reply: { action, rule, report, domain, metric, count, max, window_s, retry_after, facts,
---          reason of a block this request created ('' if none) }; the numbers as integers
+--          reason of a block this request created ('' if none), quota warning levels this
+--          request crossed ('TAG PERCENT,...', '' if none) }; the numbers as integers
 -- (formatting them would cost Redis more than a command).
 
 local explain = mode == 'explain'
 local now = now_ms(now_arg)
 local facts = { now = now, subject = subject, stage = stage }
 local created_block = ''
+local quota_warnings = ''
 
 local function reply(action, rule, report, metric, count, max, window, retry)
   local f = ''
   if explain then f = cjson.encode(facts) end
   return { action, rule, report or '', domain, metric or '', count or 0, max or 0,
-           window or 0, retry or 0, f, created_block }
+           window or 0, retry or 0, f, created_block, quota_warnings }
 end
 
 -- An earlier identical request (Postfix retries when it got no answer) gets the same answer
@@ -82,9 +86,9 @@ end
 local plans = parse_plans(plans_spec)
 local is_user = string.sub(subject, 1, 5) == 'user:'
 local user, account, plan_name, user_mode = {}, nil, default_plan, 'explicit'
-local acl_reason = nil
+local acl_reason, acct_quota = nil, nil
 if is_user then
-  user, account, plan_name = load_user(prefix, subject, default_plan)
+  user, account, plan_name, acct_quota = load_user(prefix, subject, default_plan)
   if next(user) == nil then
     facts.user = 'unknown'
     if unknown_user == 'dunno' then return reply('dunno', 'unknown-user dunno') end
@@ -101,6 +105,25 @@ local plan, unknown_plan
 plan, plan_name, unknown_plan = resolve_plan(plans, plan_name, default_plan)
 if unknown_plan then facts.plan_unknown = unknown_plan end
 facts.account, facts.plan, facts.mode = account or '', plan_name, user_mode
+
+-- 2b. The user's client IP allow-list (issue 19): users without one pay one table lookup.
+-- A refusal has a report, one per (user, client address) for [report] acl_dedup.
+if user.ip_allow_match and user.ip_allow_match ~= '' then
+  local allowed = ip_allowed(user.ip_allow_match, client_hex)
+  facts.ip_allow = { client = client, list = user.ip_allow or '', allowed = allowed }
+  if not allowed then
+    local dedup = key(prefix, 'iprep', subject, client_hex)
+    local id = redis.call('GET', dedup)
+    if not id and not explain then
+      id = create_report(prefix, report_id, report_ttl, {
+        kind = 'ip', subject = subject, reason = 'client address ' .. client ..
+          ' is not in the IP allow-list of ' .. subject, sender = sender, client = client,
+        created = fmt_int(now), expires = '', review = 'none', queue_id = queue_id })
+      redis.call('SET', dedup, id, 'PX', acl_dedup)
+    end
+    return reply('ip', 'ip ' .. client .. ' not in allow-list', id or '')
+  end
+end
 
 -- 3. ACL: only for SMTP users, and never for the null sender.
 local function acl_refusal(reason)
@@ -203,8 +226,32 @@ for _, l in ipairs(limits) do
   end
 end
 
+-- 4b. Monthly quotas (issue 19): only users and accounts that have one pay for them.
+local quota, quota_list, quota_refused, period, period_end = nil, nil, nil, nil, nil
+if tonumber(user.quota) or acct_quota then
+  quota = parse_quota(quota_spec)
+  period, period_end = quota_period(now, quota.offset)
+  local subjects = {}
+  if tonumber(user.quota) then subjects[1] = { subject, tonumber(user.quota) } end
+  if acct_quota then subjects[#subjects + 1] = { 'account:' .. account, acct_quota } end
+  quota_list = quota_states(prefix, subjects, period)
+  facts.quota = {}
+  for _, s in ipairs(quota_list) do
+    facts.quota[#facts.quota + 1] = { subject = s.tag, used = s.used, quota = s.quota,
+                                      period = period, unlocked = s.unlocked }
+    if not quota_refused and cost.messages > 0 and s.used + cost.messages > s.quota and
+       not s.unlocked then
+      quota_refused = s
+    end
+  end
+end
+
 local result
-if refused then
+if quota_refused and not refused then
+  local s = quota_refused
+  result = reply('quota', 'quota ' .. s.tag .. ' ' .. fmt_int(s.used) .. '/' ..
+                 fmt_int(s.quota) .. ' in ' .. period, nil, 'messages', s.used, s.quota)
+elseif refused then
   local l = refused.l
   result = reply('rate', 'rate ' .. l.subject .. '.' .. l.metric .. '.' .. l.window .. 's', nil,
                  l.metric, refused.st.total, l.max, l.window, refused.retry)
@@ -229,6 +276,11 @@ elseif counting and not explain then
   -- The messages complaint and bounce rates divide by (_rates.lua).
   if cost.messages > 0 then
     count_sent(prefix, subject, sender_tag, now, rates_spec, tags.account)
+  end
+  if quota_list and cost.messages > 0 then
+    local abuse = parse_abuse(abuse_spec)
+    quota_warnings = quota_add(prefix, quota_list, cost.messages, now, period_end, quota, period,
+                               abuse.evidence_max, abuse.evidence_ttl)
   end
   result = reply('dunno', 'counted')
 else

@@ -34,7 +34,7 @@ TEST_CASE("decide template: ARGV with placeholders where requests vary") {
   auto eom = DecideArgsTemplate(c, true, "example.com");
   REQUIRE(eom.ok());
   const auto& a = *eom;
-  REQUIRE(a.size() == 29);  // ARGV[29]: the rates spec (issue 18)
+  REQUIRE(a.size() == 31);  // ARGV[29] rates (issue 18), [30] client, [31] quota (issue 19)
   CHECK(a[0] == "decide");
   CHECK(a[3] == "eom");
   CHECK(a[5] == "user:u__rand_int__");
@@ -43,6 +43,8 @@ TEST_CASE("decide template: ARGV with placeholders where requests vary") {
   CHECK(a[9] == "r__rand_int__@example.org");
   CHECK(a[12].starts_with("m__rand_int__"));
   CHECK(a[16] == "bench|0|user:messages:1000:3600");
+  CHECK(a[29].size() == 32);  // the client address stays valid hex: no placeholder in it
+  CHECK(a[29].find(std::string("__rand_int__")) == std::string::npos);
   auto rcpt = DecideArgsTemplate(c, false, "example.com");
   REQUIRE(rcpt.ok());
   CHECK((*rcpt)[3] == "rcpt");

@@ -151,7 +151,7 @@ TEST_CASE("decide_args: unauthenticated requests follow [policy] unauthenticated
   }
 }
 
-TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..29]") {
+TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..31]") {
   std::string lua = ReadFile(std::string(POLICYD_SOURCE_DIR) + "/lib/store/lua/decide.lua");
   REQUIRE_FALSE(lua.empty());
   std::set<int> used;
@@ -161,9 +161,9 @@ TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..29]") {
     used.insert(std::stoi((*it)[1]));
   }
   std::set<int> want;
-  for (int i = 1; i <= 29; ++i) want.insert(i);
+  for (int i = 1; i <= 31; ++i) want.insert(i);
   CHECK(used == want);
-  CHECK(Args(TypicalRequest(), TestConfig()).size() == 29);
+  CHECK(Args(TypicalRequest(), TestConfig()).size() == 31);
 }
 
 TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads it") {
@@ -185,7 +185,7 @@ TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads i
   o.report_id = "0123456789abcdef0123";
   PolicyRequest r = TypicalRequest();
   std::vector<std::string> a = Args(r, c, o);
-  REQUIRE(a.size() == 29);
+  REQUIRE(a.size() == 31);
   // Indices below are decide.lua's ARGV numbers.
   auto argv = [&](int n) { return a[static_cast<std::size_t>(n - 1)]; };
   CHECK(argv(1) == "explain");
@@ -220,6 +220,8 @@ TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads i
   CHECK(argv(27) == AbuseSpec(c).score);
   CHECK(argv(28) == "7,60000");
   CHECK(argv(29) == AbuseSpec(c).rates);
+  CHECK(argv(30) == "00000000000000000000ffffc000020a");  // 192.0.2.10, IPv4-mapped
+  CHECK(argv(31) == "0|reject|80,90,100");
 }
 
 TEST_CASE("decide_args: defaults give decide mode, Redis time and RCPT stage names") {
@@ -261,7 +263,7 @@ TEST_CASE("decide_args: hostile names reach the script only as escaped tags") {
                                  {"client_address", "1.2.3.4}{ \n"},
                                  {"queue_id", "Q}{\x01"}});
   std::vector<std::string> a = Args(r, c);
-  REQUIRE(a.size() == 29);
+  REQUIRE(a.size() == 31);
   CHECK(a[5] == "user:" + EscapeKeyName(nasty_user));
   CHECK(a[5] == "user:a%7Db%7Bc%20d%0D%0A%00%FF%25");
   CHECK(a[6] == "sender:x%7Dy%7Bz%20@ex%7Dample");
@@ -322,12 +324,14 @@ TEST_CASE("decide_args: ParseDecideReply maps each action and its facts") {
   std::vector<Case> cases = {{"dunno", Action::kDunno},
                              {"acl", Action::kAclReject},
                              {"block", Action::kBlocked},
-                             {"rate", Action::kThrottled}};
+                             {"rate", Action::kThrottled},
+                             {"ip", Action::kIpRefused},
+                             {"quota", Action::kQuotaExceeded}};
   for (const Case& c : cases) {
     CAPTURE(c.action);
     std::vector<std::string> f = {c.action, "rule x", "0123456789abcdef0123", "example.com",
                                   "messages", "501", "500", "3600", "42", "{\"now\":1}",
-                                  "throttle"};
+                                  "throttle", "user:alice 80,account:acme 90"};
     std::string facts;
     Result<Verdict> v = ParseDecideReply(f, &facts);
     REQUIRE(v.ok());
@@ -341,13 +345,14 @@ TEST_CASE("decide_args: ParseDecideReply maps each action and its facts") {
     CHECK(v->window_ms == 3600000);
     CHECK(v->retry_after_s == 42);
     CHECK(v->created_block == "throttle");
+    CHECK(v->quota_warnings == "user:alice 80,account:acme 90");
     CHECK(facts == "{\"now\":1}");
     CHECK(ParseDecideReply(f).ok());  // facts are optional
   }
 }
 
 TEST_CASE("decide_args: ParseDecideReply reads garbage numbers as 0") {
-  std::vector<std::string> f = {"rate", "", "", "", "", "x", "-1", "", "1e3", "", ""};
+  std::vector<std::string> f = {"rate", "", "", "", "", "x", "-1", "", "1e3", "", "", ""};
   Result<Verdict> v = ParseDecideReply(f);
   REQUIRE(v.ok());
   CHECK(v->count == 0);
@@ -357,15 +362,15 @@ TEST_CASE("decide_args: ParseDecideReply reads garbage numbers as 0") {
 }
 
 TEST_CASE("decide_args: ParseDecideReply refuses a wrong field count or an unknown action") {
-  std::vector<std::string> eleven(11, "");
+  std::vector<std::string> eleven(12, "");
   eleven[0] = "dunno";
-  for (std::size_t n : {0, 1, 10, 12, 20}) {
+  for (std::size_t n : {0, 1, 10, 11, 13, 20}) {
     CAPTURE(n);
     std::vector<std::string> f(n, "");
     if (n > 0) f[0] = "dunno";
     Result<Verdict> v = ParseDecideReply(f);
     REQUIRE_FALSE(v.ok());
-    CHECK(v.error().message.find(std::to_string(n) + " fields, expected 11") !=
+    CHECK(v.error().message.find(std::to_string(n) + " fields, expected 12") !=
           std::string::npos);
   }
   for (const char* action : {"", "DUNNO", "failure", "unauthenticated", "reject", "dunno "}) {

@@ -112,6 +112,7 @@ TEST_CASE("metrics: every family has HELP and TYPE lines before its samples") {
       {"policyd_signals_total", "counter"},
       {"policyd_rate_warnings_total", "counter"},
       {"policyd_duplicate_feedback_total", "counter"},
+      {"policyd_quota_warnings_total", "counter"},
       {"policyd_http_requests_total", "counter"},
       {"policyd_refusal_cache_hits_total", "counter"},
       {"policyd_refusal_cache_clears_total", "counter"},

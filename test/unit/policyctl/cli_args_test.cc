@@ -142,7 +142,9 @@ TEST_CASE("cli_args: every verb has a unique name, a summary, help, and shows in
   for (const char* verb : {"user set", "user show", "user del", "account set", "account show",
                            "domain add", "domain verify", "domain del", "domain list", "grant",
                            "revoke", "block add", "block list", "block show", "block del",
-                           "signal", "report show", "review list", "usage", "explain"}) {
+                           "signal", "report show", "review list", "usage", "explain",
+                           "user ip-allow", "quota show", "quota set", "quota unlock",
+                           "review resolve"}) {
     CHECK(names.count(verb) == 1);
   }
   CHECK(VerbSynopsis(*Parse({"block", "add", "--help"})->verb) ==

@@ -1,6 +1,6 @@
 // What policyctl accepts before anything reaches Redis (issue 4: every bad value is refused
 // by name, exit 2, nothing written), and the normal forms it stores.
-#include "policyctl/admin_input.h"
+#include "ops/admin_input.h"
 
 #include <doctest/doctest.h>
 

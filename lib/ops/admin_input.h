@@ -1,4 +1,5 @@
-// Validation of everything an operator types into policyctl, before anything reaches Redis.
+// Validation of everything an operator gives policyctl or the HTTP admin API (lib/ops), before
+// anything reaches Redis.
 // Pure. Each error is kInvalid and names the bad value and what is expected, e.g.
 // "mode 'sometimes': expected explicit, account or any". Values that decisions compare
 // (domains, sender addresses) come back normalised the way decisions see them.

@@ -1,4 +1,4 @@
-#include "policyctl/admin_input.h"
+#include "ops/admin_input.h"
 
 #include <fmt/format.h>
 
