@@ -353,7 +353,8 @@ listen = ["127.0.0.1:{cls.b_http_port}"]
         c.request("GET", "/report?" + query)
         page = c.getresponse().read().decode()
         c.close()
-        self.assertIn("resolved: Checked: a false positive, lifted.", page)
+        self.assertIn("Our team resolved an earlier review: </p><blockquote>"
+                      "Checked: a false positive, lifted.</blockquote>", page)
         self.assertEqual(self.api("POST", "/api/v1/admin/reviews/0123456789abcdef0123/resolve",
                                   {"note": "x"})[0], 404)
 

@@ -163,7 +163,7 @@ class FeedbackTest(ServedTestCase):
         url = urllib.parse.urlsplit(replies[0].rsplit(" ", 1)[1])
         status, page, _ = self.http("GET", url.path + "?" + url.query)
         self.assertEqual(status, 200)
-        self.assertIn("complaint rate 0.6 % &mdash; 6 complaints in 1,000 messages over 7 days "
+        self.assertIn("complaint rate 0.6 % — 6 complaints in 1,000 messages over 7 days "
                       "(block level 0.5 %)", page)
         events = self.redis.cmd("XRANGE", "pd:events", "-", "+")
         self.assertIn("rate.warning", str(events))
