@@ -20,10 +20,20 @@ POLICYCTL = os.path.join(BUILD, "policyd", "policyctl")
 GOLDEN = os.path.join(ROOT, "test", "data", "requests")
 
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody holds now, never one this process was given before: a test that
+    picks ports for several servers before starting any (a fleet, a cluster) must not get the
+    same port twice, which the kernel may hand out again once the probe socket is closed."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def stop_process(proc, grace=10):
