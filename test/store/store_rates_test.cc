@@ -266,6 +266,7 @@ TEST_CASE("rates: account_rates reads the rated accounts' window, newest first, 
 
 TEST_CASE("rates: pd:rated_accounts keeps the 1,000 newest accounts and is documented") {
   Fixture f;
+  f.Send("a", 1, kNow);  // loads the function library
   // 1,005 accounts, one user each, one complaint each.
   for (int i = 0; i < 1005; ++i) {
     std::string n = std::to_string(i);
@@ -276,10 +277,11 @@ TEST_CASE("rates: pd:rated_accounts keeps the 1,000 newest accounts and is docum
     char id[21];
     snprintf(id, sizeof id, "%020d", 900000 + i);
     // One millisecond apart, so "newest" is well defined.
-    f.redis.Cmd({"FCALL", FindScript("signal")->function, "0", "pd:", std::to_string(kNow + i),
-                 AbuseSpec(f.c).escalation, AbuseSpec(f.c).score,
-                 std::to_string(f.c.report.ttl_ms), "test", AbuseSpec(f.c).rates, "user:cap" + n,
-                 "complaint", "c", id, ""});
+    auto r = f.redis.Cmd({"FCALL", FindScript("signal")->function, "0", "pd:",
+                          std::to_string(kNow + i), AbuseSpec(f.c).escalation,
+                          AbuseSpec(f.c).score, std::to_string(f.c.report.ttl_ms), "test",
+                          AbuseSpec(f.c).rates, "user:cap" + n, "complaint", "c", id, ""});
+    REQUIRE_MESSAGE(r.size() == 4, (r.empty() ? std::string() : r[0]));
   }
   CHECK(f.redis.CmdOne({"ZCARD", "pd:rated_accounts"}) == "1000");
   auto rows = AccountRates(f.redis, f.c, kNow + 2000, 5000);
