@@ -149,4 +149,30 @@ std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
   return out;
 }
 
+std::string RenderAccountRates(const std::vector<AccountRateRow>& rows) {
+  std::string out;
+  Header(out, "policyd_account_messages", "gauge",
+         "Messages counted for an account's users in the rate window ([abuse] rate_window), "
+         "for accounts with a complaint or bounce in it.");
+  for (const AccountRateRow& r : rows) {
+    out += fmt::format("policyd_account_messages{{account=\"{}\"}} {}\n", Label(r.account),
+                       r.messages);
+  }
+  auto rate = [&](std::string_view name, std::string_view what, auto count) {
+    Header(out, name, "gauge",
+           fmt::format("{} / messages of an account in the rate window, as a ratio (0.005 = "
+                       "0.5 %); shown, never blocked on.", what));
+    for (const AccountRateRow& r : rows) {
+      if (r.messages == 0) continue;
+      out += fmt::format("{}{{account=\"{}\"}} {}\n", name, Label(r.account),
+                         static_cast<double>(count(r)) / static_cast<double>(r.messages));
+    }
+  };
+  rate("policyd_account_complaint_rate", "Complaints",
+       [](const AccountRateRow& r) { return r.complaints; });
+  rate("policyd_account_bounce_rate", "Hard bounces",
+       [](const AccountRateRow& r) { return r.bounces; });
+  return out;
+}
+
 }  // namespace policyd

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace policyd {
 
@@ -47,9 +48,28 @@ struct MetricsGauges {
   bool redis_up = false;
 };
 
+// One account's counts over [abuse] rate_window (account_rates.lua), read from Redis per
+// scrape: an account's rate is exported, never blocked on (issue 18).
+struct AccountRateRow {
+  std::string account;  // SAFE_NAME, as stored
+  uint64_t messages = 0;
+  uint64_t complaints = 0;
+  uint64_t bounces = 0;
+};
+
+// The accounts that had a complaint or bounce in the window, at most this many (newest first;
+// the same cap trims pd:rated_accounts in _rates.lua).
+inline constexpr std::size_t kMaxRatedAccounts = 1000;
+
 // Adds every counter of `from` to `into` (several event loops, one /metrics).
 void MergeMetrics(Metrics& into, const Metrics& from);
 
 std::string RenderPrometheus(const Metrics& metrics, const MetricsGauges& gauges);
+
+// policyd_account_messages, policyd_account_complaint_rate and policyd_account_bounce_rate,
+// labelled by account; rates are ratios (0.005 = 0.5 %), left out for an account with no
+// message counted in the window (no rate to state). Appended to RenderPrometheus's text when
+// Redis answered; absent altogether when it did not.
+std::string RenderAccountRates(const std::vector<AccountRateRow>& rows);
 
 }  // namespace policyd

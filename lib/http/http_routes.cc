@@ -1,5 +1,8 @@
 // The HTTP routes. A wrong or missing auth, an unknown id and an unknown path all get the same
 // 404 page: nothing tells a prober whether an id exists (DESIGN §4).
+#include <algorithm>
+#include <memory>
+
 #include <nlohmann/json.hpp>
 
 #include "core/page_template.h"
@@ -52,9 +55,7 @@ void HttpServer::Route(const HttpRequest& request, Reply reply) {
   };
   const std::string& path = request.path;
   if (path == "/healthz" && request.method == "GET") return ServeHealth(counted("healthz"));
-  if (path == "/metrics" && request.method == "GET") {
-    return counted("metrics")(TextResponse(200, RenderPrometheus(all_metrics_(), gauges_())));
-  }
+  if (path == "/metrics" && request.method == "GET") return ServeMetrics(counted("metrics"));
   if (path == "/report" || path == "/report/") {
     if (request.method == "GET") return ServeReport(request, counted("report"));
     if (request.method == "POST") return ServeReview(request, counted("review"));
@@ -70,6 +71,24 @@ void HttpServer::Route(const HttpRequest& request, Reply reply) {
     return ServeRspamd(request, counted("rspamd"));
   }
   counted("other")(NotFound());
+}
+
+// The process's counters, then the accounts' rates read from Redis (account_rates.lua) on
+// this loop's client. Redis not ready fails the read at once and a slow one at
+// kAccountRatesTimeoutMs: the scrape is then served without the account gauges, never failed.
+void HttpServer::ServeMetrics(Reply reply) {
+  auto text = std::make_shared<std::string>(RenderPrometheus(all_metrics_(), gauges_()));
+  uint64_t timeout = std::min(config().server.request_timeout_ms, kAccountRatesTimeoutMs);
+  reports_->AccountRates(config(), timeout, [text, reply](
+                                                Result<std::vector<AccountRateRow>> rows) {
+    if (rows.ok()) {
+      *text += RenderAccountRates(*rows);
+    } else {
+      POLICYD_LOG_DEBUG("event=metrics_account_rates_skipped {}",
+                        LogField("error", rows.error().message));
+    }
+    reply(TextResponse(200, std::move(*text)));
+  });
 }
 
 void HttpServer::ServeHealth(Reply reply) {

@@ -53,6 +53,9 @@ class HttpServer {
   void ServeSignals(const HttpRequest& request, Reply reply);
   void ServeRspamd(const HttpRequest& request, Reply reply);  // rspamd_route.cc
   void ServeHealth(Reply reply);
+  void ServeMetrics(Reply reply);
+  // The longest a scrape waits for the accounts' rates before it is served without them.
+  static constexpr uint64_t kAccountRatesTimeoutMs = 500;
   void ServeAdmin(const HttpRequest& request, Reply reply);  // admin_api.cc
 
   uv_loop_t* loop_;

@@ -1,5 +1,7 @@
 #include "store/report_store.h"
 
+#include <algorithm>
+
 #include "core/decide_args.h"
 #include "core/redis_keys.h"
 #include "core/report_token.h"
@@ -144,6 +146,27 @@ void ReportStore::IngestSignals(const Config& config, const std::vector<Signal>&
                   }
                   callback(std::move(out));
                 });
+}
+
+void ReportStore::AccountRates(
+    const Config& config, uint64_t timeout_ms,
+    std::function<void(Result<std::vector<AccountRateRow>>)> callback) {
+  scripts_->Run(
+      "account_rates",
+      {config.redis.key_prefix, "0", AbuseSpec(config).rates, std::to_string(kMaxRatedAccounts)},
+      timeout_ms, [callback = std::move(callback)](Result<RedisValue> reply) {
+        Result<RedisValue> r = std::move(reply);  // error replies are Errors
+        if (!r.ok()) return callback(r.error());
+        std::vector<AccountRateRow> rows;
+        for (const RedisValue& e : r->elements) {
+          if (e.elements.size() != 4) continue;
+          auto count = [&](int i) {
+            return static_cast<uint64_t>(std::max<int64_t>(0, e.elements[i].AsInt()));
+          };
+          rows.push_back({e.elements[0].AsString(), count(1), count(2), count(3)});
+        }
+        callback(std::move(rows));
+      });
 }
 
 void ReportStore::Ping(uint64_t timeout_ms, std::function<void(bool)> callback) {

@@ -53,6 +53,10 @@ class ReportStore {
   void IngestSignals(const Config& config, const std::vector<Signal>& signals,
                      const std::string& source,
                      std::function<void(Result<std::vector<SignalOutcome>>)> callback);
+  // The accounts with a complaint or bounce in the rate window and their counts
+  // (account_rates.lua), newest first, at most kMaxRatedAccounts: for GET /metrics.
+  void AccountRates(const Config& config, uint64_t timeout_ms,
+                    std::function<void(Result<std::vector<AccountRateRow>>)> callback);
   // true when Redis answers PING within timeout.
   void Ping(uint64_t timeout_ms, std::function<void(bool)> callback);
 

@@ -2,7 +2,8 @@
 one per message whatever the recipient count), counts it at END-OF-MESSAGE, and
 policyd-feedback credits ARF reports and DSNs quoting it (exit 0), counts a report once,
 credits nobody for a forged stamp, and exits 75 writing nothing when Redis is down. Customer C
-of the issue (6 complaints in 1,000 messages) is blocked and the report page states the rate."""
+of the issue (6 complaints in 1,000 messages) is blocked and the report page states the rate.
+The account's rates (acme, of alice and carol) are gauges on /metrics."""
 
 import base64
 import json
@@ -189,6 +190,37 @@ class FeedbackTest(ServedTestCase):
         status, body, _ = self.http("POST", "/api/v1/rspamd", "{",
                                     {"Authorization": f"Bearer {RSPAMD_TOKEN}"})
         self.assertEqual(status, 400)
+
+    def gauge(self, text, name, account="acme"):
+        m = re.search(rf'^{name}{{account="{account}"}} (\S+)$', text, re.M)
+        return float(m.group(1)) if m else None
+
+    def test_the_account_rates_are_gauges_on_metrics(self):
+        # alice and carol are both of acme: the account's gauges sum what both sent and got.
+        stamp = self.stamp("alice")
+        code, err = self.ingest(sample("arf-abuse-full.eml", stamp, "arf-acct@fbl.example"))
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.ingest(sample("dsn-rfc3464.eml", stamp))[0], 0)
+        sent = self.count("pd:sent:{account:acme}")
+        complaints = self.count("pd:complaints:{account:acme}")
+        bounces = self.count("pd:bounces:{account:acme}")
+        self.assertGreater(complaints, 0)
+        self.assertGreater(bounces, 0)
+        status, text, _ = self.http("GET", "/metrics")
+        self.assertEqual(status, 200)
+        for family in ("policyd_account_messages", "policyd_account_complaint_rate",
+                       "policyd_account_bounce_rate"):
+            self.assertIn(f"# TYPE {family} gauge\n", text)
+        self.assertEqual(self.gauge(text, "policyd_account_messages"), sent)
+        self.assertAlmostEqual(self.gauge(text, "policyd_account_complaint_rate"),
+                               complaints / sent)
+        self.assertAlmostEqual(self.gauge(text, "policyd_account_bounce_rate"), bounces / sent)
+        # One more complaint moves the gauge at the next scrape.
+        code, err = self.ingest(sample("arf-abuse-full.eml", stamp, "arf-acct2@fbl.example"))
+        self.assertEqual(code, 0, err)
+        text = self.http("GET", "/metrics")[1]
+        self.assertAlmostEqual(self.gauge(text, "policyd_account_complaint_rate"),
+                               (complaints + 1) / sent)
 
 
 if __name__ == "__main__":

@@ -228,6 +228,12 @@ class HttpTest(ServedTestCase):
 
 
 class HealthzDownTest(unittest.TestCase):
+    def get(self, port, path):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read().decode()
+
     def test_healthz_is_503_when_redis_is_down(self):
         with TempDir() as tmp:
             redis = RedisServer(tmp)
@@ -236,10 +242,21 @@ class HealthzDownTest(unittest.TestCase):
             try:
                 p.start()
                 p.wait_redis_ready()
+                # Issue 18: a slow (stopped) Redis, then none: /metrics is still served, with
+                # the process's counters and without the accounts' gauges it could not read.
+                redis.pause()
+                try:
+                    status, text = self.get(port, "/metrics")
+                finally:
+                    redis.resume()
+                self.assertEqual(status, 200)
+                self.assertIn("policyd_requests_total", text)
+                self.assertNotIn("policyd_account_", text)
                 redis.kill()
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                c.request("GET", "/healthz")
-                self.assertEqual(c.getresponse().status, 503)
+                self.assertEqual(self.get(port, "/healthz")[0], 503)
+                status, text = self.get(port, "/metrics")
+                self.assertEqual(status, 200)
+                self.assertNotIn("policyd_account_", text)
             finally:
                 p.stop()
                 redis.stop()

@@ -4,8 +4,10 @@
 // injected clock (signal.lua through FCALL with its now argument).
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/decide_args.h"
 #include "redis_server.h"
@@ -209,6 +211,87 @@ TEST_CASE("rates: an account's rate is counted and shown beside its users', neve
   CHECK(entry["account_rate"] ==
         "account acme: complaint rate 1.5 % \xe2\x80\x94 3 complaints in 200 messages over 7 days");
   CHECK(f.redis.CmdOne({"EXISTS", "pd:block:{account:acme}"}) == "0");
+}
+
+// account_rates.lua as HttpServer's /metrics calls it (ReportStore::AccountRates), at `now`:
+// rows of { account, messages, complaints, bounces }.
+std::vector<std::vector<std::string>> AccountRates(RedisServer& redis, const Config& c,
+                                                   uint64_t now, int max = 1000) {
+  auto flat = redis.Cmd({"FCALL", FindScript("account_rates")->function, "0", "pd:",
+                         std::to_string(now), AbuseSpec(c).rates, std::to_string(max)});
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i + 3 < flat.size(); i += 4) {
+    rows.push_back({flat[i], flat[i + 1], flat[i + 2], flat[i + 3]});
+  }
+  return rows;
+}
+
+TEST_CASE("rates: account_rates reads the rated accounts' window, newest first, read-only") {
+  Fixture f;
+  f.redis.Cmd({"HSET", "pd:user:{user:e}", "account", "beta"});
+  f.Send("a", 150, kNow);
+  f.Send("b", 50, kNow);
+  f.Send("e", 10, kNow);
+  // An account with messages and no complaint or bounce is not among the rated ones.
+  CHECK(AccountRates(f.redis, f.c, kNow + 1).empty());
+  Ingest(f.redis, f.c, "user:a", "complaint", kNow + kHour);
+  Ingest(f.redis, f.c, "user:b", "complaint", kNow + kHour + 1);
+  Ingest(f.redis, f.c, "user:b", "bounce", kNow + kHour + 2);
+  Ingest(f.redis, f.c, "user:e", "complaint", kNow + 2 * kHour);
+  // A sender address has no account: it rates nobody.
+  Ingest(f.redis, f.c, "sender:x@example.com", "complaint", kNow + 3 * kHour);
+  auto zset = f.redis.Cmd({"ZRANGE", "pd:rated_accounts", "0", "-1", "WITHSCORES"});
+  CHECK(zset == std::vector<std::string>{"acme", std::to_string(kNow + kHour + 2), "beta",
+                                         std::to_string(kNow + 2 * kHour)});
+  auto keys = f.redis.Keys();
+  auto rows = AccountRates(f.redis, f.c, kNow + 4 * kHour);
+  // The same sums as the evidence entry's account_rate (rate_sum over the same buckets).
+  CHECK(rows == std::vector<std::vector<std::string>>{{"beta", "10", "1", "0"},
+                                                      {"acme", "200", "2", "1"}});
+  CHECK(AccountRates(f.redis, f.c, kNow + 4 * kHour, 1) ==
+        std::vector<std::vector<std::string>>{{"beta", "10", "1", "0"}});
+  CHECK(f.redis.Keys() == keys);  // reads only
+  CHECK(f.redis.Cmd({"ZRANGE", "pd:rated_accounts", "0", "-1", "WITHSCORES"}) == zset);
+  // Past the window nobody is rated; the next write trims the set to the window.
+  uint64_t later = kNow + 8 * kDay;
+  CHECK(AccountRates(f.redis, f.c, later).empty());
+  f.Send("e", 5, later);
+  Ingest(f.redis, f.c, "user:e", "bounce", later + 1);
+  CHECK(f.redis.Cmd({"ZRANGE", "pd:rated_accounts", "0", "-1"}) ==
+        std::vector<std::string>{"beta"});
+  CHECK(AccountRates(f.redis, f.c, later + 2) ==
+        std::vector<std::vector<std::string>>{{"beta", "5", "0", "1"}});
+  CHECK(std::stoll(f.redis.CmdOne({"PTTL", "pd:rated_accounts"})) > 0);
+}
+
+TEST_CASE("rates: pd:rated_accounts keeps the 1,000 newest accounts and is documented") {
+  Fixture f;
+  f.Send("a", 1, kNow);  // loads the function library
+  // 1,005 accounts, one user each, one complaint each.
+  for (int i = 0; i < 1005; ++i) {
+    std::string n = std::to_string(i);
+    f.redis.Cmd({"HSET", "pd:user:{user:cap" + n + "}", "account", "acct" + n});
+  }
+  for (int i = 0; i < 1005; ++i) {
+    std::string n = std::to_string(i);
+    char id[21];
+    snprintf(id, sizeof id, "%020d", 900000 + i);
+    // One millisecond apart, so "newest" is well defined.
+    auto r = f.redis.Cmd({"FCALL", FindScript("signal")->function, "0", "pd:",
+                          std::to_string(kNow + i), AbuseSpec(f.c).escalation,
+                          AbuseSpec(f.c).score, std::to_string(f.c.report.ttl_ms), "test",
+                          AbuseSpec(f.c).rates, "user:cap" + n, "complaint", "c", id, ""});
+    REQUIRE_MESSAGE(r.size() == 4, (r.empty() ? std::string() : r[0]));
+  }
+  CHECK(f.redis.CmdOne({"ZCARD", "pd:rated_accounts"}) == "1000");
+  auto rows = AccountRates(f.redis, f.c, kNow + 2000, 5000);
+  REQUIRE(rows.size() == 1000);
+  CHECK(rows.front() == std::vector<std::string>{"acct1004", "0", "1", "0"});
+  CHECK(rows.back()[0] == "acct5");
+  std::ifstream doc(std::string(POLICYD_SOURCE_DIR) + "/docs/redis-keys.md");
+  std::stringstream text;
+  text << doc.rdbuf();
+  CHECK(text.str().find("`pd:rated_accounts`") != std::string::npos);
 }
 
 }  // namespace policyd::test

@@ -109,6 +109,36 @@ local function rate_text(kind, n, sent, rates, no_level)
   return text .. ' (block level ' .. percent_text(rates[kind].block) .. ' %)'
 end
 
+-- The accounts that had a complaint or a bounce in the window, scored by the last one's time,
+-- so GET /metrics (account_rates.lua) reads the few accounts worth a gauge without a SCAN.
+-- Trimmed to the window and to the RATED_ACCOUNTS_MAX newest at every write.
+local RATED_ACCOUNTS_MAX = 1000
+local function note_rated_account(prefix, account, now, rates)
+  local k = prefix .. 'rated_accounts'
+  redis.call('ZADD', k, now, account)
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. fmt_int(now - rates.window))
+  redis.call('ZREMRANGEBYRANK', k, 0, -(RATED_ACCOUNTS_MAX + 1))
+  redis.call('PEXPIRE', k, rates.window)
+end
+
+-- account_rates.lua: the accounts of pd:rated_accounts within the window, newest first, at
+-- most max, each as { account, messages, complaints, bounces } summed as a user's rate is.
+local function account_rate_rows(prefix, now, rates, max)
+  local k = prefix .. 'rated_accounts'
+  local since = '(' .. fmt_int(now - rates.window)
+  local rows = {}
+  for _, account in ipairs(redis.call('ZREVRANGEBYSCORE', k, '+inf', since, 'LIMIT', 0,
+                                      math.min(max, RATED_ACCOUNTS_MAX))) do
+    if string.match(account, SAFE_NAME) then
+      local atag = 'account:' .. account
+      rows[#rows + 1] = { account, rate_sum(key(prefix, 'sent', atag), now, rates),
+                          rate_sum(key(prefix, 'complaints', atag), now, rates),
+                          rate_sum(key(prefix, 'bounces', atag), now, rates) }
+    end
+  end
+  return rows
+end
+
 -- One complaint or hard bounce of `tag` (signal.lua). dedup: an id of the feedback message
 -- ('' = none); the same id within the window counts once. Returns the rate text, the outcome
 -- ('counted', 'warned', 'blocked' or 'duplicate') and the reason of a block it made ('').
@@ -134,6 +164,7 @@ local function add_rate_signal(prefix, tag, kind, detail, dedup, now, rates, abu
       local atag = 'account:' .. account
       local ak = key(prefix, kind == 'complaint' and 'complaints' or 'bounces', atag)
       rate_count(ak, 1, now, rates)
+      note_rated_account(prefix, account, now, rates)
       account_rate = 'account ' .. account .. ': ' ..
         rate_text(kind, rate_sum(ak, now, rates), rate_sum(key(prefix, 'sent', atag), now, rates),
                   rates, true)

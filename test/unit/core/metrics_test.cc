@@ -71,7 +71,8 @@ TEST_CASE("metrics: every family has HELP and TYPE lines before its samples") {
   m.signals_ingested["complaint"] = 3;
   m.http_requests[{"/report", 200}] = 4;
   m.connection_closes["eof"] = 1;
-  std::string text = RenderPrometheus(m, {});
+  // The account families (issue 18) are appended when Redis answered the scrape's read.
+  std::string text = RenderPrometheus(m, {}) + RenderAccountRates({{"acme", 1000, 6, 2}});
   std::vector<std::string> lines = Lines(text);
   REQUIRE(!lines.empty());
   CHECK(text.back() == '\n');
@@ -119,8 +120,32 @@ TEST_CASE("metrics: every family has HELP and TYPE lines before its samples") {
       {"policyd_cache_invalidations_total", "counter"},
       {"policyd_local_throttles_recorded_total", "counter"},
       {"policyd_webhook_deliveries_total", "counter"},
+      {"policyd_account_messages", "gauge"},
+      {"policyd_account_complaint_rate", "gauge"},
+      {"policyd_account_bounce_rate", "gauge"},
   };
   CHECK(types == want);
+}
+
+TEST_CASE("metrics: issue 18: account rates are ratios of the window's messages, per account") {
+  std::string text = RenderAccountRates(
+      {{"acme", 1000, 6, 2}, {"beta.example", 200, 0, 10}, {"quiet", 0, 3, 1}});
+  CHECK(ValueOf(text, "policyd_account_messages{account=\"acme\"}") == "1000");
+  CHECK(ValueOf(text, "policyd_account_complaint_rate{account=\"acme\"}") == "0.006");
+  CHECK(ValueOf(text, "policyd_account_bounce_rate{account=\"acme\"}") == "0.002");
+  CHECK(ValueOf(text, "policyd_account_complaint_rate{account=\"beta.example\"}") == "0");
+  CHECK(ValueOf(text, "policyd_account_bounce_rate{account=\"beta.example\"}") == "0.05");
+  // No message counted in the window: its volume is shown, a rate of x / 0 is not.
+  CHECK(ValueOf(text, "policyd_account_messages{account=\"quiet\"}") == "0");
+  CHECK(ValueOf(text, "policyd_account_complaint_rate{account=\"quiet\"}") == "<missing>");
+  CHECK(ValueOf(text, "policyd_account_bounce_rate{account=\"quiet\"}") == "<missing>");
+  // Label values are escaped as every other label is.
+  std::string odd = RenderAccountRates({{"a\"b\\c", 10, 1, 0}});
+  CHECK(ValueOf(odd, "policyd_account_messages{account=\"a\\\"b\\\\c\"}") == "10");
+  // No account with a complaint or bounce: the families are declared, with no sample.
+  std::string none = RenderAccountRates({});
+  CHECK(none.find("# TYPE policyd_account_complaint_rate gauge\n") != std::string::npos);
+  CHECK(none.find("policyd_account_messages{") == std::string::npos);
 }
 
 TEST_CASE("metrics: issue 20: webhook deliveries are merged across loops and rendered") {
