@@ -6,6 +6,10 @@
 
 local SAFE_NAME = '^[%w%._%-]+$'
 
+-- decide.lua's facts table outside explain mode: written, never read, shared by every call
+-- of the library so that a decision allocates none.
+local NO_FACTS = {}
+
 local function fmt_int(n)
   return string.format('%.0f', n)
 end
@@ -102,7 +106,7 @@ local function window_read(k, window_s, buckets, now)
   local head = redis.call('HMGET', k, 'total', 'first', cur_field)
   local st = { key = k, bs = bs, cur = cur, cur_field = cur_field, cutoff = cutoff,
                buckets = buckets, total = tonumber(head[1]) or 0, first = tonumber(head[2]),
-               expired = {}, cur_count = tonumber(head[3]) or 0 }
+               cur_count = tonumber(head[3]) or 0 }
   if st.first == nil then
     st.first_moved = true
     st.first = cur
@@ -117,12 +121,14 @@ local function window_read(k, window_s, buckets, now)
       local fields = {}
       for i = st.first, cutoff - 1 do fields[#fields + 1] = fmt_int(i) end
       local vals = redis.call('HMGET', k, unpack(fields))
+      local expired = {}
       for i, v in ipairs(vals) do
         if v then
           st.total = st.total - tonumber(v)
-          st.expired[#st.expired + 1] = fields[i]
+          expired[#expired + 1] = fields[i]
         end
       end
+      if #expired > 0 then st.expired = expired end
     end
     st.first = cutoff
     st.first_moved = true
@@ -159,7 +165,7 @@ local function window_add(st, cost)
   local k = st.key
   if st.reset then
     redis.call('DEL', k)
-  elseif #st.expired > 0 then
+  elseif st.expired then
     redis.call('HDEL', k, unpack(st.expired))
   end
   if st.first_moved then
@@ -197,6 +203,17 @@ end
 local function slice_set(cur, ttl_ms, ...)
   redis.call('HSET', cur, ...)
   redis.call('PEXPIRE', cur, ttl_ms)
+end
+
+-- List-bombing entries (decide.lua): whether entries `v` ('TIME:ID,...') hold message `id`,
+-- and those of them within the window (time >= since).
+local function lb_parse(v, since, id)
+  local dup, kept = false, {}
+  for t, i in string.gmatch(v or '', '(%d+):(%x+)') do
+    if i == id then dup = true end
+    if tonumber(t) >= since then kept[#kept + 1] = t .. ':' .. i end
+  end
+  return dup, kept
 end
 
 -- ---------------------------------------------------------------------------------------
@@ -552,7 +569,13 @@ end
 
 -- The plan's limits with the user's overrides (fields 'limit:SUBJECT:METRIC:WINDOW_S' = max)
 -- replacing a plan limit's max or adding a limit. Overridden entries have override = true.
+-- Without overrides (most users) the plan's own list, which callers must not modify.
 local function effective_limits(plan, user)
+  local any = false
+  for f in pairs(user) do
+    if string.sub(f, 1, 6) == 'limit:' then any = true break end
+  end
+  if not any then return plan.limits end
   local limits, index = {}, {}
   for _, l in ipairs(plan.limits) do
     limits[#limits + 1] = { subject = l.subject, metric = l.metric, max = l.max, window = l.window,

@@ -26,7 +26,9 @@ local quota_spec = ARGV[31]  -- [quota]: 'OFFSET_MIN|reject|80,90,100' (lib/core
 
 local explain = mode == 'explain'
 local now = now_ms(now_arg)
-local facts = { now = now, subject = subject, stage = stage }
+-- The facts only explain returns: other calls write into a table shared by all calls
+-- (_common.lua NO_FACTS), never read, so a decision builds none of them.
+local facts = explain and { now = now, subject = subject, stage = stage } or NO_FACTS
 local created_block = ''
 local quota_warnings = ''
 
@@ -203,7 +205,7 @@ end
 local states = {}
 local counted = {}  -- window keys already in states
 local refused = nil
-facts.limits = {}
+if explain then facts.limits = {} end
 for _, l in ipairs(limits) do
   local tag = tags[l.subject]
   local c = cost[l.metric]
@@ -216,13 +218,16 @@ for _, l in ipairs(limits) do
       counted[wk] = true
       states[#states + 1] = { st = st, cost = c }
     end
-    local entry = { subject = tag, metric = l.metric, max = l.max, window = l.window,
-                    count = st.total }
+    local retry = nil
     if st.total + c > l.max and c > 0 then
-      entry.retry_after = window_retry(st, c, l.max, now)
-      if not refused then refused = { l = l, st = st, cost = c, retry = entry.retry_after } end
+      retry = window_retry(st, c, l.max, now)
+      if not refused then refused = { l = l, st = st, cost = c, retry = retry } end
     end
-    facts.limits[#facts.limits + 1] = entry
+    if explain then
+      facts.limits[#facts.limits + 1] = { subject = tag, metric = l.metric, max = l.max,
+                                          window = l.window, count = st.total,
+                                          retry_after = retry }
+    end
   end
 end
 
@@ -235,10 +240,12 @@ if tonumber(user.quota) or acct_quota then
   if tonumber(user.quota) then subjects[1] = { subject, tonumber(user.quota) } end
   if acct_quota then subjects[#subjects + 1] = { 'account:' .. account, acct_quota } end
   quota_list = quota_states(prefix, subjects, period)
-  facts.quota = {}
+  if explain then facts.quota = {} end
   for _, s in ipairs(quota_list) do
-    facts.quota[#facts.quota + 1] = { subject = s.tag, used = s.used, quota = s.quota,
-                                      period = period, unlocked = s.unlocked }
+    if explain then
+      facts.quota[#facts.quota + 1] = { subject = s.tag, used = s.used, quota = s.quota,
+                                        period = period, unlocked = s.unlocked }
+    end
     if not quota_refused and cost.messages > 0 and s.used + cost.messages > s.quota and
        not s.unlocked then
       quota_refused = s
@@ -293,16 +300,6 @@ end
 -- END-OF-MESSAGE of one message, or a repeated request, count once. At most lb_messages
 -- entries are kept per slice, the newest: while fewer than lb_messages are within the window
 -- none was dropped, so the count is exact up to the threshold, which fires once on reaching it.
--- Whether entries `v` hold message `id`, and those of them within the window.
-local function lb_parse(v, since, id)
-  local dup, kept = false, {}
-  for t, i in string.gmatch(v or '', '(%d+):(%x+)') do
-    if i == id then dup = true end
-    if tonumber(t) >= since then kept[#kept + 1] = t .. ':' .. i end
-  end
-  return dup, kept
-end
-
 if result[1] == 'dunno' and not explain and recipient ~= '' and msg_id ~= '' then
   local cur, prev, ttl = slice_keys(prefix, 'lb', subject, lb_window, now)
   local id, since = string.sub(msg_id, 1, 12), now - lb_window
