@@ -8,10 +8,20 @@ reads INFO commandstats:
 - EVALSHA of the same decide.lua as a self-contained script (how policyd ran it before the
   function library: the difference is what the library saves);
 - FCALL decide from the function library, as policyd runs it now.
-Each row: Redis time per call and the Redis commands it called (their own time).
+Each row: Redis time per call and the Redis commands it called (their own time), then the
+redis-server process's CPU time per call (utime + stime: includes reading requests and
+writing replies). On a machine shared with other work all of them grow with its load: compare
+runs made one after the other.
 
 Whatever the full script costs beyond its commands is Lua and the redis.call() bridge. Run by
 `scripts/bench --script-cost`; prints one table, writes nothing.
+
+Also measured (issue 16):
+- EVALSHA `return 1` with the spec strings (ARGV 17, 23, 27, 29, 31: plans, abuse, score,
+  rates, quota) empty: what sending the configuration with every call costs;
+- FCALL decide on the fast path (ARGV[33] = '1': policyd's cache already checked blocks, the
+  user, the IP allow-list and the ACL), when decide.lua reads ARGV[33];
+- --quick: only FCALL decide (and its fast path), for measuring one change at a time.
 """
 
 import argparse
@@ -43,28 +53,58 @@ def commandstats(redis):
     return out
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process (/proc/PID/stat), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(env, args, script):
-    """script: Lua text run by EVALSHA, or None for FCALL of the library's decide."""
+    """script: Lua text run by EVALSHA, or None for FCALL of the library's decide.
+    Returns (µs per call by INFO commandstats, the commands inside, µs of redis-server CPU
+    per call). commandstats times are wall-clock: on a busy machine they include time the
+    server was not running; the process's CPU time does not (but includes reading requests
+    and writing replies)."""
     if script is None:
         call = ["FCALL", env.function, "0"]
     else:
         call = ["EVALSHA", env.redis.cmd("SCRIPT", "LOAD", script), "0"]
     env.redis.cmd("CONFIG", "RESETSTAT")
+    cpu_before = cpu_seconds(env.redis.proc.pid)
     run = subprocess.run(["redis-benchmark", "-p", str(env.redis.port), "-c", str(CLIENTS),
                           "-n", str(CALLS), "-r", str(USERS), "-q"] + call + args,
                          capture_output=True, text=True, timeout=600)
     if run.returncode != 0 or "rror" in run.stdout + run.stderr:
         raise RuntimeError(f"redis-benchmark failed: {run.stdout[-300:]} {run.stderr[-300:]}")
+    cpu = (cpu_seconds(env.redis.proc.pid) - cpu_before) * 1e6 / CALLS
     stats = commandstats(env.redis)
     calls, usec = stats.pop(call[0].lower())
     inner = [(n, c, u) for n, (c, u) in stats.items() if not n.startswith("config")]
-    return usec / calls, inner
+    return usec / calls, inner, cpu
+
+
+SPEC_ARGV = (17, 23, 27, 29, 31)  # decide.lua's ARGV numbers of the configuration strings
+
+
+def without_specs(args):
+    return ["" if i + 1 in SPEC_ARGV else a for i, a in enumerate(args)]
+
+
+def fast_path(args):
+    """The ARGV of engineer B's fast path: ARGV[33] = '1' (positions 32 and beyond as
+    policyd-bench printed them, else empty)."""
+    out = list(args) + [""] * max(0, 33 - len(args))
+    out[32] = "1"
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", required=True, help="build directory with policyd, policyd-bench")
-    build = ap.parse_args().build
+    ap.add_argument("--quick", action="store_true", help="only FCALL decide (and its fast path)")
+    opts = ap.parse_args()
+    build = opts.build
     tmp = tempfile.mkdtemp(prefix="policyd-script-cost-")
     env = systems.Env(tmp, build)
     policyd = systems.PolicydSystem(env, 1_000_000_000, three_limits=True)
@@ -75,25 +115,37 @@ def main():
         ceiling.reset(USERS)
         with open(os.path.join(systems.LUA_DIR, "_common.lua")) as f:
             prelude = f.read() + "\n"
-        variants = [("EVALSHA return 1", "return 1"),
-                    ("EVALSHA prelude", prelude + "return 1"),
-                    ("EVALSHA decide.lua", env.script), ("FCALL decide", None)]
+        with open(os.path.join(systems.LUA_DIR, "decide.lua")) as f:
+            has_fast_path = "ARGV[33]" in f.read()
+        # (name, script, how the ARGV are changed)
+        variants = [("EVALSHA return 1", "return 1", None),
+                    ("EVALSHA ret1 nospec", "return 1", without_specs),
+                    ("EVALSHA prelude", prelude + "return 1", None),
+                    ("EVALSHA decide.lua", env.script, None), ("FCALL decide", None, None)]
+        if opts.quick:
+            variants = variants[-1:]
+        if has_fast_path:
+            variants.append(("FCALL decide fast", None, fast_path))
+        else:
+            print("(decide.lua reads no ARGV[33]: no fast path to measure)")
         print(f"redis-benchmark -c {CLIENTS} -n {CALLS} -r {USERS}: Redis µs per call "
               f"(INFO commandstats)")
         print(f"{'stage':6s} {'script':20s} {'per call':>9s} {'commands':>9s} {'calls':>6s} "
-              f"{'Lua + bridge':>12s}")
+              f"{'Lua + bridge':>12s} {'server CPU':>10s}")
         totals = {}
         for stage in ("rcpt", "eom"):
             decision = ceiling.sample_decision(stage)
-            for name, script in variants:
-                per_call, inner = measure(env, ceiling.args[stage], script)
+            for name, script, change in variants:
+                args = change(ceiling.args[stage]) if change else ceiling.args[stage]
+                per_call, inner, cpu = measure(env, args, script)
                 cmd_us = sum(u for _, _, u in inner) / CALLS
                 n = sum(c for _, c, _ in inner) / CALLS
                 print(f"{stage:6s} {name:20s} {per_call:8.1f}  {cmd_us:8.1f}  {n:6.1f} "
-                      f"{per_call - cmd_us:11.1f}")
+                      f"{per_call - cmd_us:11.1f}  {cpu:9.1f}")
                 totals.setdefault(name, {})[stage] = per_call
-            print(f"       ({stage} decision: {' / '.join(decision)}; commands: " +
-                  ", ".join(f"{n} {c / CALLS:g}" for n, c, _ in sorted(inner)) + ")")
+                if script is None:
+                    print(f"       ({name}: {' / '.join(decision)}; commands: " +
+                          ", ".join(f"{n} {c / CALLS:g}" for n, c, _ in sorted(inner)) + ")")
         print("average of RCPT and END-OF-MESSAGE (half each), µs of Redis per decision:")
         for name, t in totals.items():
             if "decide" in name:

@@ -49,8 +49,8 @@ void LocalRefusals::OnInvalidation(const InvalidationListener::Keys* keys) {
   counters_.invalidations = listener_->invalidations();
   if (keys == nullptr) return Clear();  // connection change, or FLUSHALL/FLUSHDB
   for (std::string_view key : *keys) {
-    // A counter "PREFIXrate:{TAG}:METRIC:WINDOW" (written by every counted message): forget
-    // only what that window refused. Anything else is read-mostly state: forget everything.
+    // A subject's windows "PREFIXrate:{TAG}" (written by every counted message): forget only
+    // what that subject's limits refused. Anything else is read-mostly state: forget everything.
     if (key.substr(0, rate_prefix_.size()) != rate_prefix_) return Clear();
     std::size_t open = rate_prefix_.size();
     std::size_t close = key.find('}', open);

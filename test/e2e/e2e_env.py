@@ -142,7 +142,7 @@ def block_user(redis, name, reason="spam", detail="complaints from recipients"):
 
 
 def rate_total(redis, name, metric, window_s=3600):
-    v = redis.cmd("HGET", f"pd:rate:{{user:{name}}}:{metric}:{window_s}", "total")
+    v = redis.cmd("HGET", f"pd:rate:{{user:{name}}}", f"{metric}:{window_s}:total")
     return int(v or 0)
 
 

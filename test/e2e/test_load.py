@@ -39,7 +39,7 @@ class Load(unittest.TestCase):
                                   r"status=sent", self.pf.log()))
         wait_for(lambda: delivered() >= MESSAGES, timeout=300, interval=0.5,
                  what="every message delivered to discard")
-        counted = self.redis.cmd("HGET", f"pd:rate:{{sender:{SENDER}}}:messages:3600", "total")
+        counted = self.redis.cmd("HGET", f"pd:rate:{{sender:{SENDER}}}", "messages:3600:total")
         self.assertEqual(int(counted), MESSAGES)  # every end of data decided in Redis, once
         answered = metric(self.policyd, "policyd_requests_total") - requests_before
         self.assertEqual(answered, 2 * MESSAGES)  # one RCPT and one END-OF-MESSAGE each

@@ -194,7 +194,7 @@ class FaultTest(unittest.TestCase):
         # Every message answered DUNNO is counted exactly once: a request resent after the kill
         # is recognised by its instance and not counted again (DESIGN §3). A resent one that got
         # the [failure] reply may or may not have been counted before the kill.
-        counted = int(self.redis.cmd("HGET", "pd:rate:{user:ok}:messages:3600", "total"))
+        counted = int(self.redis.cmd("HGET", "pd:rate:{user:ok}", "messages:3600:total"))
         eoms = [r for r in records if r.kind == "count"]
         admitted = sum(1 for r in eoms if r.reply == "DUNNO")
         unsure = sum(1 for r in eoms if r.reply == DEFER and r.attempts > 1)

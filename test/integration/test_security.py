@@ -220,15 +220,21 @@ class SecurityTest(ServedTestCase):
         for k in r.cmd("KEYS", "pd:rate:*"):
             flat = r.cmd("HGETALL", k)
             h = dict(zip(flat[::2], flat[1::2]))
-            buckets = sum(int(v) for f, v in h.items() if f.isdigit())
-            self.assertEqual(int(h["total"]), buckets, k)
+            # One hash per subject: per limit METRIC:WINDOW_S:total and :first, and bucket
+            # fields M WINDOW_S IIII (docs/redis-keys.md).
+            for limit in {f.rsplit(":", 1)[0] for f in h if not f.isdigit()}:
+                metric, window = limit.split(":")
+                num = {"messages": "1", "recipients": "2", "bytes": "3"}[metric] + window
+                buckets = sum(int(v) for f, v in h.items() if f.isdigit() and f[:-4] == num)
+                self.assertEqual(int(h[limit + ":total"]), buckets, (k, limit))
         new = [k for k in after if k not in before]
         tags = set()
         malformed = []
         for k in new:
-            # pd:sent (issue 18, the messages rates divide by) has no suffix.
-            m = (re.fullmatch(r"pd:(rate|seen):\{([^{}]+)\}:[^{}]+", k) or
-                 re.fullmatch(r"pd:(sent):\{([^{}]+)\}", k))
+            # pd:rate (one hash per subject) and pd:sent (issue 18, the messages rates divide
+            # by) have no suffix.
+            m = (re.fullmatch(r"pd:(seen):\{([^{}]+)\}:[^{}]+", k) or
+                 re.fullmatch(r"pd:(rate|sent):\{([^{}]+)\}", k))
             if not m:
                 malformed.append(k[:120])
             else:

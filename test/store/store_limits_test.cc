@@ -179,7 +179,7 @@ TEST_CASE("limits: a repeated identical END-OF-MESSAGE counts once") {
   SetUpUser(redis);
   PolicyRequest same = Eom(1, 100, "retry-me");
   for (int i = 0; i < 5; ++i) CHECK(store.Decide(same, kNow + i).action == Action::kDunno);
-  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}:messages:3600", "total"}) == "1");
+  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}", "messages:3600:total"}) == "1");
   CHECK(store.Decide(Eom(), kNow + 10).action == Action::kDunno);
   CHECK(store.Decide(Eom(), kNow + 11).action == Action::kThrottled);
 }
@@ -194,10 +194,10 @@ TEST_CASE("limits: a repeat is recognised across a dedup slice boundary, and for
   PolicyRequest same = Eom(1, 100, "across");
   CHECK(store.Decide(same, edge - 1000).rule == "counted");
   CHECK(store.Decide(same, edge + 1000).rule == "counted (repeat)");
-  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}:messages:3600", "total"}) == "1");
+  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}", "messages:3600:total"}) == "1");
   // Two slices later the answer is gone: the same request counts again.
   CHECK(store.Decide(same, edge + 2 * ttl).rule == "counted");
-  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}:messages:3600", "total"}) == "2");
+  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}", "messages:3600:total"}) == "2");
 }
 
 TEST_CASE("limits: RCPT is a read-only pre-check that refuses early once over a limit") {
@@ -221,10 +221,10 @@ TEST_CASE("limits: count_at = rcpt counts the message at its first RCPT and each
   CHECK(store.Decide(Rcpt("m1", "a@dest.example"), kNow).action == Action::kDunno);
   CHECK(store.Decide(Rcpt("m1", "a@dest.example"), kNow + 1).action == Action::kDunno);  // retry
   CHECK(store.Decide(Rcpt("m1", "b@dest.example"), kNow + 2).action == Action::kDunno);
-  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}:messages:3600", "total"}) == "1");
-  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}:recipients:3600", "total"}) == "2");
+  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}", "messages:3600:total"}) == "1");
+  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}", "recipients:3600:total"}) == "2");
   CHECK(store.Decide(Eom(2), kNow + 3).action == Action::kDunno);  // EOM counts nothing now
-  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}:messages:3600", "total"}) == "1");
+  CHECK(redis.CmdOne({"HGET", "pd:rate:{user:alice}", "messages:3600:total"}) == "1");
   CHECK(store.Decide(Rcpt("m2", "c@dest.example"), kNow + 4).action == Action::kDunno);
   Verdict v = store.Decide(Rcpt("m2", "d@dest.example"), kNow + 5);
   CHECK(v.action == Action::kThrottled);

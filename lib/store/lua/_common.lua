@@ -83,44 +83,66 @@ local function domain_candidates(domain, with_parents)
 end
 
 -- ---------------------------------------------------------------------------------------
--- Sliding windows. A limit's counter is a hash with 'total', 'first' (the oldest bucket index
--- that may still be present) and one field per sub-bucket index. Bucket size is
--- ceil(window / buckets) so buckets * size >= window, and the live buckets are
--- [cur - buckets, cur]: every unit counted within one window of now is still counted, so no
--- window-length interval ever admits more than max. Expired buckets are found by walking
--- from 'first' (each index once in its life: O(1) amortised), never by scanning the hash.
+-- Sliding windows. All of a subject's windows live in one hash, PREFIX rate:{TAG}, with
+-- fields per limit ('METRIC:WINDOW_S' = its suffix): SUFFIX:total (units in the window),
+-- SUFFIX:first (the oldest bucket index that may still be present) and one field per live
+-- sub-bucket, named by digits only, M WINDOW_S IIII (M: 1 messages, 2 recipients, 3 bytes;
+-- IIII: the bucket index modulo 10,000, four digits), so that Redis stores the name as an
+-- integer: the hash is then no bigger than three hashes with bare bucket indexes were.
+-- Live buckets never span more than 601 indexes ([policy] buckets <= 600), so the names of
+-- live buckets never collide. A subject with three limits costs one HMGET to check and one
+-- HSET to count. Bucket size is ceil(window / buckets) so buckets * size >= window, and the
+-- live buckets are [cur - buckets, cur]: every unit counted within one window of now is still
+-- counted, so no window-length interval ever admits more than max. Expired buckets are found
+-- by walking from 'first' (each index once in its life: O(1) amortised), never by scanning.
 
--- suffix: 'METRIC:WINDOW_S', made once per limit when the plans are parsed.
-local function window_key(prefix, tag, suffix)
-  return key(prefix, 'rate', tag, suffix)
+-- A limit's field names, made once per suffix (and the current bucket's once per bucket)
+-- instead of once per call: string building costs Redis's Lua about as much as a command.
+-- Lives as long as the library; at most 256 suffixes are kept.
+local METRIC_DIGIT = { messages = '1', recipients = '2', bytes = '3' }
+local window_names_memo, window_names_size = {}, 0
+local function window_names(suffix)
+  local w = window_names_memo[suffix]
+  if w then return w end
+  if window_names_size >= 256 then window_names_memo, window_names_size = {}, 0 end
+  local metric, secs = string.match(suffix, '^(%a+):(%d+)$')
+  w = { total = suffix .. ':total', first = suffix .. ':first',
+        num = (METRIC_DIGIT[metric] or '9') .. (secs or '0') }
+  window_names_memo[suffix], window_names_size = w, window_names_size + 1
+  return w
 end
 
--- Reads a window without writing. Returns a state table used by window_retry/window_add.
-local function window_read(k, window_s, buckets, now)
+local function bucket_name(names, i)
+  return names.num .. string.format('%04d', i % 10000)
+end
+
+-- The window of one limit as read by window_read_all: { names, bs, cur, cur_field, cutoff,
+-- buckets, window_s, total, first, cur_count, first_moved, expired (field names to drop, or
+-- nil), key }.
+local function window_state(k, names, window_s, buckets, now)
   local bs = math.ceil(window_s * 1000 / buckets)
   local cur = math.floor(now / bs)
-  local cutoff = cur - buckets
-  -- Number-to-string conversions cost Redis's Lua about as much as a command: the current
-  -- bucket's field name is made once and 'first' is written back only when it moved.
-  local cur_field = int_name(cur)
-  local head = redis.call('HMGET', k, 'total', 'first', cur_field)
-  local st = { key = k, bs = bs, cur = cur, cur_field = cur_field, cutoff = cutoff,
-               buckets = buckets, total = tonumber(head[1]) or 0, first = tonumber(head[2]),
-               cur_count = tonumber(head[3]) or 0 }
+  if names.cur ~= cur then names.cur, names.cur_field = cur, bucket_name(names, cur) end
+  return { key = k, names = names, bs = bs, cur = cur, cur_field = names.cur_field,
+           cutoff = cur - buckets, buckets = buckets, window_s = window_s }
+end
+
+-- Completes a state from its three fields' values, reading expired buckets when the window
+-- moved past 'first' (once per bucket).
+local function window_settle(st, total, first, cur_count)
+  st.total, st.first, st.cur_count = tonumber(total) or 0, tonumber(first), tonumber(cur_count) or 0
   if st.first == nil then
-    st.first_moved = true
-    st.first = cur
-    st.total = 0
-    st.cur_count = 0
-  elseif st.first < cutoff then
-    if cutoff - st.first > buckets then
-      st.total = 0
-      st.cur_count = 0
-      st.reset = true
+    st.first_moved, st.first, st.total, st.cur_count = true, st.cur, 0, 0
+  elseif st.first < st.cutoff then
+    local names, fields = st.names, {}
+    if st.cutoff - st.first > st.buckets then
+      -- Not counted for over a window: every bucket it may hold is stale
+      -- (first <= any index <= first + buckets), the current one's name included.
+      for i = st.first, st.first + st.buckets do fields[#fields + 1] = bucket_name(names, i) end
+      st.total, st.cur_count, st.expired = 0, 0, fields
     else
-      local fields = {}
-      for i = st.first, cutoff - 1 do fields[#fields + 1] = fmt_int(i) end
-      local vals = redis.call('HMGET', k, unpack(fields))
+      for i = st.first, st.cutoff - 1 do fields[#fields + 1] = bucket_name(names, i) end
+      local vals = redis.call('HMGET', st.key, unpack(fields))
       local expired = {}
       for i, v in ipairs(vals) do
         if v then
@@ -130,10 +152,29 @@ local function window_read(k, window_s, buckets, now)
       end
       if #expired > 0 then st.expired = expired end
     end
-    st.first = cutoff
-    st.first_moved = true
+    st.first, st.first_moved = st.cutoff, true
   end
   if st.total < 0 then st.total = 0 end
+  return st
+end
+
+-- Reads the windows `states` (window_state of one subject's hash k) with one HMGET.
+local function window_read_all(k, states)
+  local fields, n = {}, 0
+  for i = 1, #states do
+    local st = states[i]
+    fields[n + 1], fields[n + 2], fields[n + 3] = st.names.total, st.names.first, st.cur_field
+    n = n + 3
+  end
+  local v = redis.call('HMGET', k, unpack(fields))
+  for i = 1, #states do window_settle(states[i], v[i * 3 - 2], v[i * 3 - 1], v[i * 3]) end
+end
+
+-- One window, read alone (usage.lua).
+local function window_read(prefix, tag, suffix, window_s, buckets, now)
+  local k = key(prefix, 'rate', tag)
+  local st = window_state(k, window_names(suffix), window_s, buckets, now)
+  window_read_all(k, { st })
   return st
 end
 
@@ -144,7 +185,7 @@ local function window_retry(st, cost, max, now)
   local need = st.total + cost - max
   if need <= 0 then return 0 end
   local fields = {}
-  for i = st.first, st.cur do fields[#fields + 1] = fmt_int(i) end
+  for i = st.first, st.cur do fields[#fields + 1] = bucket_name(st.names, i) end
   local vals = redis.call('HMGET', st.key, unpack(fields))
   local freed = 0
   for i, v in ipairs(vals) do
@@ -160,23 +201,36 @@ local function window_retry(st, cost, max, now)
   return math.ceil(st.buckets * st.bs / 1000)
 end
 
--- Adds cost to the current bucket, dropping expired buckets found by window_read.
-local function window_add(st, cost)
-  local k = st.key
-  if st.reset then
-    redis.call('DEL', k)
-  elseif st.expired then
-    redis.call('HDEL', k, unpack(st.expired))
+-- Counts costs[i] on states[i] (one subject's hash k, each window once):
+-- one HSET, one HDEL of the expired buckets if any, and a PEXPIRE only when a bucket gets its
+-- first count. The TTL is the subject's longest window (over all of `states`, counted or not)
+-- plus a bucket and a second, set from a bucket's first count: it outlives every count the
+-- hash holds, and being the same longest TTL each time it never shortens another window's.
+local function window_add_all(k, states, costs)
+  local args, expired, ttl, grow = {}, nil, 0, false
+  for i = 1, #states do
+    local st = states[i]
+    local life = (st.buckets + 1) * st.bs + 1000
+    if life > ttl then ttl = life end
+    local c = costs[i]
+    if c > 0 then
+      local n = #args
+      args[n + 1], args[n + 2] = st.cur_field, st.cur_count + c
+      args[n + 3], args[n + 4] = st.names.total, st.total + c
+      if st.first_moved then args[n + 5], args[n + 6] = st.names.first, st.first end
+      if st.expired then
+        expired = expired or {}
+        for _, f in ipairs(st.expired) do expired[#expired + 1] = f end
+      end
+      if st.cur_count == 0 then grow = true end
+    end
   end
-  if st.first_moved then
-    redis.call('HSET', k, st.cur_field, fmt_int(st.cur_count + cost),
-               'total', fmt_int(st.total + cost), 'first', fmt_int(st.first))
-  else
-    redis.call('HSET', k, st.cur_field, fmt_int(st.cur_count + cost),
-               'total', fmt_int(st.total + cost))
-  end
-  -- The first write into a sub-bucket sets the TTL: it outlives every count the key holds.
-  if st.cur_count == 0 then redis.call('PEXPIRE', k, (st.buckets + 1) * st.bs + 1000) end
+  if #args == 0 then return end
+  -- Before the HSET: a stale bucket may have the current one's name. Should the hash empty,
+  -- the current bucket is new (cur_count 0), so the PEXPIRE below follows.
+  if expired then redis.call('HDEL', k, unpack(expired)) end
+  redis.call('HSET', k, unpack(args))
+  if grow then redis.call('PEXPIRE', k, ttl) end
 end
 
 -- ---------------------------------------------------------------------------------------

@@ -202,32 +202,47 @@ else
   return reply('dunno', 'no rate check at this stage')
 end
 
-local states = {}
-local counted = {}  -- window keys already in states
-local refused = nil
-if explain then facts.limits = {} end
+-- Each subject's windows are one hash (_common.lua window_read_all): gathered per subject
+-- here, read with one HMGET each, counted below with one HSET each.
+local groups, group_of = {}, {}   -- { key, states, costs, by_suffix } per subject tag
+local check_l, check_st, check_c, check_tag = {}, {}, {}, {}  -- per applicable limit
 for _, l in ipairs(limits) do
   local tag = tags[l.subject]
   local c = cost[l.metric]
   if tag and tag ~= '' and c then
-    local wk = window_key(prefix, tag, l.suffix)
-    local st = window_read(wk, l.window, buckets, now)
+    local g = group_of[tag]
+    if not g then
+      g = { key = key(prefix, 'rate', tag), states = {}, costs = {}, by_suffix = {} }
+      group_of[tag], groups[#groups + 1] = g, g
+    end
     -- An unauthenticated sender is both the 'user' and the 'sender' subject: a window that
-    -- two limits share is checked against both but counted once.
-    if not counted[wk] then
-      counted[wk] = true
-      states[#states + 1] = { st = st, cost = c }
+    -- two limits share is checked against both but read and counted once.
+    local st = g.by_suffix[l.suffix]
+    if not st then
+      st = window_state(g.key, window_names(l.suffix), l.window, buckets, now)
+      g.by_suffix[l.suffix] = st
+      local n = #g.states + 1
+      g.states[n], g.costs[n] = st, c
     end
-    local retry = nil
-    if st.total + c > l.max and c > 0 then
-      retry = window_retry(st, c, l.max, now)
-      if not refused then refused = { l = l, st = st, cost = c, retry = retry } end
-    end
-    if explain then
-      facts.limits[#facts.limits + 1] = { subject = tag, metric = l.metric, max = l.max,
-                                          window = l.window, count = st.total,
-                                          retry_after = retry }
-    end
+    local n = #check_l + 1
+    check_l[n], check_st[n], check_c[n], check_tag[n] = l, st, c, tag
+  end
+end
+for _, g in ipairs(groups) do window_read_all(g.key, g.states) end
+
+local refused = nil
+if explain then facts.limits = {} end
+for i = 1, #check_l do
+  local l, st, c = check_l[i], check_st[i], check_c[i]
+  local retry = nil
+  if st.total + c > l.max and c > 0 then
+    retry = window_retry(st, c, l.max, now)
+    if not refused then refused = { l = l, st = st, cost = c, retry = retry } end
+  end
+  if explain then
+    facts.limits[#facts.limits + 1] = { subject = check_tag[i], metric = l.metric, max = l.max,
+                                        window = l.window, count = st.total,
+                                        retry_after = retry }
   end
 end
 
@@ -277,9 +292,7 @@ elseif refused then
     end
   end
 elseif counting and not explain then
-  for _, s in ipairs(states) do
-    if s.cost > 0 then window_add(s.st, s.cost) end
-  end
+  for _, g in ipairs(groups) do window_add_all(g.key, g.states, g.costs) end
   -- The messages complaint and bounce rates divide by (_rates.lua).
   if cost.messages > 0 then
     count_sent(prefix, subject, sender_tag, now, rates_spec, tags.account)

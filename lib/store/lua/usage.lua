@@ -35,7 +35,7 @@ for _, l in ipairs(effective_limits(plan, user)) do
   local tag = tags[l.subject] or ''
   local count, retry = -1, -1
   if tag ~= '' then
-    local st = window_read(window_key(prefix, tag, l.suffix), l.window, buckets, now)
+    local st = window_read(prefix, tag, l.suffix, l.window, buckets, now)
     count = st.total
     retry = window_retry(st, 1, l.max, now)
   end
