@@ -21,6 +21,7 @@ Also measured (issue 16):
   rates, quota) empty: what sending the configuration with every call costs;
 - FCALL decide on the fast path (ARGV[33] = '1': policyd's cache already checked blocks, the
   user, the IP allow-list and the ACL), when decide.lua reads ARGV[33];
+- FCALL decide with ARGV[29] empty: without count_sent (_rates.lua), what it costs;
 - --quick: only FCALL decide (and its fast path), for measuring one change at a time.
 """
 
@@ -91,6 +92,12 @@ def without_specs(args):
     return ["" if i + 1 in SPEC_ARGV else a for i, a in enumerate(args)]
 
 
+def without_rates(args):
+    """ARGV[29] (the rates spec) empty: decide skips count_sent, what issue 18's counting of
+    sent messages costs at END-OF-MESSAGE."""
+    return ["" if i + 1 == 29 else a for i, a in enumerate(args)]
+
+
 def fast_path(args):
     """The ARGV of engineer B's fast path: ARGV[33] = '1' (positions 32 and beyond as
     policyd-bench printed them, else empty)."""
@@ -121,7 +128,8 @@ def main():
         variants = [("EVALSHA return 1", "return 1", None),
                     ("EVALSHA ret1 nospec", "return 1", without_specs),
                     ("EVALSHA prelude", prelude + "return 1", None),
-                    ("EVALSHA decide.lua", env.script, None), ("FCALL decide", None, None)]
+                    ("EVALSHA decide.lua", env.script, None),
+                    ("FCALL no count_sent", None, without_rates), ("FCALL decide", None, None)]
         if opts.quick:
             variants = variants[-1:]
         if has_fast_path:

@@ -145,6 +145,14 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
   }
   // Values that only reach evidence entries are escaped like key names: printable, bounded.
   auto evidence = [](std::string_view v) { return EscapeKeyName(v.substr(0, 320)); };
+  std::string recipients;  // ARGV[32], "\n"-joined; escaping leaves no newline inside one
+  if (eom && config.policy.count_at == CountAt::kEndOfMessage) {
+    std::size_t n = std::min(options.recipients.size(), kMaxDecideRecipients);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i > 0) recipients.push_back('\n');
+      recipients += evidence(NormalizeSender(options.recipients[i]));
+    }
+  }
   return {
       options.mode == DecideMode::kExplain ? "explain" : "decide",
       std::to_string(options.now_ms),
@@ -177,6 +185,7 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
       abuse_spec.rates,
       IpAddressMatchForm(f.client_address),
       abuse_spec.quota,
+      std::move(recipients),
   };
 }
 

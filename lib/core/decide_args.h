@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.h"
@@ -21,7 +22,12 @@ struct DecideOptions {
   DecideMode mode = DecideMode::kDecide;
   uint64_t now_ms = 0;    // 0: the script uses Redis TIME (one clock for all instances)
   std::string report_id;  // used if the decision creates a report (NewReportId())
+  // END-OF-MESSAGE with count_at = eom: the recipients answered DUNNO at RCPT in this
+  // transaction (ARGV[32], list-bombing counts each). Empty: the request's own recipient.
+  // The first kMaxDecideRecipients are sent.
+  std::vector<std::string_view> recipients;
 };
+inline constexpr std::size_t kMaxDecideRecipients = 1000;
 
 // A verdict reached without Redis: stages other than RCPT and END-OF-MESSAGE (DUNNO), and
 // requests without sasl_username under [policy] unauthenticated = "dunno" or "reject".

@@ -179,10 +179,11 @@ StoreHarness::~StoreHarness() {
 }
 
 Result<Verdict> StoreHarness::TryDecide(const PolicyRequest& request, uint64_t now_ms,
-                                        bool explain) {
+                                        bool explain, std::vector<std::string_view> recipients) {
   std::optional<Result<Verdict>> result;
   DecideOptions options;
   options.now_ms = now_ms;
+  options.recipients = std::move(recipients);
   options.mode = explain ? DecideMode::kExplain : DecideMode::kDecide;
   // 5 s: the sanitizer build is slow and these tests are about decisions, not deadlines.
   config_->server.request_timeout_ms = 5000;
@@ -193,6 +194,13 @@ Result<Verdict> StoreHarness::TryDecide(const PolicyRequest& request, uint64_t n
 
 Verdict StoreHarness::Decide(const PolicyRequest& request, uint64_t now_ms, bool explain) {
   Result<Verdict> v = TryDecide(request, now_ms, explain);
+  REQUIRE_MESSAGE(v.ok(), (v.ok() ? "" : v.error().message));
+  return *v;
+}
+
+Verdict StoreHarness::DecideWithRecipients(const PolicyRequest& request, uint64_t now_ms,
+                                           std::vector<std::string_view> recipients) {
+  Result<Verdict> v = TryDecide(request, now_ms, false, std::move(recipients));
   REQUIRE_MESSAGE(v.ok(), (v.ok() ? "" : v.error().message));
   return *v;
 }

@@ -52,7 +52,11 @@ class StoreHarness {
   StoreHarness(int redis_port, Config config);
   ~StoreHarness();
   Verdict Decide(const PolicyRequest& request, uint64_t now_ms, bool explain = false);
-  Result<Verdict> TryDecide(const PolicyRequest& request, uint64_t now_ms, bool explain = false);
+  Result<Verdict> TryDecide(const PolicyRequest& request, uint64_t now_ms, bool explain = false,
+                            std::vector<std::string_view> recipients = {});
+  // END-OF-MESSAGE with the recipients policyd collected at RCPT (DecideOptions::recipients).
+  Verdict DecideWithRecipients(const PolicyRequest& request, uint64_t now_ms,
+                               std::vector<std::string_view> recipients);
   std::string Reply(const PolicyRequest& request, uint64_t now_ms);  // FormatVerdict text
   Config& config() { return *config_; }
   void SetConfig(Config c) { config_ = std::make_shared<Config>(std::move(c)); }

@@ -255,18 +255,20 @@ TEST_CASE("list-bombing: a message counts once, and the window slides across tim
   // kNow is a multiple of the 10 min window: messages 0-3 fall in one slice, the later ones
   // in the next, so the count must read both.
   REQUIRE(kNow % (10 * kMin) == 0);
-  // A message's RCPT then its END-OF-MESSAGE; the RCPT's verdict is where a signal shows.
+  // A message's RCPT then its END-OF-MESSAGE; the END-OF-MESSAGE's verdict is where a signal
+  // shows (count_at = eom: the message is counted there, the RCPT writes nothing).
   auto both = [&](const std::string& id, uint64_t at) {
     Verdict rcpt = store.Decide(Msg("RCPT", id, "victim@dest.example"), at);
     CHECK(rcpt.action == Action::kDunno);
-    Verdict eom = store.Decide(Msg("END-OF-MESSAGE", id, "victim@dest.example"), at + 100);
-    CHECK(eom.created_block == "");
-    return rcpt;
+    CHECK(rcpt.created_block == "");
+    return store.Decide(Msg("END-OF-MESSAGE", id, "victim@dest.example"), at + 100);
   };
   for (int i = 0; i < 4; ++i) CHECK(both("m" + std::to_string(i), kNow + i * kMin).created_block == "");
-  // Postfix repeating a RCPT of a message already counted adds nothing.
+  // Postfix repeating a RCPT or the END-OF-MESSAGE of a message already counted adds nothing.
   CHECK(store.Decide(Msg("RCPT", "m3", "victim@dest.example"), kNow + 5 * kMin).action ==
         Action::kDunno);
+  CHECK(store.Decide(Msg("END-OF-MESSAGE", "m3", "victim@dest.example"), kNow + 5 * kMin)
+            .created_block == "");
   // m0 (at kNow) has left the 10 min window: m1..m3 and this one make 4 of 5.
   CHECK(both("m4", kNow + 10 * kMin + 30 * 1000).created_block == "");
   // The fifth within the window (m1 at kNow + 1 min is still in it) is the signal.
@@ -287,8 +289,9 @@ TEST_CASE("list-bombing: a message whose RCPT and END-OF-MESSAGE straddle two sl
   CHECK(store.Decide(Msg("END-OF-MESSAGE", "a", "victim@dest.example"), edge + 1000)
             .created_block == "");
   CHECK(redis.CmdOne({"ZCARD", "pd:signals:{user:carol}"}) == "0");
-  CHECK(store.Decide(Msg("RCPT", "b", "victim@dest.example"), edge + 2000).created_block ==
-        "abuse");
+  CHECK(store.Decide(Msg("RCPT", "b", "victim@dest.example"), edge + 2000).created_block == "");
+  CHECK(store.Decide(Msg("END-OF-MESSAGE", "b", "victim@dest.example"), edge + 3000)
+            .created_block == "abuse");
 }
 
 TEST_CASE("list-bombing: at most list_bombing_messages entries per recipient are kept") {
@@ -310,6 +313,48 @@ TEST_CASE("list-bombing: at most list_bombing_messages entries per recipient are
   CHECK(entries.find(std::to_string(kNow + 7 * 1000) + ":") == 0);
   // One signal only: when the count reached 5, not for every message after it.
   CHECK(redis.CmdOne({"ZCARD", "pd:signals:{user:carol}"}) == "1");
+}
+
+TEST_CASE("list-bombing: END-OF-MESSAGE counts each collected recipient once, RCPT nothing") {
+  RedisServer redis;
+  Config c = ListBombingConfig();
+  c.abuse.list_bombing_messages = 3;
+  StoreHarness store(redis.port(), c);
+  AddCarol(redis);
+  // Three messages to the same two recipients (and one to a third): the RCPTs write nothing,
+  // each END-OF-MESSAGE records every recipient it was given; a repeat records nothing.
+  for (int i = 0; i < 3; ++i) {
+    std::string id = "multi" + std::to_string(i);
+    for (const char* r : {"a@dest.example", "b@dest.example"}) {
+      CHECK(store.Decide(Msg("RCPT", id, r), kNow + i * 1000).action == Action::kDunno);
+    }
+    CHECK(redis.Cmd({"KEYS", "pd:lb:*"}).size() == (i == 0 ? 0u : 1u));
+    if (i < 2) {
+      Verdict eom = store.DecideWithRecipients(
+          Msg("END-OF-MESSAGE", id, ""), kNow + i * 1000 + 500,
+          {"A@dest.example", "b@dest.example", "a@dest.example"});
+      CHECK(eom.created_block == "");
+      Verdict again = store.DecideWithRecipients(Msg("END-OF-MESSAGE", id, ""),
+                                                 kNow + i * 1000 + 600, {"a@dest.example"});
+      CHECK(again.created_block == "");
+    }
+  }
+  auto keys = redis.Cmd({"KEYS", "pd:lb:{user:carol}:*"});
+  REQUIRE(keys.size() == 1);
+  auto entries = Hash(redis, keys[0]);
+  CHECK(entries.size() == 2);  // a and b, lower-cased, each with two messages
+  CHECK(std::count(entries["a@dest.example"].begin(), entries["a@dest.example"].end(), ',') == 1);
+  CHECK(redis.CmdOne({"ZCARD", "pd:signals:{user:carol}"}) == "0");
+  // The third message reaches 3 for both recipients: two signals, the first blocks.
+  Verdict third = store.DecideWithRecipients(Msg("END-OF-MESSAGE", "multi2", ""), kNow + 2500,
+                                             {"a@dest.example", "b@dest.example"});
+  CHECK(third.created_block == "abuse");
+  CHECK(Hash(redis, "pd:block:{user:carol}")["reason"] == "abuse");
+  int signals = 0;
+  for (const auto& e : redis.Cmd({"LRANGE", "pd:evidence:{user:carol}", "0", "-1"})) {
+    if (e.find("list_bombing") != std::string::npos) ++signals;
+  }
+  CHECK(signals == 2);
 }
 
 }  // namespace policyd::test

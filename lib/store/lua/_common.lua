@@ -259,8 +259,14 @@ local function slice_set(cur, ttl_ms, ...)
   redis.call('PEXPIRE', cur, ttl_ms)
 end
 
--- List-bombing entries (decide.lua): whether entries `v` ('TIME:ID,...') hold message `id`,
--- and those of them within the window (time >= since).
+-- List-bombing (decide.lua): many messages from one subject to one recipient within
+-- `window`. The subject's pd:lb slices hold, per recipient, 'TIME:ID,...' of its latest
+-- messages (ID: the first 12 hex digits of the message identity), so a repeated request
+-- counts once. At most `max` entries are kept per slice, the newest: while fewer than `max`
+-- are within the window none was dropped, so the count is exact up to the threshold, which
+-- fires once on reaching it.
+
+-- Whether entries `v` hold message `id`, and those of them within the window (time >= since).
 local function lb_parse(v, since, id)
   local dup, kept = false, {}
   for t, i in string.gmatch(v or '', '(%d+):(%x+)') do
@@ -268,6 +274,40 @@ local function lb_parse(v, since, id)
     if tonumber(t) >= since then kept[#kept + 1] = t .. ':' .. i end
   end
   return dup, kept
+end
+
+-- Records message msg_id for each of `recipients` (distinct): one HMGET per slice for all of
+-- them, one HSET and one PEXPIRE. Returns the recipients whose count reached `max` now.
+local function lb_record(prefix, subject, recipients, msg_id, now, max, window)
+  local cur, prev, ttl = slice_keys(prefix, 'lb', subject, window, now)
+  local id, since = string.sub(msg_id, 1, 12), now - window
+  local stamp = fmt_int(now) .. ':' .. id
+  -- The current slice first: a message already recorded (a repeated request) stops there.
+  local vals = redis.call('HMGET', cur, unpack(recipients))
+  local fresh, recent = {}, {}
+  for i, r in ipairs(recipients) do
+    local dup, kept = lb_parse(vals[i], since, id)
+    if not dup then
+      local n = #fresh + 1
+      fresh[n], recent[n] = r, kept
+    end
+  end
+  if #fresh == 0 then return fresh end
+  local older = redis.call('HMGET', prev, unpack(fresh))
+  local args, fired = {}, {}
+  for i, r in ipairs(fresh) do
+    local dup, old = lb_parse(older[i], since, id)
+    if not dup then
+      local kept = recent[i]
+      local before = #old + #kept
+      kept[#kept + 1] = stamp
+      args[#args + 1] = r
+      args[#args + 1] = table.concat(kept, ',', math.max(1, #kept - max + 1), #kept)
+      if before + 1 == max then fired[#fired + 1] = r end
+    end
+  end
+  if #args > 0 then slice_set(cur, ttl, unpack(args)) end
+  return fired
 end
 
 -- ---------------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ lb_messages, lb_window = tonumber(lb_messages), tonumber(lb_window)
 local rates_spec = ARGV[29]  -- _rates.lua parse_rates
 local client_hex = ARGV[30]  -- the client address as 32 hex digits ('' = not an address)
 local quota_spec = ARGV[31]  -- [quota]: 'OFFSET_MIN|reject|80,90,100' (lib/core/quota.h)
+-- ARGV[32]: END-OF-MESSAGE, count_at = eom: the recipients policyd collected at RCPT for this
+-- transaction, escaped and joined by '\n' (at most 1,000; '' = none: ARGV[10] is used), each
+-- counted for list-bombing when the message is counted.
 -- Reply: { action, rule, report, domain, metric, count, max, window_s, retry_after, facts,
 --          reason of a block this request created ('' if none), quota warning levels this
 --          request crossed ('TAG PERCENT,...', '' if none) }; the numbers as integers
@@ -307,32 +310,35 @@ else
   result = reply('dunno', counting and 'within limits' or 'pre-check within limits')
 end
 
--- List-bombing: many messages from one subject to one recipient within lb_window. The
--- subject's pd:lb slices (_common.lua) hold, per recipient, 'TIME:ID,...' of its latest
--- messages (ID: the first 12 hex digits of the message identity), so the RCPT and the
--- END-OF-MESSAGE of one message, or a repeated request, count once. At most lb_messages
--- entries are kept per slice, the newest: while fewer than lb_messages are within the window
--- none was dropped, so the count is exact up to the threshold, which fires once on reaching it.
-if result[1] == 'dunno' and not explain and recipient ~= '' and msg_id ~= '' then
-  local cur, prev, ttl = slice_keys(prefix, 'lb', subject, lb_window, now)
-  local id, since = string.sub(msg_id, 1, 12), now - lb_window
-  -- The current slice first: the END-OF-MESSAGE of a message counted at RCPT stops there.
-  local dup, recent = lb_parse(redis.call('HGET', cur, recipient), since, id)
-  local older = {}
-  if not dup then dup, older = lb_parse(redis.call('HGET', prev, recipient), since, id) end
-  if not dup then
-    local before = #older + #recent
-    recent[#recent + 1] = fmt_int(now) .. ':' .. id
-    slice_set(cur, ttl, recipient,
-              table.concat(recent, ',', math.max(1, #recent - lb_messages + 1), #recent))
-    if before + 1 == lb_messages then
-      local _, reason = add_signal(prefix, subject, 'list_bombing', lb_messages ..
-        ' messages to ' .. recipient .. ' within ' .. math.floor(lb_window / 1000) .. 's', now,
-        parse_score(score_spec), parse_abuse(abuse_spec), report_id, report_ttl, 'list-bombing')
-      if reason ~= '' then
-        created_block = reason
-        result[11] = reason
+-- List-bombing (_common.lua lb_record): each recipient of a message counted once. With
+-- count_at = eom when the message is counted, for the recipients policyd collected for this
+-- transaction (ARGV[32]) or else the request's own; the RCPT pre-check writes nothing. With
+-- count_at = rcpt at each RCPT that is let through.
+local lb_rcpts = nil
+if result[1] == 'dunno' and not explain and msg_id ~= '' then
+  if stage == 'rcpt' and count_at == 'rcpt' then
+    if recipient ~= '' then lb_rcpts = { recipient } end
+  elseif stage == 'eom' and result[2] == 'counted' then
+    lb_rcpts = {}
+    local distinct = {}
+    for r in string.gmatch(ARGV[32] or '', '[^\n]+') do
+      if not distinct[r] then
+        distinct[r] = true
+        lb_rcpts[#lb_rcpts + 1] = r
+        if #lb_rcpts >= 1000 then break end
       end
+    end
+    if #lb_rcpts == 0 then lb_rcpts = recipient ~= '' and { recipient } or nil end
+  end
+end
+if lb_rcpts then
+  for _, r in ipairs(lb_record(prefix, subject, lb_rcpts, msg_id, now, lb_messages, lb_window)) do
+    local _, reason = add_signal(prefix, subject, 'list_bombing', lb_messages ..
+      ' messages to ' .. r .. ' within ' .. math.floor(lb_window / 1000) .. 's', now,
+      parse_score(score_spec), parse_abuse(abuse_spec), report_id, report_ttl, 'list-bombing')
+    if reason ~= '' then
+      created_block = reason
+      result[11] = reason
     end
   end
 end

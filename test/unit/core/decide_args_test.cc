@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -151,7 +152,7 @@ TEST_CASE("decide_args: unauthenticated requests follow [policy] unauthenticated
   }
 }
 
-TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..31]") {
+TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..32]") {
   std::string lua = ReadFile(std::string(POLICYD_SOURCE_DIR) + "/lib/store/lua/decide.lua");
   REQUIRE_FALSE(lua.empty());
   std::set<int> used;
@@ -161,9 +162,9 @@ TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..31]") {
     used.insert(std::stoi((*it)[1]));
   }
   std::set<int> want;
-  for (int i = 1; i <= 31; ++i) want.insert(i);
+  for (int i = 1; i <= 32; ++i) want.insert(i);
   CHECK(used == want);
-  CHECK(Args(TypicalRequest(), TestConfig()).size() == 31);
+  CHECK(Args(TypicalRequest(), TestConfig()).size() == 32);
 }
 
 TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads it") {
@@ -185,7 +186,7 @@ TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads i
   o.report_id = "0123456789abcdef0123";
   PolicyRequest r = TypicalRequest();
   std::vector<std::string> a = Args(r, c, o);
-  REQUIRE(a.size() == 31);
+  REQUIRE(a.size() == 32);
   // Indices below are decide.lua's ARGV numbers.
   auto argv = [&](int n) { return a[static_cast<std::size_t>(n - 1)]; };
   CHECK(argv(1) == "explain");
@@ -222,6 +223,26 @@ TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads i
   CHECK(argv(29) == AbuseSpec(c).rates);
   CHECK(argv(30) == "00000000000000000000ffffc000020a");  // 192.0.2.10, IPv4-mapped
   CHECK(argv(31) == "0|reject|80,90,100");
+  CHECK(argv(32) == "");  // count_at = rcpt: list-bombing counts at RCPT
+}
+
+TEST_CASE("decide_args: ARGV[32] carries the collected recipients at END-OF-MESSAGE only") {
+  Config c = TestConfig();
+  c.policy.count_at = CountAt::kEndOfMessage;
+  PolicyRequest eom = TypicalRequest();
+  std::vector<std::string> many(kMaxDecideRecipients + 5, "x@example.net");
+  DecideOptions o;
+  o.recipients = {"Bob@Example.NET", "a\nb@example.net", "carol@example.org"};
+  CHECK(Args(eom, c, o)[31] == "bob@example.net\na%0Ab@example.net\ncarol@example.org");
+  CHECK(Args(eom, c)[31] == "");  // none collected: decide.lua uses ARGV[10]
+  o.recipients.assign(many.begin(), many.end());
+  std::string joined = Args(eom, c, o)[31];
+  CHECK(std::count(joined.begin(), joined.end(), '\n') == kMaxDecideRecipients - 1);
+  c.policy.count_at = CountAt::kRcpt;
+  CHECK(Args(eom, c, o)[31] == "");
+  c.policy.count_at = CountAt::kEndOfMessage;
+  PolicyRequest rcpt = MakeRequest({{"protocol_state", "RCPT"}, {"sasl_username", "alice"}});
+  CHECK(Args(rcpt, c, o)[31] == "");
 }
 
 TEST_CASE("decide_args: defaults give decide mode, Redis time and RCPT stage names") {
@@ -263,7 +284,7 @@ TEST_CASE("decide_args: hostile names reach the script only as escaped tags") {
                                  {"client_address", "1.2.3.4}{ \n"},
                                  {"queue_id", "Q}{\x01"}});
   std::vector<std::string> a = Args(r, c);
-  REQUIRE(a.size() == 31);
+  REQUIRE(a.size() == 32);
   CHECK(a[5] == "user:" + EscapeKeyName(nasty_user));
   CHECK(a[5] == "user:a%7Db%7Bc%20d%0D%0A%00%FF%25");
   CHECK(a[6] == "sender:x%7Dy%7Bz%20@ex%7Dample");
