@@ -357,4 +357,21 @@ TEST_CASE("list-bombing: END-OF-MESSAGE counts each collected recipient once, RC
   CHECK(signals == 2);
 }
 
+TEST_CASE("list-bombing: with count_at = rcpt each RCPT let through counts its recipient") {
+  RedisServer redis;
+  Config c = ListBombingConfig();
+  c.policy.count_at = CountAt::kRcpt;
+  c.abuse.list_bombing_messages = 2;
+  StoreHarness store(redis.port(), c);
+  AddCarol(redis);
+  CHECK(store.Decide(Msg("RCPT", "r0", "victim@dest.example"), kNow).created_block == "");
+  // Its END-OF-MESSAGE and a repeated RCPT add nothing.
+  CHECK(store.Decide(Msg("END-OF-MESSAGE", "r0", "victim@dest.example"), kNow + 100)
+            .created_block == "");
+  CHECK(store.Decide(Msg("RCPT", "r0", "victim@dest.example"), kNow + 200).created_block == "");
+  CHECK(redis.CmdOne({"ZCARD", "pd:signals:{user:carol}"}) == "0");
+  CHECK(store.Decide(Msg("RCPT", "r1", "victim@dest.example"), kNow + 1000).created_block ==
+        "abuse");
+}
+
 }  // namespace policyd::test
