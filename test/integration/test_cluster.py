@@ -1,0 +1,51 @@
+"""Issue 17: the RedisCluster fixture itself, so the cluster suites that build on it can trust
+it: 3 primaries + 3 replicas come up healthy, keys of three slots land on three primaries, a
+killed primary's replica takes over its slots with their keys, and reshard moves slots."""
+
+import time
+import unittest
+
+from harness import RedisCluster, TempDir
+
+
+class RedisClusterFixtureTest(unittest.TestCase):
+    def test_create_route_failover_reshard(self):
+        started = time.monotonic()
+        with TempDir() as tmp:
+            cluster = RedisCluster(tmp)
+            try:
+                primaries = cluster.primaries()
+                self.assertEqual(len(primaries), 3)
+                self.assertEqual(len(cluster.nodes), 6)
+                keys = [cluster.key_on(p) for p in primaries]
+                for key in keys:
+                    self.assertEqual(cluster.cmd(key, "SET", key, key), "OK")
+                for key, port in zip(keys, primaries):
+                    self.assertEqual(cluster.node(port).cmd("GET", key), key)
+                # The replica has the write before its primary dies.
+                cluster.wait_replicated(primaries[0])
+
+                promoted = cluster.kill_primary(primaries[0])
+                self.assertNotIn(primaries[0], cluster.primaries())
+                self.assertIn(promoted, cluster.primaries())
+                self.assertEqual(cluster.primary_of(keys[0]), promoted)
+                self.assertEqual(cluster.cmd(keys[0], "GET", keys[0]), keys[0])
+
+                def owned():
+                    return {p: sum(last - first + 1 for first, last, q, _ in cluster.slots()
+                                   if q == p) for p in cluster.primaries()}
+                before = owned()
+                cluster.reshard(primaries[1], primaries[2], 10)
+                cluster.wait_healthy()
+                after = owned()
+                self.assertEqual(after[primaries[1]], before[primaries[1]] - 10)
+                self.assertEqual(after[primaries[2]], before[primaries[2]] + 10)
+                for key in keys:
+                    self.assertEqual(cluster.cmd(key, "GET", key), key)
+            finally:
+                cluster.stop()
+        print(f"\ncluster fixture: {time.monotonic() - started:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
