@@ -2,10 +2,21 @@
 it: 3 primaries + 3 replicas come up healthy, keys of three slots land on three primaries, a
 killed primary's replica takes over its slots with their keys, and reshard moves slots."""
 
+import os
+import subprocess
 import time
 import unittest
 
-from harness import RedisCluster, TempDir
+from harness import POLICYD, RedisCluster, TempDir
+
+CLUSTER_CONFIG = """
+[redis]
+url = "redis://:secret@127.0.0.1:6379/0"
+cluster = ["127.0.0.1:7000", "127.0.0.1:7001"]
+{more}
+[report]
+secret = "test-secret-0123456789abcdef"
+"""
 
 
 class RedisClusterFixtureTest(unittest.TestCase):
@@ -45,6 +56,29 @@ class RedisClusterFixtureTest(unittest.TestCase):
             finally:
                 cluster.stop()
         print(f"\ncluster fixture: {time.monotonic() - started:.1f} s", flush=True)
+
+
+class ClusterConfigTest(unittest.TestCase):
+    """[redis] cluster through the binary: --check-config accepts it and says what excludes
+    it; policyd itself refuses to serve it until decisions run on a cluster."""
+
+    def run_policyd(self, tmp, more, *args):
+        path = os.path.join(tmp, "policyd.toml")
+        with open(path, "w") as f:
+            f.write(CLUSTER_CONFIG.format(more=more))
+        return subprocess.run([POLICYD, "-c", path, *args], capture_output=True, text=True,
+                              timeout=10)
+
+    def test_check_config_and_start(self):
+        with TempDir() as tmp:
+            r = self.run_policyd(tmp, "", "--check-config")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = self.run_policyd(tmp, 'sentinels = ["127.0.0.1:26379"]', "--check-config")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("redis.cluster: set together with redis.sentinels", r.stderr)
+            r = self.run_policyd(tmp, "")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("decisions on Redis Cluster are not served yet", r.stdout + r.stderr)
 
 
 if __name__ == "__main__":
