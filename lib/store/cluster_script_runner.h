@@ -1,8 +1,9 @@
 // The function library on a Redis Cluster (issue 17): ScriptRunner's FCALL, sent through a
 // ClusterClient to the primary of the call's slot. Each primary holds its own copy of the
-// library (replicas get it by replication), so a primary that answers "function not found"
-// (a new primary after resharding, a FUNCTION FLUSH, a restart without persistence) is loaded
-// and called again, once, as ScriptRunner does for one Redis: no restart of policyd is needed.
+// library (replicas get it by replication). A call answered "function not found" (a new
+// primary, a FUNCTION FLUSH, a restart without persistence) loads the library on every
+// primary of the map (the answer may have come from the node an ASK named) and is called
+// again, once, as ScriptRunner does for one Redis: no restart of policyd is needed.
 //
 // The call names its route key as the FCALL's one key (numkeys 1): Redis checks a declared key
 // against its slots, so a call that reaches the wrong node gets MOVED or ASK (which the
