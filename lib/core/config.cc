@@ -12,6 +12,7 @@
 #include "core/config_keys.h"
 #include "core/config_parse.h"
 #include "core/log_text.h"
+#include "core/redis_url.h"
 
 // ParseConfig turns toml::parse_error into an Error; without exceptions toml++ would return a
 // parse_result instead and this file would need a different shape.
@@ -35,6 +36,7 @@ class ConfigParser {
     if (!saw_plans_) config_.plans["default"].name = "default";
     CheckKeys();
     CheckPlanReferences();
+    CheckRedisCluster();
     CheckOrder("server.max_line_bytes", "server.max_request_bytes");
     CheckOrder("redis.reconnect_min", "redis.reconnect_max");
     CheckOrder("abuse.block_for", "abuse.max_block");
@@ -157,6 +159,31 @@ class ConfigParser {
                 fmt::format("'{}' is neither \"dunno\", \"reject\" nor a defined plan, expected "
                             "\"dunno\", \"reject\" or {}",
                             unknown, PlanNames()));
+    }
+  }
+
+  // Cluster, Sentinel and one Redis are three ways to say where Redis is; only one may be
+  // meant. With cluster, url may still carry the username and password every node shares, so
+  // only its host, port and db must stay as they default (a cluster has only database 0).
+  void CheckRedisCluster() {
+    const RedisConfig& redis = config_.redis;
+    if (redis.cluster.empty() || failed_.count("redis.cluster")) return;
+    if (!redis.sentinels.empty() && !failed_.count("redis.sentinels")) {
+      diag_.Add(PositionOfName("redis.cluster"), "redis.cluster",
+                "set together with redis.sentinels, expected one of them: cluster for Redis "
+                "Cluster, sentinels for one primary with Sentinel failover");
+    }
+    if (failed_.count("redis.url")) return;
+    Result<RedisEndpoint> url = ParseRedisUrl(redis.url);
+    Result<RedisEndpoint> fallback = ParseRedisUrl(RedisConfig{}.url);
+    if (url.ok() && (url->IsUnix() || url->host != fallback->host || url->port != fallback->port ||
+                     url->db != 0)) {
+      diag_.Add(PositionOfName("redis.url"), "redis.url",
+                fmt::format("names a Redis ({}) while redis.cluster is set, expected only a "
+                            "password with cluster, e.g. \"redis://:PASSWORD@127.0.0.1:6379/0\" "
+                            "(the nodes come from cluster's seeds and their slot map; a cluster "
+                            "has only db 0)",
+                            url->Describe()));
     }
   }
 

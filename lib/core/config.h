@@ -47,6 +47,9 @@ struct ServerConfig {
   int threads = 0;  // 0: one event loop per core
 };
 
+// [redis] cluster: at most this many seed nodes.
+inline constexpr size_t kMaxClusterSeeds = 64;
+
 struct RedisConfig {
   std::string url = "redis://127.0.0.1:6379/0";  // redis://[:password@]host:port/db, unix:///path
   uint64_t connect_timeout_ms = 1000;
@@ -57,6 +60,9 @@ struct RedisConfig {
   // master_name; url then only gives password and db.
   std::vector<std::string> sentinels;
   std::string master_name = "mymaster";
+  // Redis Cluster: "host:port" seed nodes the slot map is read from (CLUSTER SLOTS); url then
+  // only gives the username and password. Excludes sentinels.
+  std::vector<std::string> cluster;
 };
 
 enum class FailureAction { kDunno, kDefer };

@@ -164,6 +164,24 @@ std::string CheckSentinels(const KeyValue& v) {
   return "";
 }
 
+// Seed nodes: 1..64 of them (a map is read from any one; more is a typo or a list of every node
+// pasted in, which the map gives anyway).
+std::string CheckCluster(const KeyValue& v) {
+  const auto& seeds = std::get<std::vector<std::string>>(v);
+  if (seeds.size() > kMaxClusterSeeds) {
+    return fmt::format("{} seed nodes, expected at most {} (the slot map names the rest)",
+                       seeds.size(), kMaxClusterSeeds);
+  }
+  for (const std::string& s : seeds) {
+    // The port is required: a cluster node on 6379 is rare, and a forgotten port is a typo.
+    size_t colon = s.rfind(':');
+    bool has_port = colon != std::string::npos && colon + 1 < s.size() &&
+                    (s.front() != '[' || s.rfind(']') < colon);
+    if (!has_port) return fmt::format("'{}' is not host:port", s);
+  }
+  return CheckSentinels(v);
+}
+
 // The prefix starts every Redis key; braces would break the hash tags that follow it.
 std::string CheckKeyPrefix(const KeyValue& v) {
   const std::string& prefix = std::get<std::string>(v);
@@ -288,6 +306,7 @@ std::vector<ConfigKey> BuildKeys() {
       String("redis.url", FIELD(redis.url), CheckRedisUrl, Reload::kRestart),
       StringList("redis.sentinels", FIELD(redis.sentinels), CheckSentinels, Reload::kRestart),
       String("redis.master_name", FIELD(redis.master_name), nullptr, Reload::kRestart),
+      StringList("redis.cluster", FIELD(redis.cluster), CheckCluster, Reload::kRestart),
       Duration("redis.connect_timeout", 10, kMinute, FIELD(redis.connect_timeout_ms)),
       Duration("redis.reconnect_min", 1, kMinute, FIELD(redis.reconnect_min_ms)),
       Duration("redis.reconnect_max", 1, 10 * kMinute, FIELD(redis.reconnect_max_ms)),

@@ -8,7 +8,9 @@
 
 #include <cstdlib>
 
+#include "core/cluster_slot.h"
 #include "core/hex.h"
+#include "core/report_slot.h"
 
 namespace policyd {
 
@@ -18,7 +20,20 @@ std::string NewReportId() {
   return HexLower(bytes, sizeof bytes);
 }
 
+std::string NewReportId(std::string_view subject_tag) {
+  std::string id(SlotTag(Crc16(subject_tag) % kClusterSlots));
+  return id + "." + NewReportId();
+}
+
 bool IsValidReportId(std::string_view id) {
+  std::string_view tag = ReportIdSlotTag(id);
+  if (!tag.empty() || id.starts_with('.')) {
+    if (tag.empty() || tag.size() > 4) return false;
+    for (char c : tag) {
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'))) return false;
+    }
+    id.remove_prefix(tag.size() + 1);
+  }
   if (id.size() != 20) return false;
   for (char c : id) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;

@@ -11,6 +11,12 @@ namespace policyd {
 // 20 lowercase hex characters from OpenSSL's CSPRNG.
 std::string NewReportId();
 
+// On Redis Cluster: "<slot-tag>.<20 hex>", whose key (ReportKeyName) shares the slot of the
+// subject whose keys have hash tag `subject_tag` ("user:alice"); see core/report_slot.h.
+std::string NewReportId(std::string_view subject_tag);
+
+// 20 lowercase hex characters, optionally after a slot-tag of 1 to 4 of [0-9a-z] and a '.'.
+
 bool IsValidReportId(std::string_view id);
 
 std::string ReportAuth(std::string_view secret, std::string_view id);

@@ -75,19 +75,14 @@ void ScriptRunner::LoadAll(uint64_t timeout_ms) {
                    });
 }
 
-namespace {
-
 bool IsFunctionMissing(const Result<RedisValue>& r) {
   return r.ok() && r->IsError() && r->str.rfind("ERR Function not found", 0) == 0;
 }
 
-// The one place a Redis error reply becomes an Error.
 Result<RedisValue> ErrorReplyAsError(Result<RedisValue> r) {
   if (r.ok() && r->IsError()) return Error{ErrorCode::kInternal, r->str};
   return r;
 }
-
-}  // namespace
 
 void ScriptRunner::Run(std::string_view name, std::vector<std::string> args, uint64_t timeout_ms,
                        RedisClient::Callback callback) {

@@ -37,6 +37,12 @@ const FunctionLibrary& Library();
 const Script* FindScript(std::string_view name);
 const std::vector<Script>& AllScripts();
 
+// Redis's answer to an FCALL of a function its library does not have (yet).
+bool IsFunctionMissing(const Result<RedisValue>& r);
+
+// The one place a Redis error reply becomes an Error.
+Result<RedisValue> ErrorReplyAsError(Result<RedisValue> r);
+
 class ScriptRunner {
  public:
   explicit ScriptRunner(RedisClient* client) : client_(client) {}

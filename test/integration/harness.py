@@ -360,3 +360,167 @@ class ServedTestCase(unittest.TestCase):
         data = r.read().decode()
         c.close()
         return r.status, data, r
+
+
+def _port_pair_free(port):
+    """A cluster node listens on port and on its bus port, port + 10000: both must be free."""
+    if port + 10000 > 65535:
+        return False
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            return False
+    return True
+
+
+def free_cluster_port():
+    while True:
+        port = free_port()
+        if _port_pair_free(port):
+            _ports_given.add(port + 10000)
+            return port
+
+
+class RedisCluster:
+    """A real Redis Cluster (issue 17): `primaries` primaries with `replicas` replicas each, on
+    free ports, created by `redis-cli --cluster create`. Node timeout 1 s, so a killed primary's
+    replica is promoted in about 2 s. nodes[i] are RedisServers; the current roles come from
+    CLUSTER SLOTS, never from the creation order (a failover swaps them)."""
+
+    def __init__(self, tmpdir, primaries=3, replicas=1, node_timeout_ms=1000):
+        self.nodes = []
+        try:
+            for _ in range(primaries * (1 + replicas)):
+                port = free_cluster_port()
+                self.nodes.append(RedisServer(tmpdir, port, extra=[
+                    "--cluster-enabled", "yes",
+                    "--cluster-config-file", os.path.join(tmpdir, f"nodes-{port}.conf"),
+                    "--cluster-node-timeout", str(node_timeout_ms)]))
+            subprocess.run(["redis-cli", "--cluster", "create"]
+                           + [f"127.0.0.1:{n.port}" for n in self.nodes]
+                           + ["--cluster-replicas", str(replicas), "--cluster-yes"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=30)
+            self.wait_healthy()
+        except Exception:
+            self.stop()
+            raise
+
+    def alive(self):
+        return [n for n in self.nodes if n.proc and n.proc.poll() is None]
+
+    def slots(self):
+        """[(first, last, primary port, [replica ports])] as a live node sees the map."""
+        for n in self.alive():
+            try:
+                return [(int(r[0]), int(r[1]), int(r[2][1]), [int(x[1]) for x in r[3:]])
+                        for r in n.cmd("CLUSTER", "SLOTS")]
+            except (OSError, RedisError):
+                continue
+        raise OSError("no cluster node answers")
+
+    def primaries(self):
+        """Ports of the primaries that serve slots, in slot order."""
+        ports = []
+        for _, _, primary, _ in sorted(self.slots()):
+            if primary not in ports:
+                ports.append(primary)
+        return ports
+
+    def node(self, port):
+        return next(n for n in self.nodes if n.port == port)
+
+    def node_id(self, port):
+        return self.node(port).cmd("CLUSTER", "MYID")
+
+    def primary_of(self, key):
+        slot = self.alive()[0].cmd("CLUSTER", "KEYSLOT", key)
+        return next(p for first, last, p, _ in self.slots() if first <= slot <= last)
+
+    def key_on(self, port, prefix="k"):
+        """A key (with a hash tag) whose slot the primary on `port` serves."""
+        for i in range(100000):
+            key = f"{prefix}:{{t{i}}}"
+            if self.primary_of(key) == port:
+                return key
+        raise LookupError(f"no key found for {port}")
+
+    def cmd(self, key, *args):
+        """args on the primary serving key's slot."""
+        return self.node(self.primary_of(key)).cmd(*args)
+
+    def healthy(self):
+        alive = self.alive()
+        try:
+            for n in alive:
+                info = n.cmd("CLUSTER", "INFO")
+                if "cluster_state:ok" not in info:
+                    return False
+            slots = self.slots()
+            if sum(last - first + 1 for first, last, _, _ in slots) != 16384:
+                return False
+            listed = set()
+            for _, _, primary, replicas in slots:
+                if self.node(primary).proc.poll() is not None:
+                    return False  # a dead primary still in the map
+                listed.add(primary)
+                listed.update(replicas)
+                for r in replicas:
+                    node = self.node(r)
+                    if node.proc.poll() is None and \
+                            "master_link_status:up" not in node.cmd("INFO", "replication"):
+                        return False
+            # Every live node has its role in the map (create's REPLICATE takes a moment).
+            if any(n.port not in listed for n in alive):
+                return False
+        except (OSError, RedisError):
+            return False
+        return True
+
+    def wait_healthy(self, timeout=20):
+        """Every live node says cluster_state:ok and is in the map, every slot has a live
+        primary, every live replica of it is in sync."""
+        wait_for(self.healthy, timeout=timeout, interval=0.05, what="a healthy redis cluster")
+
+    def wait_replicated(self, port, timeout=10):
+        """Until every replica of the primary on `port` has acknowledged all its writes."""
+        def caught_up():
+            info = dict(line.split(":", 1) for line in
+                        self.node(port).cmd("INFO", "replication").splitlines() if ":" in line)
+            replicas = [v for k, v in info.items() if k.startswith("slave")]
+            offset = info["master_repl_offset"]
+            return replicas and all(f"offset={offset}," in v for v in replicas)
+        wait_for(caught_up, timeout=timeout, what=f"replicas of {port} in sync")
+
+    def kill_primary(self, port, timeout=20):
+        """kill -9 of the primary on `port`; returns the port of the replica promoted in its
+        place once the cluster is healthy again."""
+        replicas = [r for first, last, p, rs in self.slots() if p == port for r in rs]
+        self.node(port).kill()
+
+        def promoted():
+            for r in replicas:
+                try:
+                    if self.node(r).cmd("ROLE")[0] == "master":
+                        return True
+                except (OSError, RedisError):
+                    pass
+            return False
+        wait_for(promoted, timeout=timeout, interval=0.05, what=f"a replica of {port} promoted")
+        self.wait_healthy(timeout)
+        return next(r for r in replicas if self.node(r).cmd("ROLE")[0] == "master")
+
+    def reshard(self, from_port, to_port, slots):
+        """Moves `slots` slots (with their keys) from one primary to another, by
+        `redis-cli --cluster reshard`, while whoever uses the cluster goes on."""
+        subprocess.run(["redis-cli", "--cluster", "reshard", f"127.0.0.1:{to_port}",
+                        "--cluster-from", self.node_id(from_port),
+                        "--cluster-to", self.node_id(to_port),
+                        "--cluster-slots", str(slots), "--cluster-yes"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=60)
+
+    def stop(self):
+        for n in self.nodes:
+            n.stop()

@@ -64,7 +64,7 @@ void Flatten(const redisReply* r, std::vector<std::string>* out) {
 
 }  // namespace
 
-RedisServer::RedisServer(bool cluster_enabled) {
+RedisServer::RedisServer(bool cluster_enabled, int node_timeout_ms) {
   port_ = cluster_enabled ? FreeClusterPort() : FreePort();
   char tmpl[] = "/tmp/policyd-store-XXXXXX";
   dir_ = mkdtemp(tmpl);
@@ -75,9 +75,14 @@ RedisServer::RedisServer(bool cluster_enabled) {
     std::vector<const char*> argv = {"redis-server", "--port", port.c_str(), "--bind",
                                      "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
                                      dir_.c_str(), "--logfile", log.c_str()};
+    std::string node_timeout = std::to_string(node_timeout_ms);
     if (cluster_enabled) {
       for (const char* a : {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"}) {
         argv.push_back(a);
+      }
+      if (node_timeout_ms > 0) {
+        argv.push_back("--cluster-node-timeout");
+        argv.push_back(node_timeout.c_str());
       }
     }
     argv.push_back(nullptr);

@@ -22,8 +22,9 @@ namespace policyd::test {
 class RedisServer {
  public:
   // Starts it; aborts the test binary if it cannot. cluster_enabled: a Redis Cluster node
-  // (no slots yet; the test meets the nodes and assigns slots).
-  explicit RedisServer(bool cluster_enabled = false);
+  // (no slots yet; the test meets the nodes and assigns slots); node_timeout_ms: its
+  // --cluster-node-timeout (0: Redis's 15 s), how soon a dead primary's replica takes over.
+  explicit RedisServer(bool cluster_enabled = false, int node_timeout_ms = 0);
   ~RedisServer();
   int port() const { return port_; }
 

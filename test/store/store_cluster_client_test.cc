@@ -4,97 +4,11 @@
 // deadline instead of hanging.
 #include <doctest/doctest.h>
 
-#include <chrono>
-#include <memory>
-#include <thread>
-
-#include "redis_server.h"
+#include "cluster_fixture.h"
 #include "store/cluster_client.h"
 
 namespace policyd::test {
 namespace {
-
-// Three cluster-enabled redis-servers that know each other, slots split in three.
-struct Cluster {
-  Cluster() {
-    for (int i = 0; i < 3; ++i) nodes.push_back(std::make_unique<RedisServer>(true));
-    const char* ranges[3][2] = {{"0", "5460"}, {"5461", "10922"}, {"10923", "16383"}};
-    for (int i = 0; i < 3; ++i) {
-      ids.push_back(nodes[i]->CmdOne({"CLUSTER", "MYID"}));
-      nodes[i]->Cmd({"CLUSTER", "ADDSLOTSRANGE", ranges[i][0], ranges[i][1]});
-      if (i > 0) nodes[0]->Cmd({"CLUSTER", "MEET", "127.0.0.1", std::to_string(nodes[i]->port())});
-    }
-    // Until every node sees the whole map.
-    for (int tries = 0; tries < 500 && !AllOk(); ++tries) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    REQUIRE(AllOk());
-  }
-  bool AllOk() {
-    for (auto& n : nodes) {
-      std::string info = n->CmdOne({"CLUSTER", "INFO"});
-      if (info.find("cluster_state:ok") == std::string::npos ||
-          info.find("cluster_known_nodes:3") == std::string::npos) {
-        return false;
-      }
-      // Three ranges of start, end, host, port, id (the empty metadata map flattens away).
-      if (n->Cmd({"CLUSTER", "SLOTS"}).size() < 3 * 5) return false;
-    }
-    return true;
-  }
-  // Hands `slot` from node `from` to node `to` on every node (no keys to migrate).
-  void MoveSlot(int slot, int from, int to) {
-    std::string s = std::to_string(slot);
-    nodes[to]->Cmd({"CLUSTER", "SETSLOT", s, "IMPORTING", ids[from]});
-    nodes[from]->Cmd({"CLUSTER", "SETSLOT", s, "MIGRATING", ids[to]});
-    for (auto& n : nodes) n->Cmd({"CLUSTER", "SETSLOT", s, "NODE", ids[to]});
-  }
-  std::vector<std::unique_ptr<RedisServer>> nodes;
-  std::vector<std::string> ids;
-};
-
-class Router {
- public:
-  explicit Router(int seed_port) {
-    uv_loop_init(&loop_);
-    RedisEndpoint seed;
-    seed.host = "127.0.0.1";
-    seed.port = seed_port;
-    client_ = std::make_unique<ClusterClient>(&loop_, std::vector<RedisEndpoint>{seed},
-                                              RedisClientOptions{});
-    client_->Start();
-    RunUntil([this] { return client_->ready(); });
-  }
-  ~Router() {
-    bool stopped = false;
-    client_->Stop([&stopped] { stopped = true; });
-    RunUntil([&stopped] { return stopped; });
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    client_.reset();
-    uv_loop_close(&loop_);
-  }
-  Result<RedisValue> Call(const std::string& key, std::vector<std::string> argv,
-                          uint64_t timeout_ms = 1000) {
-    std::optional<Result<RedisValue>> out;
-    client_->Command(KeySlot(key), std::move(argv), timeout_ms,
-                     [&out](Result<RedisValue> r) { out = std::move(r); });
-    RunUntil([&out] { return out.has_value(); });
-    REQUIRE(out.has_value());
-    return std::move(*out);
-  }
-  ClusterClient& client() { return *client_; }
-
-  template <typename Done>
-  void RunUntil(Done done, int max_ms = 10000) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_ms);
-    while (!done() && std::chrono::steady_clock::now() < end) uv_run(&loop_, UV_RUN_NOWAIT),
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-
- private:
-  uv_loop_t loop_;
-  std::unique_ptr<ClusterClient> client_;
-};
 
 int OwnerOf(Cluster& c, const std::string& key) {
   for (int i = 0; i < 3; ++i) {

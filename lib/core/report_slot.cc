@@ -1,0 +1,66 @@
+#include "core/report_slot.h"
+
+#include <array>
+#include <cassert>
+#include <cstdlib>
+#include <vector>
+
+#include "core/cluster_slot.h"
+
+namespace policyd {
+namespace {
+
+constexpr std::string_view kAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
+constexpr size_t kMaxTagLength = 4;  // 36^4 = 1.7 million candidates for 16,384 slots
+
+// Every slot's tag, found once by walking the candidates shortest first: about 10 ms of CRC16
+// on first use (a cluster-mode decision), none for one Redis.
+const std::vector<std::string>& SlotTags() {
+  static const std::vector<std::string> tags = [] {
+    std::vector<std::string> out(kClusterSlots);
+    size_t missing = kClusterSlots;
+    for (size_t length = 1; length <= kMaxTagLength && missing > 0; ++length) {
+      std::string tag(length, kAlphabet[0]);
+      std::vector<size_t> digits(length, 0);
+      while (true) {
+        uint16_t slot = Crc16(tag) % kClusterSlots;
+        if (out[slot].empty()) {
+          out[slot] = tag;
+          if (--missing == 0) break;
+        }
+        // The next string of this length, last character fastest.
+        size_t i = length;
+        while (i > 0 && ++digits[i - 1] == kAlphabet.size()) {
+          digits[i - 1] = 0;
+          tag[i - 1] = kAlphabet[0];
+          --i;
+        }
+        if (i == 0) break;
+        tag[i - 1] = kAlphabet[digits[i - 1]];
+      }
+    }
+    if (missing > 0) std::abort();  // the unit test shows every slot is reached
+    return out;
+  }();
+  return tags;
+}
+
+}  // namespace
+
+std::string_view SlotTag(uint16_t slot) {
+  assert(slot < kClusterSlots);
+  return SlotTags()[slot];
+}
+
+std::string_view ReportIdSlotTag(std::string_view id) {
+  size_t dot = id.find('.');
+  return dot == std::string_view::npos ? std::string_view() : id.substr(0, dot);
+}
+
+std::string ReportKeyName(std::string_view id) {
+  std::string_view tag = ReportIdSlotTag(id);
+  if (tag.empty()) return "report:" + std::string(id);
+  return "report:{" + std::string(tag) + "}" + std::string(id.substr(tag.size()));
+}
+
+}  // namespace policyd

@@ -1,0 +1,25 @@
+// Report ids that put the report's key in a chosen Redis Cluster slot (issue 17). A report is
+// written by the same script call that refuses or blocks a subject, and on a cluster a script
+// may only touch keys of one slot: the subject's. A slotted id is "<slot-tag>.<20 hex>", where
+// the slot-tag is a short string whose CRC16 slot is the subject's, and its key puts the tag
+// in braces: "pd:report:{<slot-tag>}.<20 hex>". The id stays opaque in the report URL (the
+// HMAC covers all of it); an unslotted id (one Redis) keeps its key "pd:report:<20 hex>".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace policyd {
+
+// The shortest string of [0-9a-z] (1 to 4 characters; the first in length-then-alphabet order)
+// whose slot, Crc16(tag) mod 16384, is `slot`. REQUIRES: slot < 16384.
+std::string_view SlotTag(uint16_t slot);
+
+// The slot-tag of a slotted report id ("k3.<hex>" -> "k3"); empty for an unslotted one.
+std::string_view ReportIdSlotTag(std::string_view id);
+
+// The report's key after the key prefix: "report:{k3}.<hex>" or "report:<hex>".
+std::string ReportKeyName(std::string_view id);
+
+}  // namespace policyd

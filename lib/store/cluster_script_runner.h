@@ -1,0 +1,44 @@
+// The function library on a Redis Cluster (issue 17): ScriptRunner's FCALL, sent through a
+// ClusterClient to the primary of the call's slot. Each primary holds its own copy of the
+// library (replicas get it by replication). A call answered "function not found" (a new
+// primary, a FUNCTION FLUSH, a restart without persistence) loads the library on every
+// primary of the map (the answer may have come from the node an ASK named) and is called
+// again, once, as ScriptRunner does for one Redis: no restart of policyd is needed.
+//
+// The call names its route key as the FCALL's one key (numkeys 1): Redis checks a declared key
+// against its slots, so a call that reaches the wrong node gets MOVED or ASK (which the
+// ClusterClient follows) instead of the script failing on a "non local key". The scripts build
+// their keys from ARGV and ignore KEYS; every key a call touches must share the route key's
+// slot.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/cluster_client.h"
+#include "store/script_runner.h"
+
+namespace policyd {
+
+class ClusterScriptRunner {
+ public:
+  explicit ClusterScriptRunner(ClusterClient* cluster) : cluster_(cluster) {}
+
+  // FUNCTION LOAD on every primary of the current map; errors are logged (Run loads it
+  // again where needed).
+  void LoadAll(uint64_t timeout_ms);
+
+  // route_key: a key the call touches ("pd:user:{user:alice}"); its slot picks the primary.
+  // The callback gets the script's reply; error replies become Errors, as ScriptRunner's do.
+  void Run(std::string_view name, std::string route_key, std::vector<std::string> args,
+           uint64_t timeout_ms, RedisClient::Callback callback);
+
+  uint64_t reloads() const { return reloads_; }  // libraries loaded after "function not found"
+
+ private:
+  ClusterClient* cluster_;
+  uint64_t reloads_ = 0;
+};
+
+}  // namespace policyd

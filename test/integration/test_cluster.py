@@ -1,0 +1,85 @@
+"""Issue 17: the RedisCluster fixture itself, so the cluster suites that build on it can trust
+it: 3 primaries + 3 replicas come up healthy, keys of three slots land on three primaries, a
+killed primary's replica takes over its slots with their keys, and reshard moves slots."""
+
+import os
+import subprocess
+import time
+import unittest
+
+from harness import POLICYD, RedisCluster, TempDir
+
+CLUSTER_CONFIG = """
+[redis]
+url = "redis://:secret@127.0.0.1:6379/0"
+cluster = ["127.0.0.1:7000", "127.0.0.1:7001"]
+{more}
+[report]
+secret = "test-secret-0123456789abcdef"
+"""
+
+
+class RedisClusterFixtureTest(unittest.TestCase):
+    def test_create_route_failover_reshard(self):
+        started = time.monotonic()
+        with TempDir() as tmp:
+            cluster = RedisCluster(tmp)
+            try:
+                primaries = cluster.primaries()
+                self.assertEqual(len(primaries), 3)
+                self.assertEqual(len(cluster.nodes), 6)
+                keys = [cluster.key_on(p) for p in primaries]
+                for key in keys:
+                    self.assertEqual(cluster.cmd(key, "SET", key, key), "OK")
+                for key, port in zip(keys, primaries):
+                    self.assertEqual(cluster.node(port).cmd("GET", key), key)
+                # The replica has the write before its primary dies.
+                cluster.wait_replicated(primaries[0])
+
+                promoted = cluster.kill_primary(primaries[0])
+                self.assertNotIn(primaries[0], cluster.primaries())
+                self.assertIn(promoted, cluster.primaries())
+                self.assertEqual(cluster.primary_of(keys[0]), promoted)
+                self.assertEqual(cluster.cmd(keys[0], "GET", keys[0]), keys[0])
+
+                def owned():
+                    return {p: sum(last - first + 1 for first, last, q, _ in cluster.slots()
+                                   if q == p) for p in cluster.primaries()}
+                before = owned()
+                cluster.reshard(primaries[1], primaries[2], 10)
+                cluster.wait_healthy()
+                after = owned()
+                self.assertEqual(after[primaries[1]], before[primaries[1]] - 10)
+                self.assertEqual(after[primaries[2]], before[primaries[2]] + 10)
+                for key in keys:
+                    self.assertEqual(cluster.cmd(key, "GET", key), key)
+            finally:
+                cluster.stop()
+        print(f"\ncluster fixture: {time.monotonic() - started:.1f} s", flush=True)
+
+
+class ClusterConfigTest(unittest.TestCase):
+    """[redis] cluster through the binary: --check-config accepts it and says what excludes
+    it; policyd itself refuses to serve it until decisions run on a cluster."""
+
+    def run_policyd(self, tmp, more, *args):
+        path = os.path.join(tmp, "policyd.toml")
+        with open(path, "w") as f:
+            f.write(CLUSTER_CONFIG.format(more=more))
+        return subprocess.run([POLICYD, "-c", path, *args], capture_output=True, text=True,
+                              timeout=10)
+
+    def test_check_config_and_start(self):
+        with TempDir() as tmp:
+            r = self.run_policyd(tmp, "", "--check-config")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = self.run_policyd(tmp, 'sentinels = ["127.0.0.1:26379"]', "--check-config")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("redis.cluster: set together with redis.sentinels", r.stderr)
+            r = self.run_policyd(tmp, "")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("decisions on Redis Cluster are not served yet", r.stdout + r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
