@@ -30,15 +30,100 @@ HIGH = 1_000_000_000  # messages per user per hour: nothing is ever throttled
 LOW = 1               # one message per user per hour: almost every reply is a throttle
 
 
-def profile(quick):
+def profile(quick, all_rows=False):
+    """What a run measures. The full run measures what issue 16's targets and results.md's
+    readers need in about 12 minutes; all_rows (--all-rows) adds the rows no target needs
+    (see bench/results.md, "Reproduce"). "users" is (users, rounds) for the memory rows."""
     if quick:
         return dict(rounds=1, duration=1.0, warmup=0.5, conns=[8], limits=["high"],
-                    scale_conns=[], threads_conns=[], users=[], open_rate=1000, open_conns=8,
-                    idle_conns=1000, idle_hold=1.0)
-    return dict(rounds=3, duration=10.0, warmup=2.0, conns=[1, 8, 64], limits=["high", "low"],
-                scale_conns=[512, 5000], threads_conns=[8, 64, 512],
-                users=[1000, 100_000, 1_000_000], open_rate=5000, open_conns=64,
-                idle_conns=10000, idle_hold=5.0)
+                    all_rows=True, scale_conns=[], threads_conns=[], users=[],
+                    open_rate=1000, open_conns=8, open_rounds=1, idle_conns=1000, idle_hold=1.0)
+    # 6 s measured after 1 s of warm-up: the rounds of one row spread by 10-50 % on this
+    # machine whatever the length (bench/results.json of 10 s runs), so the median of three
+    # short rounds says as much as that of three long ones.
+    return dict(rounds=3, duration=6.0, warmup=1.0, conns=[1, 8, 64], limits=["high", "low"],
+                all_rows=all_rows,
+                scale_conns=[512, 5000] if all_rows else [],
+                threads_conns=[8, 64, 512] if all_rows else [],
+                # 1,000 users every round (Redis CPU per decision is a median); bytes per
+                # active user barely move between rounds, so the larger counts run once.
+                users=[(1000, 3), (100_000, 1)] + ([(1_000_000, 1)] if all_rows else []),
+                open_rate=5000, open_conns=64, open_rounds=1, idle_conns=10000, idle_hold=5.0)
+
+
+def compared(cfg, kind, limit, conns):
+    """Whether the comparison runs this system at this limit and concurrency. Always: policyd
+    and the two peers (issue 16's targets at 1, 8 and 64 connections, both limits). The
+    ceiling and the trivial DUNNO server only where a target reads them (64 connections, high
+    limit: the trivial server answers alike under both limits, so the low-limit target uses
+    that row too); the pipelined ceiling only with all_rows."""
+    if cfg["all_rows"] or kind in ("policyd", "postfwd", "policyd-rate-limit"):
+        return True
+    return kind in ("ceiling", "trivial") and limit == "high" and conns == 64
+
+
+def plan(cfg, kinds):
+    """Every run of this configuration, in order: dicts with group, kind, limit, conns, users,
+    round. kinds: the comparison's systems per limit (their .kind), in rotation order."""
+    steps = []
+    step = lambda group, kind, rnd, conns, limit="high", users=1000: steps.append(  # noqa: E731
+        dict(group=group, kind=kind, round=rnd, conns=conns, limit=limit, users=users))
+    for rnd in range(cfg["rounds"]):
+        for limit in cfg["limits"]:
+            for conns in cfg["conns"]:
+                order = kinds[limit]
+                k = rnd % len(order)
+                for i in list(range(k, len(order))) + list(range(k)):
+                    if compared(cfg, order[i], limit, conns):
+                        step("compare", order[i], rnd, conns, limit)
+                        steps[-1]["index"] = i  # which of the limit's systems
+    for rnd in range(cfg["rounds"]):
+        for conns in cfg["scale_conns"]:
+            step("conns", "policyd", rnd, conns)
+            step("conns", "ceiling", rnd, conns)
+        for conns in cfg["threads_conns"]:
+            step("threads", "policyd", rnd, conns)
+        for users, rounds in cfg["users"]:
+            if rnd < rounds:
+                step("users", "policyd", rnd, 64, users=users)
+        if cfg["open_rate"] and rnd < cfg["open_rounds"]:
+            step("open", "policyd", rnd, cfg["open_conns"])
+    if cfg["idle_conns"]:
+        step("idle", "policyd", 0, cfg["idle_conns"])
+    return steps
+
+
+# Seconds besides warm-up and measurement, per run: the reset (FLUSHALL and seeding 1,000
+# users; the peers restart), starting policyd-bench, reading /proc; seeding takes about
+# 25 µs per user. Calibrated on --quick runs of this machine (bench/results.md, "Reproduce").
+RUN_OVERHEAD_S = 2.5
+SEED_S_PER_USER = 25e-6
+START_S = 20  # starting the systems, building nothing (the build is up to date)
+
+
+def estimate_seconds(cfg, steps):
+    total = START_S
+    for s in steps:
+        if s["group"] == "idle":
+            total += cfg["idle_hold"] + RUN_OVERHEAD_S + s["conns"] / 2000
+            continue
+        run = cfg["duration"] + RUN_OVERHEAD_S + s["users"] * SEED_S_PER_USER
+        run += 1.0 if s["kind"].startswith("ceiling") else cfg["warmup"]  # calibration
+        total += run + s["conns"] / 2000  # connecting thousands of clients
+    return total
+
+
+def print_plan(cfg, steps):
+    rows = {}
+    for s in steps:
+        key = (s["group"], s["kind"], s["limit"], s["conns"], s["users"])
+        rows[key] = rows.get(key, 0) + 1
+    print(f"{'group':8s} {'system':20s} {'limit':5s} {'conns':>6s} {'users':>9s} rounds")
+    for (group, kind, limit, conns, users), n in rows.items():
+        print(f"{group:8s} {kind:20s} {limit:5s} {conns:>6,} {users:>9,} {n}")
+    est = estimate_seconds(cfg, steps)
+    print(f"{len(steps)} runs of {cfg['warmup']:g} s warm-up + {cfg['duration']:g} s measured; "
+          f"estimated {est / 60:.1f} minutes")
 
 
 class Bench:
@@ -105,42 +190,36 @@ class Bench:
         res = self.measured(ceiling, both)
         return self.record(group, ceiling, rnd, res, conns=conns, users=users, limit=limit)
 
-    def comparison(self, sut):
-        """Every system, every concurrency and limit, rounds interleaved; the order of the
-        systems rotates per round so that none always runs first or last."""
-        for rnd in range(self.cfg["rounds"]):
-            for limit in self.cfg["limits"]:
-                for conns in self.cfg["conns"]:
-                    order = sut[limit]
-                    k = rnd % len(order)
-                    for system in order[k:] + order[:k]:
-                        if system.kind.startswith("ceiling"):
-                            self.ceiling("compare", system, rnd, conns, limit)
-                        else:
-                            self.policyd_like("compare", system, rnd, conns, limit=limit)
-
-    def scaling(self, p1, p2, p3, ceiling):
-        cfg = self.cfg
-        for rnd in range(cfg["rounds"]):
-            for conns in cfg["scale_conns"]:
-                self.policyd_like("conns", p1, rnd, conns, limit="high")
+    def run(self, steps, sut, p1, p2, p3):
+        """The runs plan() lists. sut: the comparison's systems per limit, in plan's order."""
+        ceiling = sut["high"][[s.kind for s in sut["high"]].index("ceiling")]
+        for s in steps:
+            group, rnd, conns, limit = s["group"], s["round"], s["conns"], s["limit"]
+            if group == "compare":
+                system = sut[limit][s["index"]]
+                if system.kind.startswith("ceiling"):
+                    self.ceiling("compare", system, rnd, conns, limit)
+                else:
+                    self.policyd_like("compare", system, rnd, conns, limit=limit)
+            elif group == "conns" and s["kind"] == "ceiling":
                 self.ceiling("conns", ceiling, rnd, conns, "high")
-            for conns in cfg["threads_conns"]:
+            elif group == "conns":
+                self.policyd_like("conns", p1, rnd, conns, limit="high")
+            elif group == "threads":
                 self.policyd_like("threads", p2, rnd, conns, limit="high")
-            for users in cfg["users"]:
-                self.memory_row(p3, rnd, users)
-            if cfg["open_rate"]:
+            elif group == "users":
+                self.memory_row(p3, rnd, s["users"])
+            elif group == "open":
                 self.open_loop(p1, rnd)
-        if not cfg["idle_conns"]:
-            return
-        # A policyd that has not served thousands of busy connections before: its RSS is
-        # what idle connections cost, not what earlier bursts left in malloc's arenas.
-        fresh = systems.PolicydSystem(self.env, HIGH)
-        fresh.start()
-        try:
-            self.idle_rss(fresh)
-        finally:
-            fresh.stop()
+            elif group == "idle":
+                # A policyd that has not served thousands of busy connections before: its RSS
+                # is what idle connections cost, not what earlier bursts left in malloc's arenas.
+                fresh = systems.PolicydSystem(self.env, HIGH)
+                fresh.start()
+                try:
+                    self.idle_rss(fresh)
+                finally:
+                    fresh.stop()
 
     def memory_row(self, system, rnd, users):
         """Redis memory per active user (3 limits): used_memory after the run minus after
@@ -209,6 +288,10 @@ def machine_facts(env):
                 date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
 
 
+# The comparison's systems per limit, in the order sut lists them in main().
+KINDS = ["policyd", "postfwd", "policyd-rate-limit", "ceiling", "ceiling-pipelined", "trivial"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", required=True, help="build directory with policyd, policyd-bench")
@@ -216,17 +299,27 @@ def main():
     ap.add_argument("--out", help="write results.md, results.json, results.png here")
     ap.add_argument("--memory-only", action="store_true",
                     help="only the users and Redis memory rows (about 2 min per round)")
+    ap.add_argument("--all-rows", action="store_true",
+                    help="also the rows no target needs: scaling to 512 and 5,000 connections, "
+                         "2 threads, 1,000,000 users, every system at every concurrency")
+    ap.add_argument("--plan", action="store_true",
+                    help="print the runs and the estimated time, run nothing")
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--duration", type=float, help="measured seconds per run")
     args = ap.parse_args()
-    cfg = profile(args.quick)
+    cfg = profile(args.quick, args.all_rows)
     if args.memory_only:
         cfg.update(rounds=1, conns=[], limits=[], scale_conns=[], threads_conns=[], open_rate=0,
-                   idle_conns=0)
+                   idle_conns=0, users=[(1000, 1), (100_000, 1), (1_000_000, 1)])
     if args.rounds:
         cfg["rounds"] = args.rounds
+        cfg["users"] = [(u, min(r, args.rounds)) for u, r in cfg["users"]]
     if args.duration:
         cfg["duration"] = args.duration
+    kinds = {limit: list(KINDS) for limit in cfg["limits"]}
+    if args.plan:
+        print_plan(cfg, plan(cfg, kinds))
+        return
 
     # postfwd2 daemonizes; as a child subreaper we become its parent and can reap it.
     ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
@@ -257,11 +350,14 @@ def main():
         for limit in cfg["limits"]:
             for s in sut[limit][1:3]:
                 start(s)
+        assert all([s.kind for s in sut[limit]] == kinds[limit] for limit in kinds)
+        steps = plan(cfg, kinds)
+        print(f"==> {len(steps)} runs, estimated {estimate_seconds(cfg, steps) / 60:.0f} minutes",
+              flush=True)
         bench = Bench(env, cfg, lambda line: print(line, flush=True))
-        bench.comparison({k: v for k, v in sut.items() if k in cfg["limits"]})
         p2 = start(systems.PolicydSystem(env, HIGH, threads=2)) if cfg["threads_conns"] else None
         p3 = start(systems.PolicydSystem(env, HIGH, three_limits=True)) if cfg["users"] else None
-        bench.scaling(p_high, p2, p3, sut["high"][3])
+        bench.run(steps, sut, p_high, p2, p3)
     finally:
         for s in reversed(running):
             try:

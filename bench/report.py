@@ -93,6 +93,21 @@ BASELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.jso
 SCRIPT_COST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "script_cost.json")
 
 
+REPRODUCE_ROWS = (
+    "The full run (about 11 minutes on the 2-core machine; `--plan` prints its 66 runs) "
+    "measures what issue 16's targets and the tables below need: policyd and both peers at 1, 8 "
+    "and 64 connections under both limits, 3 rounds each; the redis-benchmark ceiling and the "
+    "trivial DUNNO server at 64 connections, high limit (the trivial server answers alike under "
+    "both limits, so the low limit's \"% of the trivial server\" uses that row); 1,000 users "
+    "with 3 limits in every round (Redis CPU per decision) and 100,000 once (bytes per active "
+    "user barely move between rounds); the open loop once; the idle connections. Runs are 6 s "
+    "after 1 s of warm-up: the rounds of one row spread by 10–50 % on this machine with 10 s "
+    "runs too, so the median of three short rounds says as much as three long ones. "
+    "`--all-rows` adds what no target reads: the pipelined ceiling, the ceiling and the trivial "
+    "server at 1 and 8 connections and under the low limit, 512 and 5,000 connections, 2 "
+    "threads, and 1,000,000 users (seeding it takes most of a minute per round).\n")
+
+
 def load_json(path):
     try:
         with open(path) as f:
@@ -125,6 +140,12 @@ class Summary:
                 continue
             return row
         return None
+
+    def trivial(self, limit, conns):
+        """The trivial DUNNO server's row: it answers alike under both limits, so the full run
+        measures it under the high limit only and the low limit's comparisons use that row."""
+        return self.find("compare", "trivial", limit=limit, conns=conns) or \
+            self.find("compare", "trivial", limit="high", conns=conns)
 
     # ---- tables ---------------------------------------------------------------------------
 
@@ -160,7 +181,7 @@ class Summary:
             peers = [r for r in self.comparison_rows(limit)
                      if r.conns == conns and r.kind in ("postfwd", "policyd-rate-limit")]
             best = max(peers, key=lambda r: r.rps) if peers else None
-            t = self.find("compare", "trivial", limit=limit, conns=conns)
+            t = self.trivial(limit, conns)
             s = f"{conns} connections: policyd {fmt_rps(p.rps)} req/s" if p else ""
             if p and t:
                 s += f" = {p.rps / t.rps * 100:.0f}% of the trivial DUNNO server ({fmt_rps(t.rps)})"
@@ -254,7 +275,7 @@ class Summary:
                                 f"{x:.1f}× ({fmt_rps(p.rps)} vs {best.system} "
                                 f"{fmt_rps(best.rps)})", x >= 2))
             p = self.find("compare", "policyd", limit=limit, conns=64)
-            t = self.find("compare", "trivial", limit=limit, conns=64)
+            t = self.trivial(limit, 64)
             if p and t:
                 x = p.rps / t.rps
                 out.append((f"issue 16: 64 conns, {limit} limit: ≥ 50% of the trivial DUNNO server",
@@ -262,8 +283,13 @@ class Summary:
         base = Summary(self.baseline["runs"], self.cfg, {}, 0, baseline={}, script_cost={}) \
             if self.baseline and self.baseline.get("runs") else None
         if base:
+            # Over the user counts both runs measured (the full run leaves 1,000,000 users to
+            # --all-rows).
+            counts = {r.users for r in self.rows if r.group == "users"} & \
+                {r.users for r in base.rows if r.group == "users"}
+
             def worst_mem(s):
-                rows = [r for r in s.rows if r.group == "users"]
+                rows = [r for r in s.rows if r.group == "users" and r.users in counts]
                 return max((r.med(lambda x: x["bytes_per_active_user"]) for r in rows), default=None)
 
             def idle_rss(s):
@@ -372,8 +398,11 @@ class Summary:
               f"(Debian packages).\n",
               "## Reproduce\n",
               "```sh\nscripts/bench            # the full run: writes bench/results.md, "
-              "results.json, results.png\nscripts/bench --quick    # smoke run (< 1 minute), "
+              "results.json, results.png\nscripts/bench --plan     # its runs and estimated "
+              "time, running nothing\nscripts/bench --all-rows # also the rows no target needs "
+              "(about 23 minutes)\nscripts/bench --quick    # smoke run (< 1 minute), "
               "prints the table only\n```\n",
+              REPRODUCE_ROWS,
               "From a fresh clone on Debian 12 as root (or with sudo): it installs what is "
               "missing (build tools, redis, postfwd, policyd-rate-limit, gnuplot), stops and "
               "disables the peers' system services, builds, and runs everything on loopback on "
@@ -388,7 +417,8 @@ class Summary:
               f"attributes; 1,000 SMTP users (unless a row says otherwise), each with its own "
               f"sender address (in a domain granted to it) and client IP; "
               f"{cfg['warmup']:g} s warm-up, then {cfg['duration']:g} s measured; median of "
-              f"{cfg['rounds']} rounds, the systems interleaved within each round. Latency is "
+              f"{cfg['rounds']} rounds (fewer where a row says so), the systems interleaved "
+              f"within each round. Latency is "
               f"from send to reply, in an HdrHistogram-style histogram.\n"
               f"- The rule, configured in each system: a per-SMTP-user limit on messages per "
               f"hour — *high* (10⁹: nothing is throttled) and *low* (1: nearly every reply is "

@@ -27,12 +27,10 @@ Result<AdminCall> AccountCall(const Config& config, const nlohmann::json& input,
   if (!account.ok()) return FieldError("account", account.error().message);
   std::string mode = set ? "create" : "show", plan;  // create: keep a stored plan
   if (set) {
-    Result<std::optional<std::string>> p = StringField(input, "plan", false);
+    Result<std::optional<std::string>> p = PlanField(config, input);
     if (!p.ok()) return p.error();
     if (p->has_value()) {
-      Result<std::string> checked = admin::CheckPlan(config, **p);
-      if (!checked.ok()) return FieldError("plan", checked.error().message);
-      plan = *checked;
+      plan = **p;
       mode = "set";
     }
   }

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 
+#include "core/config.h"
 #include "core/log_text.h"
+#include "ops/admin_input.h"
 
 namespace policyd::ops {
 namespace {
@@ -94,6 +96,14 @@ Result<std::optional<std::vector<std::string>>> StringArrayField(const nlohmann:
     out.push_back(e.get<std::string>());
   }
   return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+Result<std::optional<std::string>> PlanField(const Config& config, const nlohmann::json& input) {
+  Result<std::optional<std::string>> plan = StringField(input, "plan", false);
+  if (!plan.ok() || !plan->has_value()) return plan;
+  Result<std::string> checked = admin::CheckPlan(config, **plan);
+  if (!checked.ok()) return FieldError("plan", checked.error().message);
+  return std::optional<std::string>(*checked);
 }
 
 std::string_view ErrorCodeName(ErrorCode code) {

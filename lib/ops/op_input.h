@@ -16,6 +16,10 @@
 
 #include "core/result.h"
 
+namespace policyd {
+struct Config;
+}
+
 namespace policyd::ops {
 
 // kInvalid, "FIELD: message".
@@ -35,6 +39,10 @@ Result<std::optional<std::vector<std::string>>> StringArrayField(const nlohmann:
                                                                  std::string_view field,
                                                                  bool required,
                                                                  std::size_t max);
+
+// The optional "plan" field: a plan defined in config, or "" (none of its own, inherit);
+// nullopt when absent. Errors name the field "plan".
+Result<std::optional<std::string>> PlanField(const Config& config, const nlohmann::json& input);
 
 // {"error": {"code": "invalid", "field": "ip_allow", "message": "..."}} ("field" only when
 // the message names one).

@@ -17,14 +17,9 @@ Result<AdminCall> ShowUsage(const Config& config, const nlohmann::json& input) {
   if (!text.ok()) return text.error();
   Result<admin::UsageSubject> subject = admin::ParseUsageSubject(**text);
   if (!subject.ok()) return FieldError("subject", subject.error().message);
-  std::string plan;
-  Result<std::optional<std::string>> p = StringField(input, "plan", false);
+  Result<std::optional<std::string>> p = PlanField(config, input);
   if (!p.ok()) return p.error();
-  if (p->has_value()) {
-    Result<std::string> checked = admin::CheckPlan(config, **p);
-    if (!checked.ok()) return FieldError("plan", checked.error().message);
-    plan = *checked;
-  }
+  std::string plan = p->value_or("");
   std::string user, account, sender, ip;
   for (const char* field : {"sender", "ip"}) {
     Result<std::optional<std::string>> v = StringField(input, field, false);

@@ -67,13 +67,9 @@ Result<AdminCall> SetUser(const Config& config, const nlohmann::json& input) {
     account = *checked;
     set.insert(set.end(), {"account", account});
   }
-  Result<std::optional<std::string>> plan = StringField(input, "plan", false);
+  Result<std::optional<std::string>> plan = PlanField(config, input);
   if (!plan.ok()) return plan.error();
-  if (plan->has_value()) {
-    Result<std::string> checked = admin::CheckPlan(config, **plan);
-    if (!checked.ok()) return FieldError("plan", checked.error().message);
-    set.insert(set.end(), {"plan", *checked});
-  }
+  if (plan->has_value()) set.insert(set.end(), {"plan", **plan});
   Result<std::optional<std::string>> m = StringField(input, "mode", false);
   if (!m.ok()) return m.error();
   if (m->has_value()) {

@@ -323,10 +323,12 @@ class TempDir:
 
 class ServedTestCase(unittest.TestCase):
     """One redis-server and one policyd (cls.p) shared by a test class. The policyd config's
-    extra part is CONFIG.format(http_port=..., **CONFIG_ARGS); cls.http_port is that port."""
+    extra part is CONFIG.format(http_port=..., **CONFIG_ARGS); cls.http_port is that port.
+    START_POLICYD = False: only the redis-server; the tests start their own policyd."""
 
     CONFIG = ""
     CONFIG_ARGS = {}
+    START_POLICYD = True
 
     @classmethod
     def setUpClass(cls):
@@ -336,6 +338,8 @@ class ServedTestCase(unittest.TestCase):
         try:
             cls.redis = RedisServer(cls.tmp)
             cls.http_port = free_port()
+            if not cls.START_POLICYD:
+                return
             cls.p = Policyd(cls.tmp, cls.redis.port,
                             extra=cls.CONFIG.format(http_port=cls.http_port, **cls.CONFIG_ARGS))
             cls.p.start()

@@ -10,7 +10,6 @@ are on order and lower bounds that the code guarantees, never on how fast someth
 import hashlib
 import hmac
 import json
-import os
 import re
 import signal
 import subprocess
@@ -20,8 +19,7 @@ import unittest
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import (POLICYCTL, Policyd, RedisServer, TempDir, free_port, request_bytes,
-                     wait_for)
+from harness import POLICYCTL, Policyd, ServedTestCase, free_port, request_bytes, wait_for
 
 SECRET = "webhook-secret-0123456789"
 REPLAY_WINDOW_S = 300
@@ -137,31 +135,26 @@ def add_event(redis, etype, subject, data=None):
                      str(int(time.time() * 1000)), "data", json.dumps(data or {}))
 
 
-class WebhookDeliveryTest(unittest.TestCase):
+class WebhookDeliveryTest(ServedTestCase):
     """One redis, one policyd, one receiver with four endpoints: /ok (block events, reviews,
     throttles), /fail500, /bad400 (block.created only), and /none (an event type it never gets)."""
 
+    CONFIG = ('[http]\nlisten = ["127.0.0.1:{http_port}"]\n'
+              '[plans.default]\nlimits = [{{ subject = "user", metric = "messages", '
+              'max = 1, window = "1h" }}]\n{webhooks}')
+
     @classmethod
     def setUpClass(cls):
-        cls.tmp_ctx = TempDir()
-        cls.tmp = cls.tmp_ctx.__enter__()
         cls.receiver = Receiver({"/fail500": 500, "/bad400": 400})
-        cls.redis = cls.p = None
+        cls.CONFIG_ARGS = {"webhooks": webhooks_config(cls.receiver, [
+            ("ok", "/ok", ["block.created", "block.lifted", "block.expired",
+                           "review.requested", "throttle.started"]),
+            ("fail500", "/fail500", ["block.created"]),
+            ("bad400", "/bad400", ["block.created"]),
+            ("none", "/none", ["quota.warning"]),
+        ]) + endpoint("down", f"http://localhost:{free_port()}/", ["block.lifted"])}
+        super().setUpClass()  # on a failed start it calls tearDownClass (the receiver too)
         try:
-            cls.redis = RedisServer(cls.tmp)
-            cls.http_port = free_port()
-            extra = (f'[http]\nlisten = ["127.0.0.1:{cls.http_port}"]\n'
-                     '[plans.default]\nlimits = [{ subject = "user", metric = "messages", '
-                     'max = 1, window = "1h" }]\n')
-            cls.p = Policyd(cls.tmp, cls.redis.port, extra=webhooks_config(cls.receiver, [
-                ("ok", "/ok", ["block.created", "block.lifted", "block.expired",
-                               "review.requested", "throttle.started"]),
-                ("fail500", "/fail500", ["block.created"]),
-                ("bad400", "/bad400", ["block.created"]),
-                ("none", "/none", ["quota.warning"]),
-            ], extra=extra) + endpoint("down", f"http://localhost:{free_port()}/", ["block.lifted"]))
-            cls.p.start()
-            cls.p.wait_redis_ready()
             wait_groups(cls.redis, ["ok", "fail500", "bad400", "none", "down"])
         except Exception:
             cls.tearDownClass()
@@ -169,12 +162,10 @@ class WebhookDeliveryTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.p:
-            cls.p.stop()
-        if cls.redis:
-            cls.redis.stop()
-        cls.receiver.stop()
-        cls.tmp_ctx.__exit__(None, None, None)
+        try:
+            super().tearDownClass()
+        finally:
+            cls.receiver.stop()
 
     def policyctl(self, *args):
         r = subprocess.run([POLICYCTL, "-c", self.p.config_path, *args], capture_output=True,
@@ -183,12 +174,7 @@ class WebhookDeliveryTest(unittest.TestCase):
         return r.stdout
 
     def metrics(self):
-        import http.client
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
-        c.request("GET", "/metrics")
-        text = c.getresponse().read().decode()
-        c.close()
-        return text
+        return self.http("GET", "/metrics")[1]
 
     def test_block_created_and_lifted_are_signed_json_with_report_url(self):
         self.policyctl("block", "add", "user:sig.user", "--reason", "spam", "--evidence", "x")
@@ -288,12 +274,9 @@ class WebhookDeliveryTest(unittest.TestCase):
                              "--evidence", "x")
         url = re.search(r"https://\S+", out).group(0)
         query = urllib.parse.urlparse(url).query
-        import http.client
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
-        c.request("POST", "/report?" + query, body=query,
-                  headers={"Content-Type": "application/x-www-form-urlencoded"})
-        self.assertEqual(c.getresponse().status, 200)
-        c.close()
+        status, _, _ = self.http("POST", "/report?" + query, body=query,
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 200)
         wait_for(lambda: self.receiver.events("/ok", "user:reviewer", "review.requested"),
                  what="review.requested")
         event = self.receiver.events("/ok", "user:reviewer", "review.requested")[0][4]
@@ -301,15 +284,16 @@ class WebhookDeliveryTest(unittest.TestCase):
         self.assertIn("report_url", event["data"])
 
 
-class WebhookFailoverTest(unittest.TestCase):
+class WebhookFailoverTest(ServedTestCase):
     """Several instances on one Redis: each event goes to one of them, and an event pending at
-    a killed instance is delivered by another."""
+    a killed instance is delivered by another. Each test starts its own instances and receiver
+    on the class's redis-server, emptied first."""
+
+    START_POLICYD = False
 
     def setUp(self):
-        self.tmp_ctx = TempDir()
-        self.tmp = self.tmp_ctx.__enter__()
+        self.redis.cmd("FLUSHALL")
         self.receiver = Receiver()
-        self.redis = RedisServer(self.tmp)
         self.instances = []
 
     def tearDown(self):
@@ -317,9 +301,7 @@ class WebhookFailoverTest(unittest.TestCase):
         for p in self.instances:
             if p.proc.poll() is None:
                 p.stop()
-        self.redis.stop()
         self.receiver.stop()
-        self.tmp_ctx.__exit__(None, None, None)
 
     def start(self, claim_after, retry_delays=("200ms", "400ms", "800ms")):
         p = Policyd(self.tmp, self.redis.port, extra=webhooks_config(

@@ -14,14 +14,7 @@ class AdminKeys {
 
   std::string User(std::string_view name) const;        // PREFIXuser:{user:NAME}
   std::string Grants(std::string_view name) const;      // PREFIXgrants:{user:NAME}
-  std::string Account(std::string_view account) const;  // PREFIXaccount:{account:NAME}
   std::string Domains(std::string_view account) const;  // PREFIXdomains:{account:NAME}
-  // tag: an escaped subject tag as ParseBlockSubject returns it ("user:alice").
-  std::string Block(std::string_view tag) const;         // PREFIXblock:{TAG}
-  std::string BlockHistory(std::string_view tag) const;  // PREFIXblockhist:{TAG}
-  std::string Evidence(std::string_view tag) const;      // PREFIXevidence:{TAG}
-  // A SCAN MATCH pattern for every block key (the prefix's glob characters escaped).
-  std::string BlockPattern() const;
 
  private:
   std::string prefix_;

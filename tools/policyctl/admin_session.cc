@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <set>
 
 #include "store/redis_connect.h"
 
@@ -93,27 +92,6 @@ Result<RedisValue> AdminSession::Script(std::string_view name, std::vector<std::
   }));
 }
 
-Result<Verdict> AdminSession::Explain(const PolicyRequest& request) {
-  return Wait<Verdict>([&](PolicyStore::Callback done) {
-    DecideOptions options;
-    options.mode = DecideMode::kExplain;
-    store_->Decide(config_, request, std::move(done), options);
-  });
-}
-
-Result<std::vector<std::string>> AdminSession::Scan(const std::string& pattern) {
-  std::set<std::string> keys;  // SCAN may return a key twice
-  std::string cursor = "0";
-  do {
-    Result<RedisValue> r = Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
-    if (!r.ok()) return r.error();
-    if (r->elements.size() != 2) return Error{ErrorCode::kInternal, "redis: bad SCAN reply"};
-    cursor = r->elements[0].AsString();
-    for (const RedisValue& k : r->elements[1].elements) keys.insert(k.AsString());
-  } while (cursor != "0");
-  return std::vector<std::string>(keys.begin(), keys.end());
-}
-
 Result<nlohmann::json> AdminSession::Run(ops::AdminCall call) {
   return Wait<nlohmann::json>([&](std::function<void(Result<nlohmann::json>)> done) {
     ops::RunAdminCall(*client_, store_->scripts(), std::move(call),
@@ -124,11 +102,6 @@ Result<nlohmann::json> AdminSession::Run(ops::AdminCall call) {
 Result<std::optional<Report>> AdminSession::GetReport(const std::string& id) {
   return Wait<std::optional<Report>>(
       [&](auto done) { reports_->Get(*config_, id, std::move(done)); });
-}
-
-Result<std::vector<Report>> AdminSession::ListReviews(std::size_t max) {
-  return Wait<std::vector<Report>>(
-      [&](auto done) { reports_->ListReviews(*config_, max, std::move(done)); });
 }
 
 Result<std::vector<SignalOutcome>> AdminSession::IngestSignals(const std::vector<Signal>& signals,

@@ -13,9 +13,7 @@
 #include <vector>
 
 #include "core/config.h"
-#include "core/policy_request.h"
 #include "core/result.h"
-#include "core/verdict.h"
 #include "ops/admin_call.h"
 #include "store/policy_store.h"
 #include "store/redis_client.h"
@@ -41,16 +39,11 @@ class AdminSession {
   Result<RedisValue> Command(std::vector<std::string> argv);
   // An embedded script (lib/store/lua/NAME.lua) with numkeys 0 and these ARGV.
   Result<RedisValue> Script(std::string_view name, std::vector<std::string> args);
-  // decide.lua in explain mode: writes nothing, counts nothing; facts in Verdict::facts.
-  Result<Verdict> Explain(const PolicyRequest& request);
-  // Keys matching a glob pattern, by SCAN (never KEYS: it would stall a busy Redis).
-  Result<std::vector<std::string>> Scan(const std::string& pattern);
 
   // An admin operation's Redis call (lib/ops), the same call the HTTP admin API makes.
   Result<nlohmann::json> Run(ops::AdminCall call);
 
   Result<std::optional<Report>> GetReport(const std::string& id);
-  Result<std::vector<Report>> ListReviews(std::size_t max);
   Result<std::vector<SignalOutcome>> IngestSignal(const Signal& signal);
   // A batch in one script call, recorded with `source` (policyd-feedback: "feedback").
   Result<std::vector<SignalOutcome>> IngestSignals(const std::vector<Signal>& signals,

@@ -1,18 +1,6 @@
 #include "policyctl/verb_context.h"
 
-#include <fmt/format.h>
-
 namespace policyd::admin {
-
-Status RequireAccount(VerbContext& ctx, const std::string& account) {
-  Result<RedisValue> r = ctx.session.Command({"EXISTS", ctx.keys.Account(account)});
-  if (!r.ok()) return r.error();
-  if (r->AsInt() == 0) {
-    return NotFound(fmt::format("account '{}' not found; create it: policyctl account set {}",
-                                account, account));
-  }
-  return Ok{};
-}
 
 int ExitCode(const Error& error) {
   switch (error.code) {

@@ -43,9 +43,6 @@ using VerbFn = Status (*)(VerbContext&);
 // exit 1. The message says what to do instead.
 inline Error NotFound(std::string message) { return {ErrorCode::kNotFound, std::move(message)}; }
 
-// Exit 1 with a hint (policyctl account set) when the account does not exist.
-Status RequireAccount(VerbContext& ctx, const std::string& account);
-
 // 0 ok; 2 kInvalid/kTooLarge; 3 kUnavailable/kTimeout; 1 otherwise.
 int ExitCode(const Error& error);
 

@@ -2,6 +2,7 @@
 // and the IP allow-list operations' Redis calls, without Redis.
 #include <doctest/doctest.h>
 
+#include "core/config.h"
 #include "ops/admin_routes.h"
 #include "ops/op_input.h"
 #include "ops/user_ip_allow.h"
@@ -41,6 +42,20 @@ TEST_CASE("fields: unknown names and wrong types are named") {
   auto arr = StringArrayField(json{{"a", {"x", 1}}}, "a", true, 10);
   CHECK(ErrorJson(arr.error())["error"]["message"] == "entry 2: expected a string, got a number");
   CHECK_FALSE(StringArrayField(json{{"a", {"x", "y"}}}, "a", true, 1).ok());
+}
+
+TEST_CASE("plan field: absent, \"\" (inherit), a defined plan; others are named") {
+  Config c;
+  c.path = "conf/x.toml";
+  c.plans["starter"] = Plan{"starter", false, {}};
+  CHECK_FALSE(PlanField(c, json::object())->has_value());
+  CHECK(**PlanField(c, json{{"plan", ""}}) == "");
+  CHECK(**PlanField(c, json{{"plan", "starter"}}) == "starter");
+  json gold = ErrorJson(PlanField(c, json{{"plan", "gold"}}).error())["error"];
+  CHECK(gold["field"] == "plan");
+  CHECK(gold["message"] == "plan 'gold' is not defined in conf/x.toml (plans: starter)");
+  CHECK(ErrorJson(PlanField(c, json{{"plan", 3}}).error())["error"]["message"] ==
+        "expected a string, got a number");
 }
 
 TEST_CASE("routes: templates, decoded parameters, 404 versus 405") {
