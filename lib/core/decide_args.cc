@@ -55,6 +55,17 @@ std::string PlainNumber(double v) {
   return s;
 }
 
+// ARGV[32]: the collected recipients, normalised and escaped like every value that reaches
+// Redis, one per line.
+std::string JoinRecipients(const std::vector<std::string>& recipients) {
+  std::string out;
+  for (const std::string& r : recipients) {
+    if (!out.empty()) out.push_back('\n');
+    out += EscapeKeyName(NormalizeSender(r).substr(0, 320));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<Verdict> DecideLocally(const PolicyRequest& request, const Config& config) {
@@ -177,6 +188,7 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
       abuse_spec.rates,
       IpAddressMatchForm(f.client_address),
       abuse_spec.quota,
+      JoinRecipients(options.recipients),
   };
 }
 

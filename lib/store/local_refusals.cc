@@ -61,7 +61,9 @@ void LocalRefusals::OnInvalidation(const InvalidationListener::Keys* keys) {
 
 void LocalRefusals::Clear() {
   if (cache_.size() > 0) ++counters_.clears;
+  if (access_.size() > 0) ++counters_.access_clears;
   cache_.Clear();
+  access_.Clear();  // also when empty: a fill in flight must not be stored
 }
 
 std::optional<Verdict> LocalRefusals::Answer(const Config& config, const PolicyRequest& request) {
@@ -161,6 +163,7 @@ void LocalRefusals::Flush() {
 void LocalRefusals::Stop(std::function<void()> done) {
   stopped_ = true;
   cache_.Clear();
+  access_.Clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&flush_timer_), nullptr);
   listener_->Stop(std::move(done));
 }

@@ -151,7 +151,7 @@ TEST_CASE("decide_args: unauthenticated requests follow [policy] unauthenticated
   }
 }
 
-TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..31]") {
+TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..38]") {
   std::string lua = ReadFile(std::string(POLICYD_SOURCE_DIR) + "/lib/store/lua/decide.lua");
   REQUIRE_FALSE(lua.empty());
   std::set<int> used;
@@ -161,9 +161,11 @@ TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..31]") {
     used.insert(std::stoi((*it)[1]));
   }
   std::set<int> want;
-  for (int i = 1; i <= 31; ++i) want.insert(i);
+  // 1-32 from BuildDecideArgs; 33-38... the fast path's (AppendFastPathArgs, issue 16).
+  for (int i = 1; i <= 38; ++i) want.insert(i);
   CHECK(used == want);
-  CHECK(Args(TypicalRequest(), TestConfig()).size() == 31);
+  CHECK(Args(TypicalRequest(), TestConfig()).size() == kDecideArgsCount);
+  CHECK(kDecideArgsCount == 32);
 }
 
 TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads it") {
@@ -185,7 +187,7 @@ TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads i
   o.report_id = "0123456789abcdef0123";
   PolicyRequest r = TypicalRequest();
   std::vector<std::string> a = Args(r, c, o);
-  REQUIRE(a.size() == 31);
+  REQUIRE(a.size() == 32);
   // Indices below are decide.lua's ARGV numbers.
   auto argv = [&](int n) { return a[static_cast<std::size_t>(n - 1)]; };
   CHECK(argv(1) == "explain");
@@ -222,6 +224,13 @@ TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads i
   CHECK(argv(29) == AbuseSpec(c).rates);
   CHECK(argv(30) == "00000000000000000000ffffc000020a");  // 192.0.2.10, IPv4-mapped
   CHECK(argv(31) == "0|reject|80,90,100");
+  CHECK(argv(32) == "");  // no recipients collected
+  CHECK(argv(kArgSubject + 1) == "user:alice");
+  CHECK(argv(kArgSenderTag + 1) == "sender:alice@example.com");
+  CHECK(argv(kArgDomain + 1) == "example.com");
+  CHECK(argv(kArgClientHex + 1) == "00000000000000000000ffffc000020a");
+  o.recipients = {"Bob@Example.NET", "carol@example.net"};
+  CHECK(Args(r, c, o)[31] == "bob@example.net\ncarol@example.net");
 }
 
 TEST_CASE("decide_args: defaults give decide mode, Redis time and RCPT stage names") {
