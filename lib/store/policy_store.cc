@@ -37,7 +37,7 @@ void PolicyStore::Decide(std::shared_ptr<const Config> config, const PolicyReque
         AppendFastPathArgs(*facts, &args);
         ++caches_->mutable_counters().access_hits;
       }
-    } else if (!filling_.count(key)) {
+    } else if (filling_.size() < kMaxFillsInFlight && !filling_.count(key)) {
       fill_key = std::move(key);
     }
   }

@@ -53,6 +53,9 @@ class PolicyStore {
   const Config* specs_config_ = nullptr;
   std::shared_ptr<const Config> specs_hold_;
   Specs specs_;
+  // A burst of misses (a cold start, many new users at once) costs Redis a full decision each
+  // and at most this many access_facts calls at a time; later requests fill what is left.
+  static constexpr std::size_t kMaxFillsInFlight = 16;
   LocalRefusals* caches_ = nullptr;
   std::unordered_set<std::string> filling_;  // access keys with an access_facts call in flight
 };
