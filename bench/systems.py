@@ -37,11 +37,19 @@ def tcp_accepts(port):
         return False
 
 
+def prelude_paths():
+    """The '_' preludes in the order cmake/embed_text.cmake joins them: _common.lua first (the
+    others use its helpers), then the rest in name order."""
+    paths = sorted(glob.glob(os.path.join(LUA_DIR, "_*.lua")))
+    common = os.path.join(LUA_DIR, "_common.lua")
+    return [common] + [p for p in paths if p != common]
+
+
 def decide_script():
-    """decide.lua as policyd embeds it: the '_' preludes in name order, each followed by a
+    """decide.lua as policyd embeds it: the '_' preludes (prelude_paths), each followed by a
     newline, then the script (cmake/embed_text.cmake). Returns (text, sha1)."""
     text = ""
-    for path in sorted(glob.glob(os.path.join(LUA_DIR, "_*.lua"))):
+    for path in prelude_paths():
         with open(path) as f:
             text += f.read() + "\n"
     with open(os.path.join(LUA_DIR, "decide.lua")) as f:
@@ -54,7 +62,7 @@ def decide_library():
     once at library level, then decide.lua registered as a function. Only decide, under a
     bench-only name. Returns (code, function name)."""
     prelude = ""
-    for path in sorted(glob.glob(os.path.join(LUA_DIR, "_*.lua"))):
+    for path in prelude_paths():
         with open(path) as f:
             prelude += f.read() + "\n"
     with open(os.path.join(LUA_DIR, "decide.lua")) as f:

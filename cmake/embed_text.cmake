@@ -1,6 +1,6 @@
 # cmake -P helper (-DDIR=lib/store/lua -DOUT=file.cc): turns DIR/*.lua into policyd::kEmbeddedScripts, {name, body}.
 # Files whose name starts with '_' are preludes (shared helpers): they are not scripts of their
-# own but are prepended, in name order, to every script, so Lua helpers exist once in source
+# own but are prepended, _common.lua first and then in name order, to every script, so Lua helpers exist once in source
 # and each script Redis runs is self-contained. Raw string literals keep the Lua readable.
 # Each script's own text (without the preludes) and the preludes alone are embedded too: the
 # function library (store/script_runner.cc) holds the preludes once, at library level.
@@ -16,6 +16,12 @@ foreach(file IN LISTS FILES)
   endif()
 endforeach()
 list(SORT preludes)
+# _common.lua first (the others use its helpers), then the rest in name order.
+list(FIND preludes ${DIR}/_common.lua common_index)
+if(common_index GREATER 0)
+  list(REMOVE_AT preludes ${common_index})
+  list(INSERT preludes 0 ${DIR}/_common.lua)
+endif()
 list(SORT scripts)
 set(prelude_text "")
 foreach(file IN LISTS preludes)

@@ -70,6 +70,9 @@ void MergeMetrics(Metrics& into, const Metrics& from) {
   into.refusal_cache_clears += from.refusal_cache_clears;
   into.cache_invalidations += from.cache_invalidations;
   into.local_throttles_recorded += from.local_throttles_recorded;
+  into.access_cache_hits += from.access_cache_hits;
+  into.access_cache_fills += from.access_cache_fills;
+  into.access_cache_clears += from.access_cache_clears;
   for (const auto& [k, n] : from.webhook_deliveries) into.webhook_deliveries[k] += n;
 }
 
@@ -140,6 +143,14 @@ std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
          "Redis client-side caching invalidation messages received.", m.cache_invalidations);
   Single(out, "policyd_local_throttles_recorded_total", "counter",
          "Local refusals recorded in Redis as throttles (escalation).", m.local_throttles_recorded);
+  Single(out, "policyd_access_cache_hits_total", "counter",
+         "Decisions that took the fast path: blocks, user, IP allow-list and ACL known to pass.",
+         m.access_cache_hits);
+  Single(out, "policyd_access_cache_fills_total", "counter",
+         "access_facts answers stored in the access cache.", m.access_cache_fills);
+  Single(out, "policyd_access_cache_clears_total", "counter",
+         "Times a non-empty access cache was emptied (invalidation, lost connection, reload).",
+         m.access_cache_clears);
   Header(out, "policyd_webhook_deliveries_total", "counter",
          "Webhook delivery attempts, by endpoint and outcome (delivered, retried, failed).");
   for (const auto& [key, n] : m.webhook_deliveries) {

@@ -37,6 +37,10 @@ struct Metrics {
   uint64_t refusal_cache_clears = 0;         // a non-empty cache emptied
   uint64_t cache_invalidations = 0;          // Redis invalidation messages heard
   uint64_t local_throttles_recorded = 0;     // local refusals recorded as throttles
+  // Access cache (issue 16, lib/core/access_cache.h): decide's fast path.
+  uint64_t access_cache_hits = 0;    // decisions that skipped blocks/user/IP/ACL in Redis
+  uint64_t access_cache_fills = 0;   // access_facts answers stored
+  uint64_t access_cache_clears = 0;  // a non-empty access cache emptied
   // Webhook delivery attempts (issue 20): (endpoint, "delivered" | "retried" | "failed").
   std::map<std::pair<std::string, std::string>, uint64_t> webhook_deliveries;
 

@@ -63,36 +63,19 @@ std::optional<RefusalKey> RefusalCache::KeyFor(const PolicyRequest& request,
 }
 
 bool RefusalCache::Remember(const RefusalKey& key, const Verdict& verdict, uint64_t sent_ms,
-                            uint64_t generation, uint64_t window_seq) {
+                            uint64_t generation) {
   if (generation != generation_) return false;  // an invalidation arrived meanwhile
   if (verdict.action != Action::kThrottled || !verdict.created_block.empty()) return false;
   // Redis rounds retry_after up: the window may admit up to 1 s earlier than it says.
   if (verdict.retry_after_s < 2) return false;
   uint64_t cost = CostOf(key, verdict.metric);
   if (cost == 0) return false;
+  // Only limits on the request's own subjects (user, sender, ip) or its account are cached.
   std::string_view kind = LimitSubjectOf(verdict.rule);
-  std::string limit_tag;
-  if (kind == "user") {
-    limit_tag = key.subject;
-  } else if (kind == "sender") {
-    limit_tag = key.sender_tag;
-  } else if (kind == "ip") {
-    limit_tag = key.ip_tag;
-  } else if (kind == "account") {
-    limit_tag = "account:";  // the account is known to Redis only: any account window
-  } else {
-    return false;
-  }
-  if (window_seq != UINT64_MAX) {
-    auto changed = window_changed_.find(limit_tag);
-    if (changed != window_changed_.end() && changed->second > window_seq) return false;
-  }
-  if (entries_.size() >= limits_.max_entries || indexed_ >= 2 * limits_.max_entries) Clear();
+  if (kind != "user" && kind != "sender" && kind != "ip" && kind != "account") return false;
+  if (entries_.size() >= limits_.max_entries) Clear();
   Entry& e = entries_[key.key];
   e.subject = key.subject;
-  e.limit_tag = limit_tag;
-  by_limit_tag_[limit_tag].push_back(key.key);
-  ++indexed_;
   e.verdict = verdict;
   e.cost = cost;
   e.serve_until = sent_ms + (verdict.retry_after_s - 1) * 1000;
@@ -130,28 +113,7 @@ std::optional<Verdict> RefusalCache::Answer(const RefusalKey& key, uint64_t now_
 void RefusalCache::Clear() {
   entries_.clear();
   subjects_.clear();
-  by_limit_tag_.clear();
-  indexed_ = 0;
-  window_changed_.clear();
   ++generation_;
-}
-
-void RefusalCache::ForgetWindow(std::string_view tag) {
-  std::string index = tag.substr(0, 8) == "account:" ? "account:" : std::string(tag);
-  // A decision in flight may have read the window before this change.
-  if (window_changed_.size() >= limits_.max_entries) {
-    Clear();
-    return;
-  }
-  window_changed_[index] = ++window_seq_;
-  auto it = by_limit_tag_.find(index);
-  if (it == by_limit_tag_.end()) return;
-  for (const std::string& k : it->second) {
-    auto e = entries_.find(k);
-    if (e != entries_.end() && e->second.limit_tag == index) entries_.erase(e);
-  }
-  indexed_ -= it->second.size();
-  by_limit_tag_.erase(it);
 }
 
 std::vector<ThrottleBatch> RefusalCache::TakeBatches() {

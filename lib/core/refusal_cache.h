@@ -6,8 +6,9 @@
 // - Clear() on any invalidation of read-mostly state (users, accounts, domains, grants,
 //   blocks), on a config reload, and when either Redis connection is lost. Clear() bumps the
 //   generation, so a decision that was in flight across a Clear() is not remembered.
-// - ForgetWindow(tag) when a counter of that subject is written or deleted (an operator
-//   resetting a window, or a test): the refusals that limit gave are forgotten.
+// - Windows are not tracked (every counted message writes one, and Redis would publish each
+//   write to every loop of every instance): a window deleted by hand ends the refusals it
+//   gave at their retry_after, or at once after any write to the read-mostly keys.
 // - A request is answered locally only if it would get the same answer from Redis: same
 //   stage, subject, sender and client address (so the same blocks, ACL and limits apply), a
 //   cost for the refused metric at least the refused one, [policy] count_at = "eom" (a
@@ -63,15 +64,13 @@ class RefusalCache {
   static std::optional<RefusalKey> KeyFor(const PolicyRequest& request, const Config& config);
 
   uint64_t generation() const { return generation_; }
-  // Moves on with every ForgetWindow(); a decision remembers it from when it was sent.
-  uint64_t window_seq() const { return window_seq_; }
 
   // decide.lua's verdict for a request with `key`, sent to Redis at loop time sent_ms while
-  // the cache was at `generation` and `window_seq`. Keeps it only if it is a 421 with
-  // retry_after >= 2 s, nothing was cleared meanwhile and its window did not change.
+  // the cache was at `generation`. Keeps it only if it is a 421 with retry_after >= 2 s and
+  // nothing was cleared meanwhile.
   // Returns whether it was kept.
   bool Remember(const RefusalKey& key, const Verdict& verdict, uint64_t sent_ms,
-                uint64_t generation, uint64_t window_seq = UINT64_MAX);
+                uint64_t generation);
 
   // The cached refusal for key at now_ms (retry_after counting down), counted as a throttle
   // of its subject; nullopt when Redis must decide.
@@ -79,9 +78,6 @@ class RefusalCache {
 
   // Forgets every refusal and batched throttle state; the generation moves on.
   void Clear();
-  // A sliding window of subject `tag` ("user:alice", "account:acme") changed: forgets the
-  // refusals a limit on that window gave, and any in flight for it.
-  void ForgetWindow(std::string_view tag);
 
   // The batches to record now (subjects with local refusals, or whose headroom is unknown);
   // their counts are reset. Only one set of batches should be in flight at a time.
@@ -96,7 +92,6 @@ class RefusalCache {
  private:
   struct Entry {
     std::string subject;
-    std::string limit_tag;  // the refusing window's subject tag; "account:" = any account
     Verdict verdict;
     uint64_t cost = 0;         // of the refused metric
     uint64_t serve_until = 0;  // loop ms; conservative: retry_after rounded up by Redis
@@ -113,11 +108,6 @@ class RefusalCache {
   uint64_t generation_ = 1;
   std::unordered_map<std::string, Entry> entries_;
   std::unordered_map<std::string, SubjectState> subjects_;
-  // limit tag -> entry keys (may name entries already gone; bounded by Clear()).
-  std::unordered_map<std::string, std::vector<std::string>> by_limit_tag_;
-  std::size_t indexed_ = 0;
-  uint64_t window_seq_ = 0;
-  std::unordered_map<std::string, uint64_t> window_changed_;  // limit tag -> window_seq_
 };
 
 // The metric's cost in a key (messages, recipients or bytes); 0 for an unknown metric.

@@ -158,12 +158,21 @@ void Connection::StartRequest(PolicyRequest request) {
   started_ns_ = uv_hrtime();
   uint64_t seq = ++seq_;
   ArmTimer(config_->server.request_timeout_ms);
-  server_->Decide(config_, request_, id_, seq);
+  DecideOptions options;
+  ProtocolState state = request_.State();
+  if (state == ProtocolState::kRcpt || state == ProtocolState::kEndOfMessage) {
+    recipients_.Begin(request_.Instance());
+    if (state == ProtocolState::kEndOfMessage) options.recipients = recipients_.Take();
+  }
+  server_->Decide(config_, request_, id_, seq, std::move(options));
 }
 
 void Connection::OnDecided(uint64_t seq, Result<Verdict> verdict) {
   if (state_ != State::kAwaitingStore || seq != seq_) return;  // answered already
   if (verdict.ok()) {
+    if (verdict->action == Action::kDunno && request_.State() == ProtocolState::kRcpt) {
+      recipients_.Add(request_.Recipient());
+    }
     std::string stamp =
         SenderStampAction(request_, *verdict, *config_, WallClockMs(), &stamped_instance_);
     SendReply(stamp.empty() ? FormatVerdict(*verdict, *config_) : stamp, *verdict, false);

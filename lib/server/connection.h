@@ -24,6 +24,7 @@
 #include "core/config.h"
 #include "core/policy_request.h"
 #include "core/request_parser.h"
+#include "core/transaction_recipients.h"
 #include "core/verdict.h"
 #include "net/stream_connection.h"
 
@@ -80,6 +81,9 @@ class Connection : public StreamConnection {
   // The transaction (instance) whose first accepted RCPT got the sender stamp: later RCPTs
   // of the same message answer DUNNO, so the message carries exactly one stamp.
   std::string stamped_instance_;
+  // The recipients answered DUNNO at RCPT in the current transaction, for its
+  // END-OF-MESSAGE decision (list-bombing, issue 16).
+  TransactionRecipients recipients_;
   PolicyRequest request_;      // the request in flight (for the decision log line)
   std::shared_ptr<const Config> config_;  // snapshot for the request in flight
   uint64_t started_ns_ = 0;

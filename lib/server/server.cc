@@ -54,7 +54,7 @@ Connection* Server::Find(uint64_t id) {
 }
 
 void Server::Decide(const std::shared_ptr<const Config>& config, const PolicyRequest& request,
-                    uint64_t conn_id, uint64_t seq) {
+                    uint64_t conn_id, uint64_t seq, DecideOptions options) {
   LocalRefusals* refusals = context_->refusals();
   if (std::optional<Verdict> local = refusals->Answer(*config, request)) {
     if (Connection* c = Find(conn_id)) c->OnDecided(seq, std::move(*local));
@@ -65,7 +65,7 @@ void Server::Decide(const std::shared_ptr<const Config>& config, const PolicyReq
     if (verdict.ok()) context_->refusals()->Learn(ticket, *verdict);
     if (Connection* c = Find(conn_id)) c->OnDecided(seq, std::move(verdict));
   };
-  context_->store()->Decide(config, request, std::move(done));
+  context_->store()->Decide(config, request, std::move(done), options);
 }
 
 void Server::RecordDecision(const PolicyRequest& request, const Verdict& verdict,

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/decide_args.h"
 #include "core/metrics.h"
 #include "core/policy_request.h"
 #include "core/verdict.h"
@@ -46,8 +47,9 @@ class Server {
   std::shared_ptr<const Config> config() const { return context_->config(); }
   std::array<char, 65536>& read_buffer() { return read_buffer_; }
   // Asks the store; the answer goes to Find(conn_id)->OnDecided(seq, ...) if still there.
+  // options: what the connection adds (the transaction's recipients at END-OF-MESSAGE).
   void Decide(const std::shared_ptr<const Config>& config, const PolicyRequest& request,
-              uint64_t conn_id, uint64_t seq);
+              uint64_t conn_id, uint64_t seq, DecideOptions options = {});
   void RecordDecision(const PolicyRequest& request, const Verdict& verdict, uint64_t latency_us,
                       bool failed);
   void OnConnectionClosed(Connection* connection);  // deletes it

@@ -1,6 +1,6 @@
-// The local refusal cache of one event loop, wired to Redis (issue 16): the pure
-// RefusalCache (lib/core/refusal_cache.h), an InvalidationListener that empties it whenever
-// read-mostly state changes, and a flusher that records its local refusals as throttles
+// The local refusal cache and the access cache of one event loop, wired to Redis (issue 16):
+// the pure RefusalCache (lib/core/refusal_cache.h) and AccessCache (lib/core/access_cache.h),
+// an InvalidationListener that empties them whenever read-mostly state changes, and a flusher that records its local refusals as throttles
 // (record_throttles.lua) every kFlushIntervalMs, on the decision connection; a subject just
 // refused by Redis is asked for its headroom at once (kProbeDelayMs).
 //
@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "core/access_cache.h"
 #include "core/config.h"
 #include "core/policy_request.h"
 #include "core/refusal_cache.h"
@@ -49,7 +50,6 @@ class LocalRefusals {
     std::optional<RefusalKey> key;
     uint64_t sent_ms = 0;
     uint64_t generation = 0;
-    uint64_t window_seq = 0;
   };
   // Written on the loop thread; atomic because the primary loop's /metrics reads them.
   struct Counters {
@@ -57,6 +57,9 @@ class LocalRefusals {
     std::atomic<uint64_t> clears{0};         // a non-empty cache emptied (invalidation, loss, reload)
     std::atomic<uint64_t> invalidations{0};  // invalidation messages heard
     std::atomic<uint64_t> throttles_recorded{0};
+    std::atomic<uint64_t> access_hits{0};    // decisions that took the fast path
+    std::atomic<uint64_t> access_fills{0};   // access_facts answers stored
+    std::atomic<uint64_t> access_clears{0};  // a non-empty access cache emptied
   };
 
   // decision: the loop's decision client (outlives this); config: read at each flush.
@@ -79,6 +82,15 @@ class LocalRefusals {
   const Counters& counters() const { return counters_; }
   bool usable() const;
 
+  // The loop's access cache (core/access_cache.h), emptied with the refusals on everything
+  // but a window's change. Usable for config only while usable() and the key prefix is the
+  // tracked one; PolicyStore reads and fills it.
+  AccessCache& access() { return access_; }
+  bool AccessUsable(const Config& config) const {
+    return usable() && config.redis.key_prefix == tracked_prefix_;
+  }
+  Counters& mutable_counters() { return counters_; }
+
  private:
   void OnInvalidation(const InvalidationListener::Keys* keys);
   void ScheduleFlush(uint64_t delay_ms);
@@ -89,6 +101,7 @@ class LocalRefusals {
   ScriptRunner* scripts_;
   std::function<std::shared_ptr<const Config>()> config_;
   RefusalCache cache_;
+  AccessCache access_;
   std::unique_ptr<InvalidationListener> listener_;
   uv_timer_t flush_timer_;
   bool flush_in_flight_ = false;
@@ -97,7 +110,6 @@ class LocalRefusals {
   // [redis] key_prefix at start: the listener tracks its keys only, so after a reload to
   // another prefix the cache is bypassed (until a restart).
   std::string tracked_prefix_;
-  std::string rate_prefix_;  // PREFIX "rate:": windows, forgotten one subject at a time
   Counters counters_;
 };
 

@@ -18,6 +18,7 @@ Status LoopContext::Open() {
   reports_ = std::make_unique<ReportStore>(redis_.get(), &store_->scripts());
   refusals_ = std::make_unique<LocalRefusals>(
       loop_, redis_.get(), &store_->scripts(), [this] { return config_; }, config_->redis);
+  store_->set_caches(refusals_.get());
   return Ok{};
 }
 
@@ -49,6 +50,9 @@ Metrics LoopContext::MetricsSnapshot() {
     m.refusal_cache_clears = c.clears;
     m.cache_invalidations = c.invalidations;
     m.local_throttles_recorded = c.throttles_recorded;
+    m.access_cache_hits = c.access_hits;
+    m.access_cache_fills = c.access_fills;
+    m.access_cache_clears = c.access_clears;
   }
   return m;
 }

@@ -1,16 +1,23 @@
 // Where decisions meet Redis: one decide.lua call per request (DESIGN §3), its reply turned
 // into a Verdict. The only code that sends the decision script.
+// With the loop's access cache (issue 16): a request whose (subject, sender tag, domain,
+// client) the cache knows to pass blocks, user, IP allow-list and ACL takes decide's fast
+// path (the windows only); a miss takes the full path at once and, pipelined behind it, one
+// access_facts call fills the cache (so a miss costs no extra round trip). Explain mode
+// always takes the full path.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
 
 #include "core/config.h"
 #include "core/decide_args.h"
 #include "core/policy_request.h"
 #include "core/result.h"
 #include "core/verdict.h"
+#include "store/local_refusals.h"
 #include "store/redis_client.h"
 #include "store/script_runner.h"
 
@@ -30,6 +37,8 @@ class PolicyStore {
               Callback callback, const DecideOptions& options = {});
 
   ScriptRunner& scripts() { return scripts_; }
+  // The loop's caches (access cache for the fast path); null (policyctl): always the full path.
+  void set_caches(LocalRefusals* caches) { caches_ = caches; }
 
  private:
   struct Specs {
@@ -37,11 +46,18 @@ class PolicyStore {
     AbuseSpecs abuse;
   };
   const Specs& SpecsFor(const std::shared_ptr<const Config>& config);
+  // Asks access_facts for key's facts (decide's ARGV 1-31 in args) unless already asked.
+  void Fill(const std::string& key, std::vector<std::string> args, uint64_t timeout_ms);
 
   ScriptRunner scripts_;
   const Config* specs_config_ = nullptr;
   std::shared_ptr<const Config> specs_hold_;
   Specs specs_;
+  // A burst of misses (a cold start, many new users at once) costs Redis a full decision each
+  // and at most this many access_facts calls at a time; later requests fill what is left.
+  static constexpr std::size_t kMaxFillsInFlight = 16;
+  LocalRefusals* caches_ = nullptr;
+  std::unordered_set<std::string> filling_;  // access keys with an access_facts call in flight
 };
 
 }  // namespace policyd

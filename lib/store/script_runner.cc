@@ -17,6 +17,12 @@ namespace {
 // Each script becomes one function of the library; its top-level 'return' returns from it.
 constexpr char kLibraryFormat[] =
     "redis.register_function('{}', function(KEYS, ARGV)\n{}\nend)\n";
+// A script whose first line is kReadOnlyMarker writes nothing: registered with the no-writes
+// flag, it is called with FCALL_RO (allowed on replicas, and Redis enforces that it only reads).
+constexpr char kReadOnlyMarker[] = "-- flags: no-writes\n";
+constexpr char kReadOnlyLibraryFormat[] =
+    "redis.register_function{{function_name='{}', callback=function(KEYS, ARGV)\n{}\nend, "
+    "flags={{'no-writes'}}}}\n";
 
 std::string Sha1Hex(std::string_view body) {
   unsigned char md[SHA_DIGEST_LENGTH];
@@ -30,13 +36,14 @@ const std::vector<Script>& AllScripts() {
   static const std::vector<Script> scripts = [] {
     std::vector<Script> all;
     // The version names the library text: the preludes, every script and the wrapper below.
-    std::string text = std::string(kLibraryFormat) + kEmbeddedPrelude;
+    std::string text = std::string(kLibraryFormat) + kReadOnlyLibraryFormat + kEmbeddedPrelude;
     for (std::size_t i = 0; i < kEmbeddedScriptCount; ++i) text += kEmbeddedScripts[i].source;
     std::string version = Sha1Hex(text).substr(0, 16);
     for (std::size_t i = 0; i < kEmbeddedScriptCount; ++i) {
       const EmbeddedScript& e = kEmbeddedScripts[i];
+      bool read_only = std::string_view(e.source).rfind(kReadOnlyMarker, 0) == 0;
       all.push_back({e.name, e.body, e.source, Sha1Hex(e.body),
-                     std::string(e.name) + "_" + version});
+                     std::string(e.name) + "_" + version, read_only});
     }
     return all;
   }();
@@ -50,7 +57,8 @@ const FunctionLibrary& Library() {
     FunctionLibrary lib{"policyd_" + version, {}};
     lib.code = fmt::format("#!lua name={}\n{}\n", lib.name, kEmbeddedPrelude);
     for (const Script& s : AllScripts()) {
-      lib.code += fmt::format(kLibraryFormat, s.function, s.source);
+      lib.code += fmt::format(fmt::runtime(s.read_only ? kReadOnlyLibraryFormat : kLibraryFormat),
+                              s.function, s.source);
     }
     return lib;
   }();
@@ -90,7 +98,7 @@ void ScriptRunner::Run(std::string_view name, std::vector<std::string> args, uin
   assert(script != nullptr);
   std::vector<std::string> argv;
   argv.reserve(args.size() + 3);
-  argv.push_back("FCALL");
+  argv.push_back(script->read_only ? "FCALL_RO" : "FCALL");
   argv.push_back(script->function);
   argv.push_back("0");
   for (auto& a : args) argv.push_back(std::move(a));

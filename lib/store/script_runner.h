@@ -23,6 +23,7 @@ struct Script {
   std::string source;    // the file alone: its function body in the library
   std::string sha1;      // of body, lowercase hex, as SCRIPT LOAD returns it
   std::string function;  // its name in the library: "decide_<version>"
+  bool read_only = false;  // first line "-- flags: no-writes": registered so, run by FCALL_RO
 };
 
 // The function library: 'policyd_<version>', the preludes at library level, then each script

@@ -1,5 +1,5 @@
-"""Issue 16: state policyd keeps in memory (the local refusal cache, emptied through Redis
-client-side caching) never outlives a change: freshness against 4 running instances, a lost
+"""Issue 16: state policyd keeps in memory (the local refusal cache and the access cache, emptied
+through Redis client-side caching) never outlives a change: freshness against 4 running instances, a lost
 connection empties the cache before the next decision, and escalation stays exact.
 
 Delays are printed figures. The only timing assertion is the 50 ms contract, on a figure that
@@ -8,11 +8,13 @@ still gave the old answer (a request that is sent late simply sees the new state
 
 import asyncio
 import http.client
+import socket
 import statistics
 import time
 import unittest
 
-from harness import Policyd, RedisServer, TempDir, free_port, request_bytes, wait_for
+from harness import (Policyd, RedisServer, TempDir, _read_resp, free_port, request_bytes,
+                     wait_for)
 
 # Refusals are cached only far from an escalation to a block (lib/core/refusal_cache.h), so
 # these tests set throttle_events high; the race test sets it just above the margin.
@@ -340,6 +342,239 @@ class EscalationWithCacheTest(unittest.TestCase):
                     self.assertEqual(kinds.count("dunno"), 1)
                     self.assertEqual(kinds.count("rate"), events + 1)
                     self.assertEqual(kinds.count("block"), len(replies) - 1 - (events + 1))
+                    self.assertGreater(hits, 0)
+            finally:
+                redis.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# The access cache (issue 16, lib/core/access_cache.h): what blocks, the user, the IP
+# allow-list and the ACL said about a (user, sender, domain, client) is kept per loop, and a
+# request it knows to pass asks Redis for the windows only (decide's fast path).
+
+def rcpt(user, sender=None):
+    """A RCPT pre-check: read-only with count_at = "eom", so polling changes nothing."""
+    COUNTER[0] += 1
+    i = COUNTER[0]
+    return request_bytes(protocol_state="RCPT", sasl_username=user,
+                         sender=sender or f"{user}@example.com", recipient="r@dest.example",
+                         client_address="192.0.2.9", client_port=i, instance=f"acc.{i}")
+
+
+def access_metric(fleet, name):
+    return sum(metric(p.http_port, f"policyd_access_cache_{name}_total") for p in fleet.procs)
+
+
+def seed_passing_user(redis, client, user, account):
+    """A user the access cache passes: plan big (its own), one message counted, so that plan
+    small (1 per hour) would refuse its next one."""
+    seed_user(redis, user, account)
+    redis.cmd("HSET", f"pd:user:{{user:{user}}}", "plan", "big")
+    assert kind(client.ask(eom(user))) == "dunno"
+
+
+# (set-up, change, expected kind after it, undo, expected kind after the undo, tear-down),
+# each starting from a passing user: every change the issue lists that the access cache
+# must see (block, grant, domain added/removed/verified, user mode/plan/override, account plan).
+def access_changes(u, a):
+    user, grants = f"pd:user:{{user:{u}}}", f"pd:grants:{{user:{u}}}"
+    account, domains = f"pd:account:{{account:{a}}}", f"pd:domains:{{account:{a}}}"
+    block = f"pd:block:{{user:{u}}}"
+    override = "limit:user:messages:3600"
+    return [
+        ([], ("HSET", block, "subject", f"user:{u}", "reason", "manual", "created", "1",
+              "expires", "", "report", "", "source", "test"), "block", ("DEL", block), "dunno", []),
+        ([], ("SREM", grants, "example.com"), "acl", ("SADD", grants, "example.com"), "dunno", []),
+        ([], ("HSET", domains, "example.com", "unverified"), "acl",
+         ("HSET", domains, "example.com", "verified"), "dunno", []),
+        ([], ("HDEL", domains, "example.com"), "acl",
+         ("HSET", domains, "example.com", "verified"), "dunno", []),
+        ([("SREM", grants, "example.com"), ("HSET", user, "mode", "account")],
+         ("HSET", user, "mode", "explicit"), "acl", ("HSET", user, "mode", "account"), "dunno",
+         [("SADD", grants, "example.com"), ("HSET", user, "mode", "explicit")]),
+        ([], ("HSET", user, "plan", "small"), "rate", ("HSET", user, "plan", "big"), "dunno", []),
+        ([("HSET", user, "plan", "small", override, "1000000000")], ("HDEL", user, override),
+         "rate", ("HSET", user, override, "1000000000"), "dunno",
+         [("HDEL", user, override), ("HSET", user, "plan", "big")]),
+        ([("HDEL", user, "plan"), ("HSET", account, "plan", "big")],
+         ("HSET", account, "plan", "small"), "rate", ("HSET", account, "plan", "big"), "dunno",
+         [("HSET", user, "plan", "big"), ("HSET", account, "plan", "small")]),
+    ]
+
+
+def poll_rcpt_until(test, clients, user, want, label):
+    """FreshnessTest.poll_until with RCPT pre-checks."""
+    t0 = time.monotonic()
+    pending = set(range(len(clients)))
+    stale_at = 0.0
+    while pending:
+        for k in list(pending):
+            sent = time.monotonic() - t0
+            if kind(clients[k].ask(rcpt(user))) == want:
+                pending.discard(k)
+            else:
+                stale_at = max(stale_at, sent)
+        if time.monotonic() - t0 > 5:
+            test.fail(f"{label}: instances {sorted(pending)} still do not answer {want}")
+    return stale_at
+
+
+class Commands:
+    """One connection for many commands (RedisServer.cmd opens one per command, which would
+    be most of the freshness test's time)."""
+
+    def __init__(self, redis):
+        self.sock = socket.create_connection(("127.0.0.1", redis.port), timeout=5)
+        self.file = self.sock.makefile("rb")
+
+    def cmd(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.sock.sendall(out)
+        return _read_resp(self.file)
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+
+class AccessCacheFreshnessTest(unittest.TestCase):
+    def test_access_changes_are_enforced_by_four_instances_within_50_ms(self):
+        users = 8
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with Fleet(tmp, redis, 4, events=1000000) as fleet:
+                    clients = [p.client() for p in fleet.procs]
+                    for i in range(users):
+                        seed_passing_user(redis, clients[0], f"a{i}", f"acc{i}")
+                    commands = Commands(redis)
+                    stale, n = [], 0
+                    while n < 1000:
+                        i = (n // 2) % users
+                        u, a = f"a{i}", f"acc{i}"
+                        for setup, cmd, want, undo, undo_want, teardown in access_changes(u, a):
+                            if n >= 1000:
+                                break
+                            for c in setup:
+                                commands.cmd(*c)
+                            for c, w, before in ((cmd, want, undo_want), (undo, undo_want, want)):
+                                # Every instance has answered the state before the change
+                                # (the poll of the last change did too): its access facts are
+                                # cached (a pass, or "full").
+                                for cl in clients:
+                                    self.assertEqual(kind(cl.ask(rcpt(u))), before)
+                                commands.cmd(*c)
+                                stale.append(poll_rcpt_until(self, clients, u, w, " ".join(c)))
+                                n += 1
+                            for c in teardown:
+                                commands.cmd(*c)
+                    commands.close()
+                    hits = access_metric(fleet, "hits")
+                    for c in clients:
+                        c.close()
+                worst, med = max(stale), statistics.median(stale)
+                print(f"\naccess cache: worst {worst * 1000:.2f} ms, median {med * 1000:.2f} ms "
+                      f"over {n} changes (latest stale answer after a change, 4 instances); "
+                      f"{sum(1 for s in stale if s > 0)} changes saw a stale answer; "
+                      f"{hits} fast-path decisions", flush=True)
+                self.assertGreater(hits, 0, "the access cache was never used")
+                self.assertLess(worst, 0.050)
+            finally:
+                redis.stop()
+
+
+class AccessCacheLostConnectionTest(unittest.TestCase):
+    def warm(self, fleet, redis, user):
+        c = fleet.procs[0].client()
+        seed_passing_user(redis, c, user, "acme")
+        wait_for(lambda: kind(c.ask(rcpt(user))) == "dunno" and access_metric(fleet, "hits") > 0,
+                 timeout=5, what="a fast-path decision")
+        return c
+
+    def test_killing_the_invalidation_connection_empties_the_access_cache(self):
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with Fleet(tmp, redis, 1, events=1000000) as fleet:
+                    c = self.warm(fleet, redis, "ka")
+                    p = fleet.procs[0]
+                    before = p.read_log().count("event=redis_tracking_lost")
+                    # Kill the subscriber and, in the same breath, block the user: nobody
+                    # hears that invalidation, so only the loss may empty the cache.
+                    for line in redis.cmd("CLIENT", "LIST").splitlines():
+                        if "cmd=subscribe" in line:
+                            redis.cmd("CLIENT", "KILL", "ID", line.split("id=", 1)[1].split()[0])
+                    redis.cmd("HSET", "pd:block:{user:ka}", "subject", "user:ka", "reason",
+                              "manual", "created", "1", "expires", "", "report", "",
+                              "source", "test")
+                    wait_for(lambda: p.read_log().count("event=redis_tracking_lost") > before,
+                             timeout=5, what="policyd noticing the lost connection")
+                    self.assertEqual(kind(c.ask(rcpt("ka"))), "block")
+                    c.close()
+            finally:
+                redis.stop()
+
+    def test_killing_the_decision_connection_empties_the_access_cache(self):
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with Fleet(tmp, redis, 1, events=1000000) as fleet:
+                    c = self.warm(fleet, redis, "kd")
+                    p = fleet.procs[0]
+                    fills, clears = access_metric(fleet, "fills"), access_metric(fleet, "clears")
+                    # Every decision connection (the subscribers are TYPE pubsub and stay).
+                    self.assertGreater(redis.cmd("CLIENT", "KILL", "TYPE", "normal",
+                                                 "SKIPME", "yes"), 0)
+                    wait_for(lambda: access_metric(fleet, "clears") > clears, timeout=5,
+                             what="the access cache emptied")
+                    p.wait_redis_ready()
+                    # The next decisions start over: a miss (full path) fills the cache again.
+                    wait_for(lambda: kind(c.ask(rcpt("kd"))) == "dunno", timeout=5,
+                             what="a decision after the reconnect")
+                    wait_for(lambda: access_metric(fleet, "fills") > fills, timeout=5,
+                             what="a new fill")
+                    c.close()
+            finally:
+                redis.stop()
+
+
+class AccessCacheRaceTest(unittest.TestCase):
+    def test_four_instances_on_the_fast_path_admit_exactly_the_override(self):
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with Fleet(tmp, redis, 4, events=1000000) as fleet:
+                    seed_user(redis, "race", "acme")
+                    # Plan big, but the user's own override allows 100 messages per hour: the
+                    # fast path must carry the override to decide.
+                    redis.cmd("HSET", "pd:user:{user:race}", "plan", "big",
+                              "limit:user:messages:3600", "100")
+
+                    async def connection(port, count):
+                        r, w = await asyncio.open_connection("127.0.0.1", port)
+                        out = []
+                        for _ in range(count):
+                            w.write(eom("race"))
+                            await w.drain()
+                            out.append((await r.readuntil(b"\n\n")).decode())
+                        w.close()
+                        return out
+
+                    async def race():
+                        tasks = [connection(p.port, 5) for p in fleet.procs for _ in range(16)]
+                        return [x for rs in await asyncio.gather(*tasks) for x in rs]
+
+                    replies = asyncio.run(race())
+                    kinds = [kind(r[len("action="):].strip()) for r in replies]
+                    hits = access_metric(fleet, "hits")
+                    print(f"\naccess cache race: {len(replies)} messages, "
+                          f"{kinds.count('dunno')} admitted, {hits} fast-path decisions",
+                          flush=True)
+                    self.assertEqual(kinds.count("dunno"), 100)
+                    self.assertEqual(kinds.count("rate"), len(replies) - 100)
                     self.assertGreater(hits, 0)
             finally:
                 redis.stop()

@@ -188,7 +188,7 @@ Result<Verdict> StoreHarness::TryDecide(const PolicyRequest& request, uint64_t n
   std::optional<Result<Verdict>> result;
   DecideOptions options;
   options.now_ms = now_ms;
-  options.recipients = std::move(recipients);
+  options.recipients.assign(recipients.begin(), recipients.end());
   options.mode = explain ? DecideMode::kExplain : DecideMode::kDecide;
   // 5 s: the sanitizer build is slow and these tests are about decisions, not deadlines.
   config_->server.request_timeout_ms = 5000;

@@ -22,6 +22,15 @@ local quota_spec = ARGV[31]  -- [quota]: 'OFFSET_MIN|reject|80,90,100' (lib/core
 -- ARGV[32]: END-OF-MESSAGE, count_at = eom: the recipients policyd collected at RCPT for this
 -- transaction, escaped and joined by '\n' (at most 1,000; '' = none: ARGV[10] is used), each
 -- counted for list-bombing when the message is counted.
+-- ARGV[33]: '1' = the fast path (issue 16; lib/core/access_cache.h): policyd's access cache,
+-- filled by access_facts.lua and emptied on every change to users, accounts, domains, grants
+-- and blocks, says this request passes sections 1-3: blocks are still checked, sections 2-3
+-- skipped. Then:
+--   ARGV[34] the resolved plan name, ARGV[35] the account ('' none), ARGV[36] the user's
+--   'quota' field ('' none), ARGV[37] the account's quota ('' none), ARGV[38...] the user's
+--   'limit:SUBJECT:METRIC:WINDOW_S' override fields as field, value pairs.
+-- Never in explain mode (explain always reads the facts itself).
+local fast = ARGV[33] == '1'
 -- Reply: { action, rule, report, domain, metric, count, max, window_s, retry_after, facts,
 --          reason of a block this request created ('' if none), quota warning levels this
 --          request crossed ('TAG PERCENT,...', '' if none) }; the numbers as integers
@@ -65,58 +74,34 @@ if seen_field and not explain then
   end
 end
 
--- 1. Blocks: the subject itself, then the envelope sender under any user.
-local function check_block(tag)
-  local b = active_block(prefix, tag, now)
-  if b then
-    facts.block = { subject = tag, reason = b.reason, expires = b.expires }
-    return reply('block', 'block ' .. tag .. ' reason=' .. b.reason, b.report)
-  end
-end
-local block_keys = { key(prefix, 'block', subject) }
-if sender_tag ~= '' and sender_tag ~= subject then
-  block_keys[2] = key(prefix, 'block', sender_tag)
-end
--- Most requests have no block at all: one EXISTS answers that for both subjects.
-if redis.call('EXISTS', unpack(block_keys)) > 0 then
-  local r = check_block(subject)
-  if r then return r end
-  if block_keys[2] then
-    r = check_block(sender_tag)
-    if r then return r end
-  end
-end
-
--- 2. Who is sending: the user's record, account and plan (_common.lua load_user).
+-- 1-3. Blocks, the user/account/plan, the IP allow-list, the ACL (_access.lua read_access).
+-- The fast path (ARGV[33] = '1', policyd's access cache had a plain pass for this request)
+-- checks the blocks only (one EXISTS: a block escalation just created is in force at once)
+-- and takes what sections 2-3 would have found from ARGV[34...].
 local plans = parse_plans(plans_spec)
-local is_user = string.sub(subject, 1, 5) == 'user:'
-local user, account, plan_name, user_mode = {}, nil, default_plan, 'explicit'
-local acl_reason, acct_quota = nil, nil
-if is_user then
-  user, account, plan_name, acct_quota = load_user(prefix, subject, default_plan)
-  if next(user) == nil then
-    facts.user = 'unknown'
-    if unknown_user == 'dunno' then return reply('dunno', 'unknown-user dunno') end
-    if unknown_user == 'reject' then
-      acl_reason = 'unknown SMTP user'
-    else
-      plan_name, user_mode = unknown_user, 'account'
-    end
-  else
-    user_mode = user.mode or 'explicit'
-  end
-end
-local plan, unknown_plan
-plan, plan_name, unknown_plan = resolve_plan(plans, plan_name, default_plan)
-if unknown_plan then facts.plan_unknown = unknown_plan end
-facts.account, facts.plan, facts.mode = account or '', plan_name, user_mode
-
--- 2b. The user's client IP allow-list (issue 19): users without one pay one table lookup.
--- A refusal has a report, one per (user, client address) for [report] acl_dedup.
-if user.ip_allow_match and user.ip_allow_match ~= '' then
-  local allowed = ip_allowed(user.ip_allow_match, client_hex)
-  facts.ip_allow = { client = client, list = user.ip_allow or '', allowed = allowed }
-  if not allowed then
+local user, account, plan, plan_name, acct_quota
+if fast and not explain then
+  local tag, b = read_block(prefix, subject, sender_tag, now, facts)
+  if tag then return reply('block', 'block ' .. tag .. ' reason=' .. b.reason, b.report) end
+  plan, plan_name = resolve_plan(plans, ARGV[34], default_plan)
+  if ARGV[35] ~= '' then account = ARGV[35] end
+  user = {}
+  if ARGV[36] ~= '' then user.quota = ARGV[36] end
+  acct_quota = tonumber(ARGV[37])
+  for i = 38, #ARGV - 1, 2 do user[ARGV[i]] = ARGV[i + 1] end
+else
+  local a = read_access({
+    prefix = prefix, subject = subject, sender_tag = sender_tag, domain = domain,
+    client = client, client_hex = client_hex, unknown_user = unknown_user,
+    default_plan = default_plan, plans = plans, now = now, facts = facts })
+  user, account, plan, plan_name, acct_quota = a.user, a.account, a.plan, a.plan_name,
+                                               a.acct_quota
+  if a.kind == 'block' then
+    return reply('block', 'block ' .. a.tag .. ' reason=' .. a.block.reason, a.block.report)
+  elseif a.kind == 'unknown_dunno' then
+    return reply('dunno', 'unknown-user dunno')
+  elseif a.kind == 'ip' then
+    -- A refusal has a report, one per (user, client address) for [report] acl_dedup.
     local dedup = key(prefix, 'iprep', subject, client_hex)
     local id = redis.call('GET', dedup)
     if not id and not explain then
@@ -127,56 +112,22 @@ if user.ip_allow_match and user.ip_allow_match ~= '' then
       redis.call('SET', dedup, id, 'PX', acl_dedup)
     end
     return reply('ip', 'ip ' .. client .. ' not in allow-list', id or '')
-  end
-end
-
--- 3. ACL: only for SMTP users, and never for the null sender.
-local function acl_refusal(reason)
-  local dedup = key(prefix, 'aclrep', subject, domain)
-  local id = redis.call('GET', dedup)
-  if not id and not explain then
-    id = create_report(prefix, report_id, report_ttl, {
-      kind = 'acl', subject = subject, reason = reason, domain = domain, sender = sender,
-      created = fmt_int(now), expires = '', review = 'none', client = client,
-      queue_id = queue_id,
-      -- for the report page's guidance: the user's mode ('unknown': no such user), account, plan
-      mode = next(user) and user_mode or 'unknown', account = account or '', plan = plan_name })
-    redis.call('SET', dedup, id, 'PX', acl_dedup)
-  end
-  facts.acl = reason
-  return reply('acl', 'acl ' .. reason, id or '')
-end
-
-if is_user and sender_tag ~= '' then
-  if acl_reason then return acl_refusal(acl_reason) end
-  if domain == '' then return acl_refusal('sender has no valid domain') end
-  local mode_used = user_mode
-  if mode_used == 'any' and not plan.any then mode_used = 'account' end
-  facts.mode_used = mode_used
-  if mode_used ~= 'any' then
-    local verified = false
-    if account then
-      local dk = key(prefix, 'domains', 'account:' .. account)
-      for _, c in ipairs(domain_candidates(domain, true)) do
-        if redis.call('HGET', dk, c) == 'verified' then verified = c break end
-      end
+  elseif a.kind == 'acl' then
+    local dedup = key(prefix, 'aclrep', subject, domain)
+    local id = redis.call('GET', dedup)
+    if not id and not explain then
+      id = create_report(prefix, report_id, report_ttl, {
+        kind = 'acl', subject = subject, reason = a.reason, domain = domain, sender = sender,
+        created = fmt_int(now), expires = '', review = 'none', client = client,
+        queue_id = queue_id,
+        -- for the report page's guidance: the user's mode ('unknown': no such user), account,
+        -- plan
+        mode = next(user) and a.user_mode or 'unknown', account = account or '',
+        plan = plan_name })
+      redis.call('SET', dedup, id, 'PX', acl_dedup)
     end
-    facts.verified = verified or false
-    if not verified then
-      return acl_refusal('domain ' .. domain .. ' is not a verified domain of account ' ..
-                         (account or '(none)'))
-    end
-    if mode_used == 'explicit' then
-      local gk = key(prefix, 'grants', subject)
-      local granted = false
-      for _, c in ipairs(domain_candidates(domain, false)) do
-        if redis.call('SISMEMBER', gk, c) == 1 then granted = c break end
-      end
-      facts.granted = granted or false
-      if not granted then
-        return acl_refusal('domain ' .. domain .. ' is not granted to ' .. subject)
-      end
-    end
+    facts.acl = a.reason
+    return reply('acl', 'acl ' .. a.reason, id or '')
   end
 end
 

@@ -34,7 +34,8 @@ TEST_CASE("decide template: ARGV with placeholders where requests vary") {
   auto eom = DecideArgsTemplate(c, true, "example.com");
   REQUIRE(eom.ok());
   const auto& a = *eom;
-  REQUIRE(a.size() == 31);  // ARGV[29] rates (issue 18), [30] client, [31] quota (issue 19)
+  // ARGV[29] rates (issue 18), [30] client, [31] quota (issue 19), [32] recipients (issue 16)
+  REQUIRE(a.size() == 32);
   CHECK(a[0] == "decide");
   CHECK(a[3] == "eom");
   CHECK(a[5] == "user:u__rand_int__");

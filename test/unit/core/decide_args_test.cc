@@ -152,7 +152,7 @@ TEST_CASE("decide_args: unauthenticated requests follow [policy] unauthenticated
   }
 }
 
-TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..32]") {
+TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..37] (and override pairs after)") {
   std::string lua = ReadFile(std::string(POLICYD_SOURCE_DIR) + "/lib/store/lua/decide.lua");
   REQUIRE_FALSE(lua.empty());
   std::set<int> used;
@@ -162,9 +162,12 @@ TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..32]") {
     used.insert(std::stoi((*it)[1]));
   }
   std::set<int> want;
-  for (int i = 1; i <= 32; ++i) want.insert(i);
+  // 1-32 from BuildDecideArgs; 33-37 the fast path's (AppendFastPathArgs, issue 16), whose
+  // override pairs from ARGV[38] on are read in a loop.
+  for (int i = 1; i <= 37; ++i) want.insert(i);
   CHECK(used == want);
-  CHECK(Args(TypicalRequest(), TestConfig()).size() == 32);
+  CHECK(Args(TypicalRequest(), TestConfig()).size() == kDecideArgsCount);
+  CHECK(kDecideArgsCount == 32);
 }
 
 TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads it") {
@@ -224,6 +227,10 @@ TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads i
   CHECK(argv(30) == "00000000000000000000ffffc000020a");  // 192.0.2.10, IPv4-mapped
   CHECK(argv(31) == "0|reject|80,90,100");
   CHECK(argv(32) == "");  // count_at = rcpt: list-bombing counts at RCPT
+  CHECK(argv(kArgSubject + 1) == "user:alice");
+  CHECK(argv(kArgSenderTag + 1) == "sender:alice@example.com");
+  CHECK(argv(kArgDomain + 1) == "example.com");
+  CHECK(argv(kArgClientHex + 1) == "00000000000000000000ffffc000020a");
 }
 
 TEST_CASE("decide_args: ARGV[32] carries the collected recipients at END-OF-MESSAGE only") {
@@ -284,7 +291,7 @@ TEST_CASE("decide_args: hostile names reach the script only as escaped tags") {
                                  {"client_address", "1.2.3.4}{ \n"},
                                  {"queue_id", "Q}{\x01"}});
   std::vector<std::string> a = Args(r, c);
-  REQUIRE(a.size() == 32);
+  REQUIRE(a.size() == kDecideArgsCount);
   CHECK(a[5] == "user:" + EscapeKeyName(nasty_user));
   CHECK(a[5] == "user:a%7Db%7Bc%20d%0D%0A%00%FF%25");
   CHECK(a[6] == "sender:x%7Dy%7Bz%20@ex%7Dample");

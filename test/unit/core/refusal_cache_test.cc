@@ -185,39 +185,3 @@ TEST_CASE("refusal_cache: a recorded block, or a stale record, ends local answer
 }
 
 }  // namespace policyd
-
-namespace policyd {
-
-TEST_CASE("refusal_cache: a changed window forgets only the refusals its limit gave") {
-  RefusalCache cache = Primed(100000);
-  cache.ForgetWindow("user:bob");
-  CHECK(cache.Answer(KeyOf(Eom()), 2000).has_value());
-  cache.ForgetWindow("user:alice");  // e.g. an operator deleted alice's counter
-  CHECK_FALSE(cache.Answer(KeyOf(Eom()), 2000).has_value());
-  CHECK(cache.size() == 0);
-}
-
-TEST_CASE("refusal_cache: an account limit's refusals go with any account window change") {
-  RefusalCache cache;
-  Verdict v = Throttled();
-  v.rule = "rate account.messages.3600s";
-  REQUIRE(cache.Remember(KeyOf(Eom()), v, 0, cache.generation()));
-  cache.ForgetWindow("user:alice");
-  CHECK(cache.size() == 1);
-  cache.ForgetWindow("account:acme");
-  CHECK(cache.size() == 0);
-}
-
-TEST_CASE("refusal_cache: a decision in flight while its window changed is not remembered") {
-  RefusalCache cache;
-  uint64_t gen = cache.generation(), seq = cache.window_seq();
-  cache.ForgetWindow("user:bob");
-  Verdict ip = Throttled();
-  ip.rule = "rate ip.messages.3600s";
-  CHECK(cache.Remember(KeyOf(Eom()), Throttled(), 0, gen, seq));  // another window: kept
-  cache.ForgetWindow("user:alice");
-  CHECK_FALSE(cache.Remember(KeyOf(Eom()), Throttled(), 0, gen, seq));
-  CHECK(cache.Remember(KeyOf(Eom()), ip, 0, gen, seq));  // the ip window did not change
-}
-
-}  // namespace policyd

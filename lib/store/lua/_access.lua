@@ -1,0 +1,124 @@
+-- Who may send (issue 16): the read-mostly part of a decision, shared by decide.lua's full path
+-- and access_facts.lua (the read-only call that fills policyd's access cache). Prelude after
+-- _common.lua (cmake/embed_text.cmake puts _common.lua first), so its helpers are in scope.
+-- Reads only: blocks, the user record, its account and plan, the IP allow-list, the ACL
+-- (verified domains, grants). The writes a refusal causes (ACL and IP reports) stay with
+-- decide.lua, which alone may write.
+
+-- 1. Blocks: the subject itself, then the envelope sender under any user. Returns the
+-- blocked tag and its block (active_block), or nil. decide's fast path checks them too: a
+-- block another decision created a moment ago (escalation) is in force before policyd hears
+-- of it, so the replies around an escalation stay exact.
+local function read_block(prefix, subject, sender_tag, now, facts)
+  local block_keys = { key(prefix, 'block', subject) }
+  if sender_tag ~= '' and sender_tag ~= subject then
+    block_keys[2] = key(prefix, 'block', sender_tag)
+  end
+  -- Most requests have no block at all: one EXISTS answers that for both subjects.
+  if redis.call('EXISTS', unpack(block_keys)) == 0 then return nil end
+  local tags = { subject }
+  if block_keys[2] then tags[2] = sender_tag end
+  for _, tag in ipairs(tags) do
+    local b = active_block(prefix, tag, now)
+    if b then
+      facts.block = { subject = tag, reason = b.reason, expires = b.expires }
+      return tag, b
+    end
+  end
+  return nil
+end
+
+-- a: { prefix, subject, sender_tag, domain, client, client_hex, unknown_user, default_plan,
+--      plans (parsed), now, facts (a table the checks describe themselves in) }.
+-- Returns an outcome: { kind = 'pass' | 'block' | 'unknown_dunno' | 'ip' | 'acl', ... } with
+-- user (the record, {} when unknown or not a user), account (nil: none), plan, plan_name,
+-- user_mode, acct_quota, unknown (true: no such user); 'block' adds tag and block, 'acl'
+-- adds reason.
+local function read_access(a)
+  local facts, prefix, subject, sender_tag = a.facts, a.prefix, a.subject, a.sender_tag
+  local out = { kind = 'pass', user = {}, user_mode = 'explicit' }
+
+  -- 1. Blocks.
+  local tag, b = read_block(prefix, subject, sender_tag, a.now, facts)
+  if tag then
+    out.kind, out.tag, out.block = 'block', tag, b
+    return out
+  end
+
+  -- 2. Who is sending: the user's record, account and plan (_common.lua load_user).
+  local is_user = string.sub(subject, 1, 5) == 'user:'
+  local plan_name, acl_reason = a.default_plan, nil
+  if is_user then
+    out.user, out.account, plan_name, out.acct_quota = load_user(prefix, subject, a.default_plan)
+    if next(out.user) == nil then
+      facts.user = 'unknown'
+      if a.unknown_user == 'dunno' then
+        out.kind = 'unknown_dunno'
+        return out
+      end
+      if a.unknown_user == 'reject' then
+        acl_reason = 'unknown SMTP user'
+      else
+        plan_name, out.user_mode = a.unknown_user, 'account'
+      end
+      out.unknown = true
+    else
+      out.user_mode = out.user.mode or 'explicit'
+    end
+  end
+  local unknown_plan
+  out.plan, out.plan_name, unknown_plan = resolve_plan(a.plans, plan_name, a.default_plan)
+  if unknown_plan then facts.plan_unknown = unknown_plan end
+  facts.account, facts.plan, facts.mode = out.account or '', out.plan_name, out.user_mode
+
+  -- 2b. The user's client IP allow-list (issue 19): users without one pay one table lookup.
+  local user = out.user
+  if user.ip_allow_match and user.ip_allow_match ~= '' then
+    local allowed = ip_allowed(user.ip_allow_match, a.client_hex)
+    facts.ip_allow = { client = a.client, list = user.ip_allow or '', allowed = allowed }
+    if not allowed then
+      out.kind = 'ip'
+      return out
+    end
+  end
+
+  -- 3. ACL: only for SMTP users, and never for the null sender.
+  local function refuse(reason)
+    out.kind, out.reason = 'acl', reason
+    return out
+  end
+  if is_user and sender_tag ~= '' then
+    local domain = a.domain
+    if acl_reason then return refuse(acl_reason) end
+    if domain == '' then return refuse('sender has no valid domain') end
+    local mode_used = out.user_mode
+    if mode_used == 'any' and not out.plan.any then mode_used = 'account' end
+    facts.mode_used = mode_used
+    if mode_used ~= 'any' then
+      local verified = false
+      if out.account then
+        local dk = key(prefix, 'domains', 'account:' .. out.account)
+        for _, c in ipairs(domain_candidates(domain, true)) do
+          if redis.call('HGET', dk, c) == 'verified' then verified = c break end
+        end
+      end
+      facts.verified = verified or false
+      if not verified then
+        return refuse('domain ' .. domain .. ' is not a verified domain of account ' ..
+                      (out.account or '(none)'))
+      end
+      if mode_used == 'explicit' then
+        local gk = key(prefix, 'grants', subject)
+        local granted = false
+        for _, c in ipairs(domain_candidates(domain, false)) do
+          if redis.call('SISMEMBER', gk, c) == 1 then granted = c break end
+        end
+        facts.granted = granted or false
+        if not granted then
+          return refuse('domain ' .. domain .. ' is not granted to ' .. subject)
+        end
+      end
+    end
+  end
+  return out
+end
