@@ -70,6 +70,27 @@ def metric(http_port, name):
     raise KeyError(name)
 
 
+def race_eom(fleet, user, connections_per_instance, messages_per_connection):
+    """Every instance gets connections_per_instance connections at once, each sending
+    messages_per_connection END-OF-MESSAGE requests of `user` one after another; returns the
+    reply kinds."""
+    async def connection(port):
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        out = []
+        for _ in range(messages_per_connection):
+            w.write(eom(user))
+            await w.drain()
+            out.append((await r.readuntil(b"\n\n")).decode())
+        w.close()
+        return out
+
+    async def race():
+        tasks = [connection(p.port) for p in fleet.procs for _ in range(connections_per_instance)]
+        return [x for rs in await asyncio.gather(*tasks) for x in rs]
+
+    return [kind(r[len("action="):].strip()) for r in asyncio.run(race())]
+
+
 class Fleet:
     """N policyd instances on one Redis, each with its HTTP port for /metrics."""
 
@@ -318,30 +339,15 @@ class EscalationWithCacheTest(unittest.TestCase):
                 with Fleet(tmp, redis, 4, events=events) as fleet:
                     seed_user(redis, "esc", "acme")
 
-                    async def connection(port, count):
-                        r, w = await asyncio.open_connection("127.0.0.1", port)
-                        out = []
-                        for _ in range(count):
-                            w.write(eom("esc"))
-                            await w.drain()
-                            out.append((await r.readuntil(b"\n\n")).decode())
-                        w.close()
-                        return out
-
-                    async def race():
-                        tasks = [connection(p.port, 40) for p in fleet.procs for _ in range(16)]
-                        return [x for rs in await asyncio.gather(*tasks) for x in rs]
-
-                    replies = asyncio.run(race())
+                    kinds = race_eom(fleet, "esc", 16, 40)
                     hits = fleet.hits()
-                    kinds = [kind(r[len("action="):].strip()) for r in replies]
-                    print(f"\nescalation race: {len(replies)} replies: {kinds.count('dunno')} "
+                    print(f"\nescalation race: {len(kinds)} replies: {kinds.count('dunno')} "
                           f"admitted, {kinds.count('rate')} throttled ({hits} of them locally), "
                           f"{kinds.count('block')} blocked", flush=True)
                     self.assertEqual(redis.cmd("HGET", "pd:blockhist:{user:esc}", "blocks"), "1")
                     self.assertEqual(kinds.count("dunno"), 1)
                     self.assertEqual(kinds.count("rate"), events + 1)
-                    self.assertEqual(kinds.count("block"), len(replies) - 1 - (events + 1))
+                    self.assertEqual(kinds.count("block"), len(kinds) - 1 - (events + 1))
                     self.assertGreater(hits, 0)
             finally:
                 redis.stop()
@@ -553,28 +559,13 @@ class AccessCacheRaceTest(unittest.TestCase):
                     redis.cmd("HSET", "pd:user:{user:race}", "plan", "big",
                               "limit:user:messages:3600", "100")
 
-                    async def connection(port, count):
-                        r, w = await asyncio.open_connection("127.0.0.1", port)
-                        out = []
-                        for _ in range(count):
-                            w.write(eom("race"))
-                            await w.drain()
-                            out.append((await r.readuntil(b"\n\n")).decode())
-                        w.close()
-                        return out
-
-                    async def race():
-                        tasks = [connection(p.port, 5) for p in fleet.procs for _ in range(16)]
-                        return [x for rs in await asyncio.gather(*tasks) for x in rs]
-
-                    replies = asyncio.run(race())
-                    kinds = [kind(r[len("action="):].strip()) for r in replies]
+                    kinds = race_eom(fleet, "race", 16, 5)
                     hits = access_metric(fleet, "hits")
-                    print(f"\naccess cache race: {len(replies)} messages, "
+                    print(f"\naccess cache race: {len(kinds)} messages, "
                           f"{kinds.count('dunno')} admitted, {hits} fast-path decisions",
                           flush=True)
                     self.assertEqual(kinds.count("dunno"), 100)
-                    self.assertEqual(kinds.count("rate"), len(replies) - 100)
+                    self.assertEqual(kinds.count("rate"), len(kinds) - 100)
                     self.assertGreater(hits, 0)
             finally:
                 redis.stop()
