@@ -197,15 +197,19 @@ std::vector<FieldBlock> ParseFieldBlocks(std::string_view text) {
       flush();
       continue;
     }
-    if ((line[0] == ' ' || line[0] == '\t') && !current.empty()) {
+    if (line[0] == ' ' || line[0] == '\t') {
+      // A continuation; with no field before it in this block, nothing it could continue.
+      if (current.empty()) continue;
       std::string& v = current.back().second;
       if (v.size() < kMaxValueBytes) v += " " + std::string(Trim(line));
       continue;
     }
     std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) continue;  // not a field: skipped
+    if (colon == std::string_view::npos) continue;  // not a field: skipped
+    std::string_view name = Trim(line.substr(0, colon));
+    if (name.empty()) continue;  // ":value" is no field either
     if (current.size() < kMaxFieldsPerBlock) {
-      current.emplace_back(Lower(Trim(line.substr(0, colon))),
+      current.emplace_back(Lower(name),
                            std::string(Trim(line.substr(colon + 1)).substr(0, kMaxValueBytes)));
     }
   }

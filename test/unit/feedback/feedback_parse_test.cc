@@ -180,4 +180,13 @@ TEST_CASE("feedback: field blocks and typed addresses") {
   CHECK(AddressOfTypedField("") == "");
 }
 
+TEST_CASE("feedback: a field block never holds a field without a name") {
+  // Found by the feedback fuzz target: a folded line at the start of a block and a line
+  // whose name is only blanks ("Return-Pat\n :><h") gave a field named "".
+  auto b = ParseFieldBlocks("Return-Pat\n :><h\n\t: x\n  : y\nAction: failed\n");
+  REQUIRE(b.size() == 1);
+  REQUIRE(b[0].size() == 1);
+  CHECK(b[0][0] == std::make_pair(std::string("action"), std::string("failed")));
+}
+
 }  // namespace policyd::feedback
