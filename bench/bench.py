@@ -36,7 +36,7 @@ def profile(quick, all_rows=False):
     (see bench/results.md, "Reproduce"). "users" is (users, rounds) for the memory rows."""
     if quick:
         return dict(rounds=1, duration=1.0, warmup=0.5, conns=[8], limits=["high"],
-                    all_rows=True, scale_conns=[], threads_conns=[], users=[],
+                    all_rows=True, scale_conns=[], threads_conns=[], users=[(1000, 1)], stages=True,
                     open_rate=1000, open_conns=8, open_rounds=1, idle_conns=1000, idle_hold=1.0)
     # 6 s measured after 1 s of warm-up: the rounds of one row spread by 10-50 % on this
     # machine whatever the length (bench/results.json of 10 s runs), so the median of three
@@ -48,6 +48,10 @@ def profile(quick, all_rows=False):
                 # 1,000 users every round (Redis CPU per decision is a median); bytes per
                 # active user barely move between rounds, so the larger counts run once.
                 users=[(1000, 3), (100_000, 1)] + ([(1_000_000, 1)] if all_rows else []),
+                # Redis CPU per RCPT and per END-OF-MESSAGE through policyd (issue 16's
+                # per-stage targets; the successor of --script-cost, which measures decide.lua
+                # alone and cannot see an RCPT that runs no script).
+                stages=True,
                 open_rate=5000, open_conns=64, open_rounds=1, idle_conns=10000, idle_hold=5.0)
 
 
@@ -86,6 +90,8 @@ def plan(cfg, kinds):
         for users, rounds in cfg["users"]:
             if rnd < rounds:
                 step("users", "policyd", rnd, 64, users=users)
+        if cfg.get("stages"):
+            step("stages", "policyd", rnd, 64)
         if cfg["open_rate"] and rnd < cfg["open_rounds"]:
             step("open", "policyd", rnd, cfg["open_conns"])
     if cfg["idle_conns"]:
@@ -106,6 +112,9 @@ def estimate_seconds(cfg, steps):
     for s in steps:
         if s["group"] == "idle":
             total += cfg["idle_hold"] + RUN_OVERHEAD_S + s["conns"] / 2000
+            continue
+        if s["group"] == "stages":  # two runs (END-OF-MESSAGE, then RCPT), one reset
+            total += 2 * (cfg["duration"] + cfg["warmup"]) + RUN_OVERHEAD_S + 1.0
             continue
         run = cfg["duration"] + RUN_OVERHEAD_S + s["users"] * SEED_S_PER_USER
         run += 1.0 if s["kind"].startswith("ceiling") else cfg["warmup"]  # calibration
@@ -133,11 +142,11 @@ class Bench:
         self.log = log
         self.runs = []
 
-    def load(self, target, conns, users=1000, rate=0, duration=None):
+    def load(self, target, conns, users=1000, rate=0, duration=None, eom_ratio=0.5):
         d = duration or self.cfg["duration"]
         cmd = [self.env.bench_bin, "-t", target, "-c", str(conns), "-d", f"{d}s",
                "-w", f"{self.cfg['warmup']}s", "-u", str(users), "--json", "--timeout", "10s",
-               "--sender-domain", self.env.sender_domain]
+               "--sender-domain", self.env.sender_domain, "--eom-ratio", str(eom_ratio)]
         if rate:
             cmd += ["-r", str(rate)]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=d + 300)
@@ -209,6 +218,8 @@ class Bench:
                 self.policyd_like("threads", p2, rnd, conns, limit="high")
             elif group == "users":
                 self.memory_row(p3, rnd, s["users"])
+            elif group == "stages":
+                self.stage_rows(p3, rnd)
             elif group == "open":
                 self.open_loop(p1, rnd)
             elif group == "idle":
@@ -238,6 +249,17 @@ class Bench:
                    bytes_per_active_user=(after - base) / active,
                    bytes_per_active_user_counters=(counters_only - base) / active)
         return self.record("users", system, rnd, res, conns=64, users=users, limit="high")
+
+    def stage_rows(self, system, rnd):
+        """Redis CPU per request of each stage through policyd (64 connections, 3 limits, the
+        full ACL path, 1,000 users): END-OF-MESSAGE only (each message one END-OF-MESSAGE),
+        then RCPT only on the counters that run left (as in the mixed workload, the RCPT
+        pre-checks see counted messages). Rows of group "stages", limit "eom" and "rcpt"."""
+        system.reset(1000)
+        for stage, ratio in (("eom", 1), ("rcpt", 0)):
+            res = self.measured(system, lambda: self.load(system.target, 64, 1000,
+                                                          eom_ratio=ratio))
+            self.record("stages", system, rnd, res, conns=64, users=1000, limit=stage)
 
     def open_loop(self, system, rnd):
         self.policyd_like("open", system, rnd, self.cfg["open_conns"], rate=self.cfg["open_rate"],
