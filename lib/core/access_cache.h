@@ -1,7 +1,8 @@
 // The access cache of one event loop (issue 16): what access_facts.lua (decide.lua's sections
 // 1-3, read only) answered for a (subject, sender tag, sender domain, client address), so
 // that a request whose access is a plain pass asks Redis for the windows only (decide.lua's
-// fast path, ARGV[33] = '1' and these facts in ARGV[34...]).
+// fast path, ARGV[33] = '1' and these facts in ARGV[34...]), and policyd answers a RCPT
+// pre-check with plain reads of its windows (lib/core/rcpt_precheck.h).
 //
 // What keeps it truthful (the owner, lib/store/local_refusals, wires these up): Clear() on
 // any invalidation of users, accounts, domains, grants or blocks, on FLUSHALL, on a config
@@ -20,22 +21,34 @@
 
 namespace policyd {
 
-// access_facts.lua's answer.
-struct AccessFacts {
-  bool full = true;        // the request needs decide's full path (block, refusal, unknown user)
-  std::string plan;        // the resolved plan name
-  std::string account;     // '' none
-  std::string user_quota;  // the user's 'quota' field, '' none
-  std::string account_quota;                                   // '' none
-  std::vector<std::pair<std::string, std::string>> overrides;  // the user's 'limit:...' fields
+// One of a request's resolved limits (Lua's effective_limits: the plan's limit, or the user's
+// override of it). metric and window_s are the limit's window suffix in pd:rate: as written.
+struct ResolvedLimit {
+  std::string subject;   // user, sender, ip, account (another word: a limit no request has)
+  std::string metric;    // messages, recipients, bytes
+  std::string window_s;  // digits
+  double max = 0;
 };
 
-// The reply { 'full' } or { 'pass', plan, account, user quota, account quota, field, value,
-// ... } as AccessFacts; nullopt when malformed.
+// access_facts.lua's answer.
+struct AccessFacts {
+  bool full = true;  // the request needs decide's full path (block, refusal, unknown user)
+  std::string limits_text;  // _access.lua format_limits: 'SUBJECT:METRIC:WINDOW_S:MAX,...'
+  std::vector<ResolvedLimit> limits;  // limits_text parsed
+  std::string account;                // '' none
+  std::string user_quota;             // the user's 'quota' field, '' none
+  std::string account_quota;          // '' none
+};
+
+// format_limits' text ('' = no limits) as ResolvedLimits; nullopt when malformed.
+std::optional<std::vector<ResolvedLimit>> ParseResolvedLimits(std::string_view text);
+
+// The reply { 'full' } or { 'pass', resolved limits, account, user quota, account quota } as
+// AccessFacts; nullopt when malformed.
 std::optional<AccessFacts> ParseAccessFacts(const std::vector<std::string>& reply);
 
-// decide.lua's ARGV[33...] for a pass: '1', plan, account, user quota, account quota, then
-// the override pairs. REQUIRES: !facts.full.
+// decide.lua's ARGV[33...] for a pass: '1', resolved limits, account, user quota, account
+// quota. REQUIRES: !facts.full.
 void AppendFastPathArgs(const AccessFacts& facts, std::vector<std::string>* args);
 
 // The cache key: subject, sender tag, sender domain and client address (as 32 hex digits),
