@@ -5,6 +5,10 @@
 // path (the windows only); a miss takes the full path at once and, pipelined behind it, one
 // access_facts call fills the cache (so a miss costs no extra round trip). Explain mode
 // always takes the full path.
+// A RCPT pre-check (count_at = "eom") that the access cache passes, with no quota, is answered
+// without a script (lib/core/rcpt_precheck.h): one EXISTS of the block keys and one HMGET of
+// window totals per subject, pipelined on the decision connection; decide.lua runs only when
+// they do not show room (a block key, a full window, an error reply).
 #pragma once
 
 #include <functional>
@@ -15,6 +19,7 @@
 #include "core/config.h"
 #include "core/decide_args.h"
 #include "core/policy_request.h"
+#include "core/rcpt_precheck.h"
 #include "core/result.h"
 #include "core/verdict.h"
 #include "store/local_refusals.h"
@@ -27,7 +32,7 @@ class PolicyStore {
  public:
   using Callback = std::function<void(Result<Verdict>)>;
 
-  explicit PolicyStore(RedisClient* client) : scripts_(client) {}
+  explicit PolicyStore(RedisClient* client) : client_(client), scripts_(client) {}
 
   // Decides one request under config (a snapshot the caller keeps alive until callback).
   // callback runs exactly once, possibly before Decide returns (Redis not connected).
@@ -46,9 +51,16 @@ class PolicyStore {
     AbuseSpecs abuse;
   };
   const Specs& SpecsFor(const std::shared_ptr<const Config>& config);
+  // Runs decide.lua with args and hands its verdict (for user) to callback.
+  void RunDecide(std::vector<std::string> args, std::string user, uint64_t timeout_ms,
+                 Callback callback);
+  // The pre-check's reads; decide.lua (args: with the fast path's) when they show no room.
+  void Precheck(RcptPrecheck precheck, std::vector<std::string> args, std::string user,
+                uint64_t timeout_ms, Callback callback);
   // Asks access_facts for key's facts (decide's ARGV 1-31 in args) unless already asked.
   void Fill(const std::string& key, std::vector<std::string> args, uint64_t timeout_ms);
 
+  RedisClient* client_;
   ScriptRunner scripts_;
   const Config* specs_config_ = nullptr;
   std::shared_ptr<const Config> specs_hold_;
