@@ -18,12 +18,11 @@ const PolicyStore::Specs& PolicyStore::SpecsFor(const std::shared_ptr<const Conf
 }
 
 void PolicyStore::Decide(std::shared_ptr<const Config> config, const PolicyRequest& request,
-                         Callback callback, const DecideOptions& base_options) {
+                         Callback callback, DecideOptions options) {
   if (std::optional<Verdict> local = DecideLocally(request, *config)) {
     local->user = request.SaslUsername();
     return callback(std::move(*local));
   }
-  DecideOptions options = base_options;
   options.report_id = NewReportId();
   const Specs& specs = SpecsFor(config);
   std::vector<std::string> args =

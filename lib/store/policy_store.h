@@ -39,7 +39,7 @@ class PolicyStore {
   // Errors: kUnavailable, kTimeout (after [server] request_timeout), kInternal (script error).
   // options: explain mode (no writes, facts in Verdict::facts) and an injected clock.
   void Decide(std::shared_ptr<const Config> config, const PolicyRequest& request,
-              Callback callback, const DecideOptions& options = {});
+              Callback callback, DecideOptions options = {});
 
   ScriptRunner& scripts() { return scripts_; }
   // The loop's caches (access cache for the fast path); null (policyctl): always the full path.

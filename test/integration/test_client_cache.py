@@ -690,6 +690,24 @@ class RcptPrecheckTest(unittest.TestCase):
         self.assertEqual(self.redis.cmd("EXISTS", "pd:block:{user:pb}"), 1)
         self.assertEqual(kind(self.a.ask(rcpt("pb"))), "block")
 
+    def test_a_stalled_redis_gives_the_script_paths_failure_reply(self):
+        seed_user(self.redis, "ps", "acme")
+        seed_user(self.redis, "ps2", "acme")
+        self.warm(self.a, "ps")
+        self.redis.pause()
+        try:
+            self.a.send(rcpt("ps"))    # a cached pass: the pre-check's reads
+            self.b.send(rcpt("ps2"))   # nobody's cache knows ps2: decide.lua
+            cached, full = self.a.read_reply(), self.b.read_reply()
+        finally:
+            self.redis.resume()
+        self.assertNotEqual(kind(cached), "dunno")
+        self.assertEqual(cached, full)
+        # Both connections were dropped as stalled; later decisions work again.
+        for p in self.fleet.procs:
+            p.wait_redis_ready()
+        wait_for(lambda: kind(self.a.ask(rcpt("ps"))) == "dunno", timeout=5, what="a decision")
+
     def test_a_user_with_a_quota_takes_the_script(self):
         seed_user(self.redis, "pq", "acme")
         self.redis.cmd("HSET", "pd:user:{user:pq}", "quota", "100")
