@@ -95,7 +95,7 @@ def main():
         facts = env.redis.cmd("EVAL", facts_script, "0", *one[:31])
         if facts[0] != "pass":
             raise RuntimeError(f"access_facts answered {facts}: not a plain pass")
-        _, limits_text, account, user_quota, account_quota = facts
+        _, limits_text, account, user_quota, account_quota, _ = facts
         fast = list(rcpt) + ["1", limits_text, account, user_quota, account_quota]
         print(f"redis-benchmark -c {CLIENTS} -n {CALLS} -r {USERS}, RCPT pre-check "
               f"(resolved limits '{limits_text}'): Redis µs per RCPT")

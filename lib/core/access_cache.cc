@@ -54,8 +54,21 @@ std::optional<std::vector<ResolvedLimit>> ParseResolvedLimits(std::string_view t
 }
 
 std::optional<AccessFacts> ParseAccessFacts(const std::vector<std::string>& reply) {
-  if (reply.size() == 1 && reply[0] == "full") return AccessFacts{};
-  if (reply.size() != 5 || reply[0] != "pass") return std::nullopt;
+  auto flag = [](const std::string& v) -> std::optional<bool> {
+    if (v == "1") return true;
+    if (v == "0") return false;
+    return std::nullopt;
+  };
+  if (reply.size() == 2 && reply[0] == "full") {
+    std::optional<bool> per_client = flag(reply[1]);
+    if (!per_client) return std::nullopt;
+    AccessFacts f;
+    f.per_client = *per_client;
+    return f;
+  }
+  if (reply.size() != 6 || reply[0] != "pass") return std::nullopt;
+  std::optional<bool> per_client = flag(reply[5]);
+  if (!per_client) return std::nullopt;
   std::optional<std::vector<ResolvedLimit>> limits = ParseResolvedLimits(reply[1]);
   if (!limits) return std::nullopt;
   AccessFacts f;
@@ -65,6 +78,7 @@ std::optional<AccessFacts> ParseAccessFacts(const std::vector<std::string>& repl
   f.account = reply[2];
   f.user_quota = reply[3];
   f.account_quota = reply[4];
+  f.per_client = *per_client;
   return f;
 }
 
@@ -86,6 +100,12 @@ std::string AccessKey(std::string_view subject, std::string_view sender_tag,
   k.append(domain).push_back('\0');
   k.append(client_hex);
   return k;
+}
+
+AccessFacts AnyClientMarker() {
+  AccessFacts f;
+  f.per_client = true;
+  return f;
 }
 
 const AccessFacts* AccessCache::Find(const std::string& key) const {

@@ -38,13 +38,16 @@ struct AccessFacts {
   std::string account;                // '' none
   std::string user_quota;             // the user's 'quota' field, '' none
   std::string account_quota;          // '' none
+  // The user has an IP allow-list: these facts hold for the request's client address only.
+  // Otherwise they hold for every client, and are kept under the key without one.
+  bool per_client = false;
 };
 
 // format_limits' text ('' = no limits) as ResolvedLimits; nullopt when malformed.
 std::optional<std::vector<ResolvedLimit>> ParseResolvedLimits(std::string_view text);
 
-// The reply { 'full' } or { 'pass', resolved limits, account, user quota, account quota } as
-// AccessFacts; nullopt when malformed.
+// The reply { 'full', per client } or { 'pass', resolved limits, account, user quota, account
+// quota, per client } (per client '1' or '0') as AccessFacts; nullopt when malformed.
 std::optional<AccessFacts> ParseAccessFacts(const std::vector<std::string>& reply);
 
 // decide.lua's ARGV[33...] for a pass: '1', resolved limits, account, user quota, account
@@ -52,9 +55,16 @@ std::optional<AccessFacts> ParseAccessFacts(const std::vector<std::string>& repl
 void AppendFastPathArgs(const AccessFacts& facts, std::vector<std::string>* args);
 
 // The cache key: subject, sender tag, sender domain and client address (as 32 hex digits),
-// everything sections 1-3 read from a request.
+// everything sections 1-3 read from a request. Facts that hold for every client (most users
+// have no IP allow-list) are kept under kAnyClient instead of an address, so a user sending
+// from many addresses needs one fill; for a user with an allow-list that key holds a marker
+// (AnyClientMarker) that says to look under the request's address.
 std::string AccessKey(std::string_view subject, std::string_view sender_tag,
                       std::string_view domain, std::string_view client_hex);
+inline constexpr std::string_view kAnyClient = "any";  // never 32 hex digits nor ''
+// Under the kAnyClient key of a user with an IP allow-list: full (never used as facts) and
+// per_client (look under the address).
+AccessFacts AnyClientMarker();
 
 class AccessCache {
  public:

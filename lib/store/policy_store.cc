@@ -28,12 +28,21 @@ void PolicyStore::Decide(std::shared_ptr<const Config> config, const PolicyReque
   std::vector<std::string> args =
       BuildDecideArgs(request, *config, options, specs.plans, specs.abuse);
   uint64_t timeout = config->server.request_timeout_ms;
-  std::string fill_key;
+  std::string fill_key, any_key, client_key;
   if (caches_ != nullptr && options.mode == DecideMode::kDecide &&
       caches_->AccessUsable(*config)) {
-    std::string key = AccessKey(args[kArgSubject], args[kArgSenderTag], args[kArgDomain],
-                                args[kArgClientHex]);
-    if (const AccessFacts* facts = caches_->access().Find(key)) {
+    // Most users' facts hold for every client address: one entry however many addresses
+    // they send from; a user with an IP allow-list has a marker there and entries per address.
+    any_key = AccessKey(args[kArgSubject], args[kArgSenderTag], args[kArgDomain], kAnyClient);
+    client_key = AccessKey(args[kArgSubject], args[kArgSenderTag], args[kArgDomain],
+                           args[kArgClientHex]);
+    const std::string* key = &any_key;
+    const AccessFacts* facts = caches_->access().Find(any_key);
+    if (facts != nullptr && facts->per_client) {
+      key = &client_key;
+      facts = caches_->access().Find(client_key);
+    }
+    if (facts != nullptr) {
       if (!facts->full) {
         ++caches_->mutable_counters().access_hits;
         std::optional<RcptPrecheck> precheck = PlanRcptPrecheck(*facts, args);
@@ -43,15 +52,18 @@ void PolicyStore::Decide(std::shared_ptr<const Config> config, const PolicyReque
                           std::string(request.SaslUsername()), timeout, std::move(callback));
         }
       }
-    } else if (filling_.size() < kMaxFillsInFlight && !filling_.count(key)) {
-      fill_key = std::move(key);
+    } else if (filling_.size() < kMaxFillsInFlight && !filling_.count(*key)) {
+      fill_key = *key;
     }
   }
   std::vector<std::string> fill_args;
   if (!fill_key.empty()) fill_args.assign(args.begin(), args.begin() + 31);  // ARGV 1-31
   RunDecide(std::move(args), std::string(request.SaslUsername()), timeout, std::move(callback));
   // Behind the decision on the same connection: the decision's latency is unchanged.
-  if (!fill_key.empty()) Fill(fill_key, std::move(fill_args), timeout);
+  if (!fill_key.empty()) {
+    Fill(std::move(fill_key), std::move(any_key), std::move(client_key), std::move(fill_args),
+         timeout);
+  }
 }
 
 void PolicyStore::RunDecide(std::vector<std::string> args, std::string user,
@@ -143,20 +155,28 @@ void PolicyStore::Precheck(RcptPrecheck precheck, std::vector<std::string> args,
   }
 }
 
-void PolicyStore::Fill(const std::string& key, std::vector<std::string> args,
-                       uint64_t timeout_ms) {
-  filling_.insert(key);
+void PolicyStore::Fill(std::string filling, std::string any_key, std::string client_key,
+                       std::vector<std::string> args, uint64_t timeout_ms) {
+  filling_.insert(filling);
   uint64_t generation = caches_->access().generation();
   scripts_.Run("access_facts", std::move(args), timeout_ms,
-               [this, key, generation](Result<RedisValue> reply) {
-                 filling_.erase(key);
+               [this, filling, any_key = std::move(any_key), client_key = std::move(client_key),
+                generation](Result<RedisValue> reply) {
+                 filling_.erase(filling);
                  if (!reply.ok() || caches_ == nullptr) return;
                  std::vector<std::string> fields;
                  for (const RedisValue& v : reply->elements) fields.push_back(v.AsString());
                  std::optional<AccessFacts> facts = ParseAccessFacts(fields);
-                 if (facts && caches_->access().Store(key, std::move(*facts), generation)) {
-                   ++caches_->mutable_counters().access_fills;
+                 if (!facts) return;
+                 AccessCache& cache = caches_->access();
+                 bool stored;
+                 if (facts->per_client) {
+                   stored = cache.Store(any_key, AnyClientMarker(), generation) &&
+                            cache.Store(client_key, std::move(*facts), generation);
+                 } else {
+                   stored = cache.Store(any_key, std::move(*facts), generation);
                  }
+                 if (stored) ++caches_->mutable_counters().access_fills;
                });
 }
 

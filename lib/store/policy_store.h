@@ -1,10 +1,10 @@
 // Where decisions meet Redis: one decide.lua call per request (DESIGN §3), its reply turned
 // into a Verdict. The only code that sends the decision script.
-// With the loop's access cache (issue 16): a request whose (subject, sender tag, domain,
-// client) the cache knows to pass blocks, user, IP allow-list and ACL takes decide's fast
-// path (the windows only); a miss takes the full path at once and, pipelined behind it, one
-// access_facts call fills the cache (so a miss costs no extra round trip). Explain mode
-// always takes the full path.
+// With the loop's access cache (issue 16): a request whose (subject, sender tag, domain, and
+// the client address for users with an IP allow-list) the cache knows to pass blocks, user,
+// IP allow-list and ACL takes decide's fast path (the windows only); a miss takes the full
+// path at once and, pipelined behind it, one access_facts call fills the cache (so a miss
+// costs no extra round trip). Explain mode always takes the full path.
 // A RCPT pre-check (count_at = "eom") that the access cache passes, with no quota, is answered
 // without a script (lib/core/rcpt_precheck.h): one EXISTS of the block keys and one HMGET of
 // window totals per subject, pipelined on the decision connection; decide.lua runs only when
@@ -57,8 +57,11 @@ class PolicyStore {
   // The pre-check's reads; decide.lua (args: with the fast path's) when they show no room.
   void Precheck(RcptPrecheck precheck, std::vector<std::string> args, std::string user,
                 uint64_t timeout_ms, Callback callback);
-  // Asks access_facts for key's facts (decide's ARGV 1-31 in args) unless already asked.
-  void Fill(const std::string& key, std::vector<std::string> args, uint64_t timeout_ms);
+  // Asks access_facts for a request's facts (decide's ARGV 1-31 in args): kept under any_key,
+  // or for a user with an IP allow-list under client_key with a marker under any_key.
+  // filling: the key looked up (in filling_ while the call is in flight).
+  void Fill(std::string filling, std::string any_key, std::string client_key,
+            std::vector<std::string> args, uint64_t timeout_ms);
 
   RedisClient* client_;
   ScriptRunner scripts_;

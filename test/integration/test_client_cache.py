@@ -54,6 +54,8 @@ def kind(reply):
         return "block"
     if "[ACL]" in reply:
         return "acl"
+    if "[IP]" in reply:
+        return "ip"
     return reply.lower()
 
 
@@ -656,14 +658,15 @@ class RcptPrecheckTest(unittest.TestCase):
         script = prechecks(self.fleet, "script")
         got = self.a.ask(rcpt("pf"))
         self.assertEqual(prechecks(self.fleet, "script"), script + 1)
-        # decide.lua's refusal, as the full path gives it (instance b has no access facts
-        # for this request's client key yet: it takes the full path).
-        full = self.fleet.procs[1].client()
-        want = full.ask(request_bytes(protocol_state="RCPT", sasl_username="pf",
-                                      sender="pf@example.com", recipient="r@dest.example",
-                                      client_address="192.0.2.10", client_port=1,
-                                      instance="pf.full"))
-        full.close()
+        # decide.lua's refusal, as the full path gives it (no cache has facts for this
+        # sender yet, so b takes the full path).
+        fills = access_metric(self.fleet, "fills")
+        want = self.b.ask(request_bytes(protocol_state="RCPT", sasl_username="pf",
+                                        sender="pf.other@example.com", recipient="r@dest.example",
+                                        client_address="192.0.2.9", client_port=1,
+                                        instance="pf.full"))
+        wait_for(lambda: access_metric(self.fleet, "fills") > fills, timeout=5,
+                 what="the full path's fill")
         self.assertEqual(kind(got), "rate")
         self.assertEqual(got, want)
 
@@ -707,6 +710,33 @@ class RcptPrecheckTest(unittest.TestCase):
         for p in self.fleet.procs:
             p.wait_redis_ready()
         wait_for(lambda: kind(self.a.ask(rcpt("ps"))) == "dunno", timeout=5, what="a decision")
+
+    def rcpt_from(self, client, user, address):
+        COUNTER[0] += 1
+        i = COUNTER[0]
+        return kind(client.ask(request_bytes(
+            protocol_state="RCPT", sasl_username=user, sender=f"{user}@example.com",
+            recipient="r@dest.example", client_address=address, client_port=i,
+            instance=f"addr.{i}")))
+
+    def test_facts_hold_for_every_client_unless_the_user_has_an_ip_allow_list(self):
+        seed_user(self.redis, "pm", "acme")
+        self.warm(self.a, "pm")
+        fills, commands = access_metric(self.fleet, "fills"), prechecks(self.fleet, "commands")
+        # Ten more client addresses: no fill, all answered from the one entry.
+        for i in range(10):
+            self.assertEqual(self.rcpt_from(self.a, "pm", f"198.51.100.{i + 1}"), "dunno")
+        self.assertEqual(access_metric(self.fleet, "fills"), fills)
+        self.assertEqual(prechecks(self.fleet, "commands"), commands + 10)
+
+        # A user whose allow-list admits 192.0.2.9 only: each address has its own facts.
+        seed_user(self.redis, "pi", "acme")
+        self.redis.cmd("HSET", "pd:user:{user:pi}", "ip_allow", "192.0.2.9/32",
+                       "ip_allow_match", "00000000000000000000ffffc0000209/128")
+        self.warm(self.a, "pi")  # from 192.0.2.9: a pass, cached for that address
+        for _ in range(3):
+            self.assertEqual(self.rcpt_from(self.a, "pi", "192.0.2.10"), "ip")
+            self.assertEqual(self.rcpt_from(self.a, "pi", "192.0.2.9"), "dunno")
 
     def test_a_user_with_a_quota_takes_the_script(self):
         seed_user(self.redis, "pq", "acme")

@@ -18,12 +18,17 @@ AccessFacts Pass(std::string account = "acme") {
 }
 
 TEST_CASE("access_facts replies parse: full, pass with resolved limits, malformed") {
-  std::optional<AccessFacts> full = ParseAccessFacts({"full"});
+  std::optional<AccessFacts> full = ParseAccessFacts({"full", "0"});
   REQUIRE(full);
   CHECK(full->full);
+  CHECK_FALSE(full->per_client);
+  std::optional<AccessFacts> full_here = ParseAccessFacts({"full", "1"});
+  REQUIRE(full_here);
+  CHECK(full_here->full);
+  CHECK(full_here->per_client);
 
   std::optional<AccessFacts> pass = ParseAccessFacts(
-      {"pass", "user:messages:3600:7,ip:bytes:60:1.5e+09", "acme", "500", "10000"});
+      {"pass", "user:messages:3600:7,ip:bytes:60:1.5e+09", "acme", "500", "10000", "1"});
   REQUIRE(pass);
   CHECK_FALSE(pass->full);
   CHECK(pass->limits_text == "user:messages:3600:7,ip:bytes:60:1.5e+09");
@@ -39,15 +44,21 @@ TEST_CASE("access_facts replies parse: full, pass with resolved limits, malforme
   CHECK(pass->account == "acme");
   CHECK(pass->user_quota == "500");
   CHECK(pass->account_quota == "10000");
+  CHECK(pass->per_client);
 
-  std::optional<AccessFacts> none = ParseAccessFacts({"pass", "", "", "", ""});
+  std::optional<AccessFacts> none = ParseAccessFacts({"pass", "", "", "", "", "0"});
   REQUIRE(none);
   CHECK(none->limits.empty());
+  CHECK_FALSE(none->per_client);
 
   CHECK_FALSE(ParseAccessFacts({}));
   CHECK_FALSE(ParseAccessFacts({"pass", "", "acme"}));
+  CHECK_FALSE(ParseAccessFacts({"full"}));
+  CHECK_FALSE(ParseAccessFacts({"full", "yes"}));
+  CHECK_FALSE(ParseAccessFacts({"pass", "user:messages:3600:7", "acme", "", ""}));
   CHECK_FALSE(ParseAccessFacts({"pass", "user:messages:3600:7", "acme", "", "", "x"}));
-  CHECK_FALSE(ParseAccessFacts({"pass", "user:messages:3600", "acme", "", ""}));
+  CHECK_FALSE(ParseAccessFacts({"pass", "user:messages:3600:7", "acme", "", "", "0", "0"}));
+  CHECK_FALSE(ParseAccessFacts({"pass", "user:messages:3600", "acme", "", "", "0"}));
   CHECK_FALSE(ParseAccessFacts({"block"}));
 }
 
@@ -76,6 +87,15 @@ TEST_CASE("the fast path's ARGV[33...] are '1', resolved limits, account, quotas
   CHECK(args[34] == "acme");
   CHECK(args[35] == "");
   CHECK(args[36] == "10000");
+}
+
+TEST_CASE("a user with an IP allow-list: a marker under the any-client key, never facts") {
+  AccessFacts marker = AnyClientMarker();
+  CHECK(marker.full);
+  CHECK(marker.per_client);
+  CHECK(AccessKey("user:a", "sender:a@x", "x", kAnyClient) !=
+        AccessKey("user:a", "sender:a@x", "x", ""));
+  CHECK(kAnyClient.size() != 32);
 }
 
 TEST_CASE("access keys differ in every part and cannot run into each other") {

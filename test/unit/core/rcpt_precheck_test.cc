@@ -30,7 +30,7 @@ std::vector<std::string> Args(std::string subject, std::string sender_tag,
 }
 
 AccessFacts Pass(std::string limits, std::string account = "acme") {
-  std::optional<AccessFacts> f = ParseAccessFacts({"pass", limits, account, "", ""});
+  std::optional<AccessFacts> f = ParseAccessFacts({"pass", limits, account, "", "", "0"});
   REQUIRE(f);
   return *f;
 }
