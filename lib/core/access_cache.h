@@ -1,7 +1,8 @@
 // The access cache of one event loop (issue 16): what access_facts.lua (decide.lua's sections
 // 1-3, read only) answered for a (subject, sender tag, sender domain, client address), so
 // that a request whose access is a plain pass asks Redis for the windows only (decide.lua's
-// fast path, ARGV[33] = '1' and these facts in ARGV[34...]).
+// fast path, ARGV[33] = '1' and these facts in ARGV[34...]), and policyd answers a RCPT
+// pre-check with plain reads of its windows (lib/core/rcpt_precheck.h).
 //
 // What keeps it truthful (the owner, lib/store/local_refusals, wires these up): Clear() on
 // any invalidation of users, accounts, domains, grants or blocks, on FLUSHALL, on a config
@@ -20,28 +21,50 @@
 
 namespace policyd {
 
-// access_facts.lua's answer.
-struct AccessFacts {
-  bool full = true;        // the request needs decide's full path (block, refusal, unknown user)
-  std::string plan;        // the resolved plan name
-  std::string account;     // '' none
-  std::string user_quota;  // the user's 'quota' field, '' none
-  std::string account_quota;                                   // '' none
-  std::vector<std::pair<std::string, std::string>> overrides;  // the user's 'limit:...' fields
+// One of a request's resolved limits (Lua's effective_limits: the plan's limit, or the user's
+// override of it). metric and window_s are the limit's window suffix in pd:rate: as written.
+struct ResolvedLimit {
+  std::string subject;   // user, sender, ip, account (another word: a limit no request has)
+  std::string metric;    // messages, recipients, bytes
+  std::string window_s;  // digits
+  double max = 0;
 };
 
-// The reply { 'full' } or { 'pass', plan, account, user quota, account quota, field, value,
-// ... } as AccessFacts; nullopt when malformed.
+// access_facts.lua's answer.
+struct AccessFacts {
+  bool full = true;  // the request needs decide's full path (block, refusal, unknown user)
+  std::string limits_text;  // _access.lua format_limits: 'SUBJECT:METRIC:WINDOW_S:MAX,...'
+  std::vector<ResolvedLimit> limits;  // limits_text parsed
+  std::string account;                // '' none
+  std::string user_quota;             // the user's 'quota' field, '' none
+  std::string account_quota;          // '' none
+  // The user has an IP allow-list: these facts hold for the request's client address only.
+  // Otherwise they hold for every client, and are kept under the key without one.
+  bool per_client = false;
+};
+
+// format_limits' text ('' = no limits) as ResolvedLimits; nullopt when malformed.
+std::optional<std::vector<ResolvedLimit>> ParseResolvedLimits(std::string_view text);
+
+// The reply { 'full', per client } or { 'pass', resolved limits, account, user quota, account
+// quota, per client } (per client '1' or '0') as AccessFacts; nullopt when malformed.
 std::optional<AccessFacts> ParseAccessFacts(const std::vector<std::string>& reply);
 
-// decide.lua's ARGV[33...] for a pass: '1', plan, account, user quota, account quota, then
-// the override pairs. REQUIRES: !facts.full.
+// decide.lua's ARGV[33...] for a pass: '1', resolved limits, account, user quota, account
+// quota. REQUIRES: !facts.full.
 void AppendFastPathArgs(const AccessFacts& facts, std::vector<std::string>* args);
 
 // The cache key: subject, sender tag, sender domain and client address (as 32 hex digits),
-// everything sections 1-3 read from a request.
+// everything sections 1-3 read from a request. Facts that hold for every client (most users
+// have no IP allow-list) are kept under kAnyClient instead of an address, so a user sending
+// from many addresses needs one fill; for a user with an allow-list that key holds a marker
+// (AnyClientMarker) that says to look under the request's address.
 std::string AccessKey(std::string_view subject, std::string_view sender_tag,
                       std::string_view domain, std::string_view client_hex);
+inline constexpr std::string_view kAnyClient = "any";  // never 32 hex digits nor ''
+// Under the kAnyClient key of a user with an IP allow-list: full (never used as facts) and
+// per_client (look under the address).
+AccessFacts AnyClientMarker();
 
 class AccessCache {
  public:

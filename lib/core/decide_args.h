@@ -47,11 +47,14 @@ AbuseSpecs AbuseSpec(const Config& config);
 // ARGV for decide.lua, ARGV[1] to ARGV[32]. plans_spec and abuse_spec come from
 // PlansSpec/AbuseSpec of the same config. REQUIRES: !DecideLocally(request, config).
 // The fast path (issue 16) appends ARGV[33...] (lib/core/access_cache.h AppendFastPathArgs):
-// ARGV[33] '1', ARGV[34] the resolved plan name, ARGV[35] the account ('' none), ARGV[36] the
-// user's quota field ('' none), ARGV[37] the account's quota ('' none), ARGV[38...] the
-// user's 'limit:...' override fields as field, value pairs. Without them: the full path.
+// ARGV[33] '1', ARGV[34] the resolved limits, ARGV[35] the account ('' none), ARGV[36] the
+// user's quota field ('' none), ARGV[37] the account's quota ('' none). Without them: the
+// full path.
 // Indexes (0-based) of the request's access key parts in what this returns:
 constexpr std::size_t kArgSubject = 5, kArgSenderTag = 6, kArgDomain = 7, kArgClientHex = 29;
+// and of what the RCPT pre-check reads (lib/core/rcpt_precheck.h):
+constexpr std::size_t kArgMode = 0, kArgPrefix = 2, kArgStage = 3, kArgCountAt = 4,
+                      kArgIpTag = 8, kArgSize = 11;
 constexpr std::size_t kDecideArgsCount = 32;
 std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Config& config,
                                          const DecideOptions& options,

@@ -73,6 +73,7 @@ void MergeMetrics(Metrics& into, const Metrics& from) {
   into.access_cache_hits += from.access_cache_hits;
   into.access_cache_fills += from.access_cache_fills;
   into.access_cache_clears += from.access_cache_clears;
+  for (const auto& [k, n] : from.rcpt_prechecks) into.rcpt_prechecks[k] += n;
   for (const auto& [k, n] : from.webhook_deliveries) into.webhook_deliveries[k] += n;
 }
 
@@ -151,6 +152,12 @@ std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
   Single(out, "policyd_access_cache_clears_total", "counter",
          "Times a non-empty access cache was emptied (invalidation, lost connection, reload).",
          m.access_cache_clears);
+  Header(out, "policyd_rcpt_prechecks_total", "counter",
+         "RCPT pre-checks of access-cache passes, by path: commands (plain reads, no script) "
+         "or script (decide.lua: a block, a full window, an error reply).");
+  for (const auto& [path, n] : m.rcpt_prechecks) {
+    out += fmt::format("policyd_rcpt_prechecks_total{{path=\"{}\"}} {}\n", Label(path), n);
+  }
   Header(out, "policyd_webhook_deliveries_total", "counter",
          "Webhook delivery attempts, by endpoint and outcome (delivered, retried, failed).");
   for (const auto& [key, n] : m.webhook_deliveries) {

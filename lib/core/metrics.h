@@ -41,6 +41,8 @@ struct Metrics {
   uint64_t access_cache_hits = 0;    // decisions that skipped blocks/user/IP/ACL in Redis
   uint64_t access_cache_fills = 0;   // access_facts answers stored
   uint64_t access_cache_clears = 0;  // a non-empty access cache emptied
+  // RCPT pre-checks of cached passes by path: "commands" (no script), "script" (decide.lua).
+  std::map<std::string, uint64_t> rcpt_prechecks;
   // Webhook delivery attempts (issue 20): (endpoint, "delivered" | "retried" | "failed").
   std::map<std::pair<std::string, std::string>, uint64_t> webhook_deliveries;
 

@@ -65,7 +65,7 @@ void Server::Decide(const std::shared_ptr<const Config>& config, const PolicyReq
     if (verdict.ok()) context_->refusals()->Learn(ticket, *verdict);
     if (Connection* c = Find(conn_id)) c->OnDecided(seq, std::move(verdict));
   };
-  context_->store()->Decide(config, request, std::move(done), options);
+  context_->store()->Decide(config, request, std::move(done), std::move(options));
 }
 
 void Server::RecordDecision(const PolicyRequest& request, const Verdict& verdict,

@@ -60,6 +60,10 @@ class LocalRefusals {
     std::atomic<uint64_t> access_hits{0};    // decisions that took the fast path
     std::atomic<uint64_t> access_fills{0};   // access_facts answers stored
     std::atomic<uint64_t> access_clears{0};  // a non-empty access cache emptied
+    // RCPT pre-checks of cached passes (core/rcpt_precheck.h): answered by plain reads, or
+    // handed to decide.lua (a block key, a window without room, an error reply).
+    std::atomic<uint64_t> rcpt_prechecks_commands{0};
+    std::atomic<uint64_t> rcpt_prechecks_script{0};
   };
 
   // decision: the loop's decision client (outlives this); config: read at each flush.

@@ -53,6 +53,8 @@ Metrics LoopContext::MetricsSnapshot() {
     m.access_cache_hits = c.access_hits;
     m.access_cache_fills = c.access_fills;
     m.access_cache_clears = c.access_clears;
+    m.rcpt_prechecks["commands"] = c.rcpt_prechecks_commands;
+    m.rcpt_prechecks["script"] = c.rcpt_prechecks_script;
   }
   return m;
 }

@@ -54,6 +54,8 @@ def kind(reply):
         return "block"
     if "[ACL]" in reply:
         return "acl"
+    if "[IP]" in reply:
+        return "ip"
     return reply.lower()
 
 
@@ -479,14 +481,17 @@ class AccessCacheFreshnessTest(unittest.TestCase):
                                 commands.cmd(*c)
                     commands.close()
                     hits = access_metric(fleet, "hits")
+                    scriptless = prechecks(fleet, "commands")
                     for c in clients:
                         c.close()
                 worst, med = max(stale), statistics.median(stale)
                 print(f"\naccess cache: worst {worst * 1000:.2f} ms, median {med * 1000:.2f} ms "
                       f"over {n} changes (latest stale answer after a change, 4 instances); "
                       f"{sum(1 for s in stale if s > 0)} changes saw a stale answer; "
-                      f"{hits} fast-path decisions", flush=True)
+                      f"{hits} fast-path decisions, {scriptless} RCPTs without a script",
+                      flush=True)
                 self.assertGreater(hits, 0, "the access cache was never used")
+                self.assertGreater(scriptless, 0, "no RCPT pre-check took the scriptless path")
                 self.assertLess(worst, 0.050)
             finally:
                 redis.stop()
@@ -569,6 +574,184 @@ class AccessCacheRaceTest(unittest.TestCase):
                     self.assertGreater(hits, 0)
             finally:
                 redis.stop()
+
+
+def prechecks(fleet, path):
+    total = 0
+    for p in fleet.procs:
+        c = http.client.HTTPConnection("127.0.0.1", p.http_port, timeout=5)
+        try:
+            c.request("GET", "/metrics")
+            text = c.getresponse().read().decode()
+        finally:
+            c.close()
+        for line in text.splitlines():
+            if line.startswith(f'policyd_rcpt_prechecks_total{{path="{path}"}} '):
+                total += int(float(line.split()[1]))
+    return total
+
+
+def decide_calls(redis, run):
+    """How many decide.lua calls Redis ran while run() ran: every command goes to the slow log
+    (slowlog-log-slower-than 0) with its first arguments, so calls of other scripts (sweeps,
+    fills, throttle records) are not counted."""
+    redis.cmd("CONFIG", "SET", "slowlog-log-slower-than", "0")
+    redis.cmd("CONFIG", "SET", "slowlog-max-len", "10000")
+    redis.cmd("SLOWLOG", "RESET")
+    try:
+        run()
+        entries = redis.cmd("SLOWLOG", "GET", "10000")
+    finally:
+        redis.cmd("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+    return sum(1 for e in entries
+               if len(e[3]) > 1 and str(e[3][0]).upper() == "FCALL" and
+               str(e[3][1]).startswith("decide_"))
+
+
+class RcptPrecheckTest(unittest.TestCase):
+    """A RCPT pre-check of a cached pass without a quota is answered by plain reads (EXISTS of
+    the block keys, HMGET of the window totals), no script; whatever they cannot prove has room
+    goes to decide.lua, whose replies are unchanged. Two instances share a Redis."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp_ctx = TempDir()
+        cls.tmp = cls.tmp_ctx.__enter__()
+        cls.redis = RedisServer(cls.tmp)
+        cls.fleet = Fleet(cls.tmp, cls.redis, 2, events=2)
+        try:
+            cls.fleet.__enter__()
+        except Exception:
+            cls.redis.stop()
+            raise
+        cls.a, cls.b = (p.client() for p in cls.fleet.procs)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.a.close()
+        cls.b.close()
+        cls.fleet.__exit__(None, None, None)
+        cls.redis.stop()
+        cls.tmp_ctx.__exit__(None, None, None)
+
+    def warm(self, client, user):
+        """RCPTs until one is answered from the access cache's pass (the first is a miss)."""
+        before = prechecks(self.fleet, "commands")
+        wait_for(lambda: client.ask(rcpt(user)) == "DUNNO" and
+                 prechecks(self.fleet, "commands") > before, timeout=5, what="a scriptless RCPT")
+
+    def test_rcpts_with_room_run_no_script(self):
+        seed_user(self.redis, "pc", "acme")
+        self.warm(self.a, "pc")
+        before = prechecks(self.fleet, "commands")
+        replies = []
+        calls = decide_calls(self.redis, lambda: replies.extend(
+            self.a.ask(rcpt("pc")) for _ in range(20)))
+        self.assertEqual(replies, ["DUNNO"] * 20)
+        self.assertEqual(calls, 0)
+        self.assertEqual(prechecks(self.fleet, "commands"), before + 20)
+
+    def test_a_full_window_refuses_the_rcpt_as_the_script_does(self):
+        seed_user(self.redis, "pf", "acme")  # plan small: 1 message per hour
+        self.warm(self.a, "pf")
+        self.assertEqual(kind(self.b.ask(eom("pf"))), "dunno")  # counted at END-OF-MESSAGE
+        script = prechecks(self.fleet, "script")
+        got = self.a.ask(rcpt("pf"))
+        self.assertEqual(prechecks(self.fleet, "script"), script + 1)
+        # decide.lua's refusal, as the full path gives it (no cache has facts for this
+        # sender yet, so b takes the full path).
+        fills = access_metric(self.fleet, "fills")
+        want = self.b.ask(request_bytes(protocol_state="RCPT", sasl_username="pf",
+                                        sender="pf.other@example.com", recipient="r@dest.example",
+                                        client_address="192.0.2.9", client_port=1,
+                                        instance="pf.full"))
+        wait_for(lambda: access_metric(self.fleet, "fills") > fills, timeout=5,
+                 what="the full path's fill")
+        self.assertEqual(kind(got), "rate")
+        self.assertEqual(got, want)
+
+    def test_an_override_is_the_limit_the_reads_check(self):
+        seed_user(self.redis, "po", "acme")
+        self.redis.cmd("HSET", "pd:user:{user:po}", "limit:user:messages:3600", "3")
+        self.warm(self.a, "po")
+        for _ in range(2):
+            self.assertEqual(kind(self.b.ask(eom("po"))), "dunno")
+        before = prechecks(self.fleet, "commands")
+        self.assertEqual(kind(self.a.ask(rcpt("po"))), "dunno")  # 2 of 3: room
+        self.assertEqual(prechecks(self.fleet, "commands"), before + 1)
+        self.assertEqual(kind(self.b.ask(eom("po"))), "dunno")
+        self.assertEqual(kind(self.a.ask(rcpt("po"))), "rate")  # 3 of 3
+
+    def test_a_block_another_instance_created_is_in_force(self):
+        seed_user(self.redis, "pb", "acme")
+        self.warm(self.a, "pb")
+        # On b: one message counted, then two refusals: [abuse] throttle_events = 2 blocks.
+        self.assertEqual(kind(self.b.ask(eom("pb"))), "dunno")
+        for _ in range(20):
+            if kind(self.b.ask(eom("pb"))) == "block":
+                break
+        self.assertEqual(self.redis.cmd("EXISTS", "pd:block:{user:pb}"), 1)
+        self.assertEqual(kind(self.a.ask(rcpt("pb"))), "block")
+
+    def test_a_stalled_redis_gives_the_script_paths_failure_reply(self):
+        seed_user(self.redis, "ps", "acme")
+        seed_user(self.redis, "ps2", "acme")
+        self.warm(self.a, "ps")
+        self.redis.pause()
+        try:
+            self.a.send(rcpt("ps"))    # a cached pass: the pre-check's reads
+            self.b.send(rcpt("ps2"))   # nobody's cache knows ps2: decide.lua
+            cached, full = self.a.read_reply(), self.b.read_reply()
+        finally:
+            self.redis.resume()
+        self.assertNotEqual(kind(cached), "dunno")
+        self.assertEqual(cached, full)
+        # Both connections were dropped as stalled; later decisions work again.
+        for p in self.fleet.procs:
+            p.wait_redis_ready()
+        wait_for(lambda: kind(self.a.ask(rcpt("ps"))) == "dunno", timeout=5, what="a decision")
+
+    def rcpt_from(self, client, user, address):
+        COUNTER[0] += 1
+        i = COUNTER[0]
+        return kind(client.ask(request_bytes(
+            protocol_state="RCPT", sasl_username=user, sender=f"{user}@example.com",
+            recipient="r@dest.example", client_address=address, client_port=i,
+            instance=f"addr.{i}")))
+
+    def test_facts_hold_for_every_client_unless_the_user_has_an_ip_allow_list(self):
+        seed_user(self.redis, "pm", "acme")
+        self.warm(self.a, "pm")
+        fills, commands = access_metric(self.fleet, "fills"), prechecks(self.fleet, "commands")
+        # Ten more client addresses: no fill, all answered from the one entry.
+        for i in range(10):
+            self.assertEqual(self.rcpt_from(self.a, "pm", f"198.51.100.{i + 1}"), "dunno")
+        self.assertEqual(access_metric(self.fleet, "fills"), fills)
+        self.assertEqual(prechecks(self.fleet, "commands"), commands + 10)
+
+        # A user whose allow-list admits 192.0.2.9 only: each address has its own facts.
+        seed_user(self.redis, "pi", "acme")
+        self.redis.cmd("HSET", "pd:user:{user:pi}", "ip_allow", "192.0.2.9/32",
+                       "ip_allow_match", "00000000000000000000ffffc0000209/128")
+        self.warm(self.a, "pi")  # from 192.0.2.9: a pass, cached for that address
+        for _ in range(3):
+            self.assertEqual(self.rcpt_from(self.a, "pi", "192.0.2.10"), "ip")
+            self.assertEqual(self.rcpt_from(self.a, "pi", "192.0.2.9"), "dunno")
+
+    def test_a_user_with_a_quota_takes_the_script(self):
+        seed_user(self.redis, "pq", "acme")
+        self.redis.cmd("HSET", "pd:user:{user:pq}", "quota", "100")
+        wait_for(lambda: kind(self.a.ask(rcpt("pq"))) == "dunno" and
+                 access_metric(self.fleet, "hits") > 0, timeout=5, what="a cached pass")
+        self.assertEqual(kind(self.a.ask(rcpt("pq"))), "dunno")  # a fast-path decision
+        commands, script = prechecks(self.fleet, "commands"), prechecks(self.fleet, "script")
+        replies = []
+        calls = decide_calls(self.redis, lambda: replies.extend(
+            kind(self.a.ask(rcpt("pq"))) for _ in range(5)))
+        self.assertEqual(replies, ["dunno"] * 5)
+        self.assertEqual(prechecks(self.fleet, "commands"), commands)
+        self.assertEqual(prechecks(self.fleet, "script"), script)
+        self.assertEqual(calls, 5)
 
 
 if __name__ == "__main__":

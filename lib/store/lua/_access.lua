@@ -122,3 +122,33 @@ local function read_access(a)
   end
   return out
 end
+
+-- Resolved limits (issue 16): effective_limits(plan, user) -- the one implementation -- as the
+-- text access_facts.lua returns, policyd's access cache keeps (lib/core/access_cache.h) and
+-- decide.lua's fast path takes in ARGV[34]: 'SUBJECT:METRIC:WINDOW_S:MAX' entries joined by
+-- ',', in effective_limits' order (the first refused limit names the refusal). METRIC:WINDOW_S
+-- is the limit's window suffix as written (the field names of its window in pd:rate:).
+local function format_limits(limits)
+  local out = {}
+  for i, l in ipairs(limits) do
+    out[i] = l.subject .. ':' .. l.suffix .. ':' .. string.format('%.17g', l.max)
+  end
+  return table.concat(out, ',')
+end
+
+-- format_limits' text parsed back, remembered by text (as _common.lua memoize does for specs;
+-- most users share their plan's text, users with overrides have their own): at most 256 kept.
+-- Callers must not modify what it returns.
+local limits_memo, limits_memo_size = {}, 0
+local function parse_limits(text)
+  local v = limits_memo[text]
+  if v then return v end
+  if limits_memo_size >= 256 then limits_memo, limits_memo_size = {}, 0 end
+  v = {}
+  for s, m, w, mx in string.gmatch(text, '(%a+):(%a+):(%d+):([^,]+)') do
+    v[#v + 1] = { subject = s, metric = m, max = tonumber(mx) or math.huge, window = tonumber(w),
+                  suffix = m .. ':' .. w }
+  end
+  limits_memo[text], limits_memo_size = v, limits_memo_size + 1
+  return v
+end

@@ -25,10 +25,11 @@ local quota_spec = ARGV[31]  -- [quota]: 'OFFSET_MIN|reject|80,90,100' (lib/core
 -- ARGV[33]: '1' = the fast path (issue 16; lib/core/access_cache.h): policyd's access cache,
 -- filled by access_facts.lua and emptied on every change to users, accounts, domains, grants
 -- and blocks, says this request passes sections 1-3: blocks are still checked, sections 2-3
--- skipped. Then:
---   ARGV[34] the resolved plan name, ARGV[35] the account ('' none), ARGV[36] the user's
---   'quota' field ('' none), ARGV[37] the account's quota ('' none), ARGV[38...] the user's
---   'limit:SUBJECT:METRIC:WINDOW_S' override fields as field, value pairs.
+-- skipped, and no plans spec is parsed. Then (the layout is access_facts.lua's reply):
+--   ARGV[34] the request's resolved limits (_access.lua format_limits: the plan's limits with
+--   the user's overrides, 'SUBJECT:METRIC:WINDOW_S:MAX,...', '' none), ARGV[35] the account
+--   ('' none), ARGV[36] the user's 'quota' field ('' none), ARGV[37] the account's quota
+--   ('' none).
 -- Never in explain mode (explain always reads the facts itself).
 local fast = ARGV[33] == '1'
 -- Reply: { action, rule, report, domain, metric, count, max, window_s, retry_after, facts,
@@ -77,23 +78,21 @@ end
 -- 1-3. Blocks, the user/account/plan, the IP allow-list, the ACL (_access.lua read_access).
 -- The fast path (ARGV[33] = '1', policyd's access cache had a plain pass for this request)
 -- checks the blocks only (one EXISTS: a block escalation just created is in force at once)
--- and takes what sections 2-3 would have found from ARGV[34...].
-local plans = parse_plans(plans_spec)
-local user, account, plan, plan_name, acct_quota
+-- and takes what sections 2-4 would have found (the resolved limits) from ARGV[34...].
+local user, account, plan, plan_name, acct_quota, limits
 if fast and not explain then
   local tag, b = read_block(prefix, subject, sender_tag, now, facts)
   if tag then return reply('block', 'block ' .. tag .. ' reason=' .. b.reason, b.report) end
-  plan, plan_name = resolve_plan(plans, ARGV[34], default_plan)
+  limits = parse_limits(ARGV[34])
   if ARGV[35] ~= '' then account = ARGV[35] end
   user = {}
   if ARGV[36] ~= '' then user.quota = ARGV[36] end
   acct_quota = tonumber(ARGV[37])
-  for i = 38, #ARGV - 1, 2 do user[ARGV[i]] = ARGV[i + 1] end
 else
   local a = read_access({
     prefix = prefix, subject = subject, sender_tag = sender_tag, domain = domain,
     client = client, client_hex = client_hex, unknown_user = unknown_user,
-    default_plan = default_plan, plans = plans, now = now, facts = facts })
+    default_plan = default_plan, plans = parse_plans(plans_spec), now = now, facts = facts })
   user, account, plan, plan_name, acct_quota = a.user, a.account, a.plan, a.plan_name,
                                                a.acct_quota
   if a.kind == 'block' then
@@ -131,8 +130,9 @@ else
   end
 end
 
--- 4. Rate limits: the plan's, with per-user overrides (user fields 'limit:SUBJ:METRIC:SECS').
-local limits = effective_limits(plan, user)
+-- 4. Rate limits: the plan's, with per-user overrides (user fields 'limit:SUBJ:METRIC:SECS');
+-- the fast path has them resolved already (ARGV[34]).
+limits = limits or effective_limits(plan, user)
 
 local tags = { user = subject, sender = sender_tag, ip = ip_tag }
 if account then tags.account = 'account:' .. account end

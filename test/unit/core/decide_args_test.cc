@@ -152,7 +152,7 @@ TEST_CASE("decide_args: unauthenticated requests follow [policy] unauthenticated
   }
 }
 
-TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..37] (and override pairs after)") {
+TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..37]") {
   std::string lua = ReadFile(std::string(POLICYD_SOURCE_DIR) + "/lib/store/lua/decide.lua");
   REQUIRE_FALSE(lua.empty());
   std::set<int> used;
@@ -162,8 +162,7 @@ TEST_CASE("decide_args: decide.lua reads exactly ARGV[1..37] (and override pairs
     used.insert(std::stoi((*it)[1]));
   }
   std::set<int> want;
-  // 1-32 from BuildDecideArgs; 33-37 the fast path's (AppendFastPathArgs, issue 16), whose
-  // override pairs from ARGV[38] on are read in a loop.
+  // 1-32 from BuildDecideArgs; 33-37 the fast path's (AppendFastPathArgs, issue 16).
   for (int i = 1; i <= 37; ++i) want.insert(i);
   CHECK(used == want);
   CHECK(Args(TypicalRequest(), TestConfig()).size() == kDecideArgsCount);

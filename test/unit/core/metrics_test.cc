@@ -122,6 +122,7 @@ TEST_CASE("metrics: every family has HELP and TYPE lines before its samples") {
       {"policyd_access_cache_hits_total", "counter"},
       {"policyd_access_cache_fills_total", "counter"},
       {"policyd_access_cache_clears_total", "counter"},
+      {"policyd_rcpt_prechecks_total", "counter"},
       {"policyd_webhook_deliveries_total", "counter"},
       {"policyd_account_messages", "gauge"},
       {"policyd_account_complaint_rate", "gauge"},

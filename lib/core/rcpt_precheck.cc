@@ -1,0 +1,91 @@
+#include "core/rcpt_precheck.h"
+
+#include <cstdlib>
+#include <map>
+
+#include "core/decide_args.h"
+#include "core/redis_keys.h"
+
+namespace policyd {
+
+std::optional<RcptPrecheck> PlanRcptPrecheck(const AccessFacts& facts,
+                                             const std::vector<std::string>& args) {
+  if (facts.full || args.size() < kDecideArgsCount) return std::nullopt;
+  if (args[kArgMode] != "decide" || args[kArgStage] != "rcpt" || args[kArgCountAt] != "eom") {
+    return std::nullopt;
+  }
+  // decide.lua's 4b: any quota field at all takes the script (it knows what a quota is).
+  if (!facts.user_quota.empty() || !facts.account_quota.empty()) return std::nullopt;
+  const std::string& prefix = args[kArgPrefix];
+  const std::string& subject = args[kArgSubject];
+  const std::string& sender_tag = args[kArgSenderTag];
+
+  RcptPrecheck p;
+  p.domain = args[kArgDomain];
+  // _access.lua read_block: the subject, and the sender under any user.
+  p.exists = {"EXISTS", BuildKey(prefix, "block", subject)};
+  if (!sender_tag.empty() && sender_tag != subject) {
+    p.exists.push_back(BuildKey(prefix, "block", sender_tag));
+  }
+
+  // decide.lua's section 4: the subjects' tags and what a RCPT pre-check costs.
+  std::string account_tag = facts.account.empty() ? "" : "account:" + facts.account;
+  auto tag_of = [&](const std::string& s) -> const std::string* {
+    if (s == "user") return &subject;
+    if (s == "sender") return &sender_tag;
+    if (s == "ip") return &args[kArgIpTag];
+    if (s == "account") return &account_tag;
+    return nullptr;
+  };
+  double size = std::strtod(args[kArgSize].c_str(), nullptr);
+  auto cost_of = [&](const std::string& m) -> std::optional<double> {
+    if (m == "messages" || m == "recipients") return 1.0;
+    if (m == "bytes") return size;
+    return std::nullopt;
+  };
+  // An unauthenticated sender is both the user and the sender subject: one read per tag,
+  // one field per window, however many limits share it.
+  std::map<std::string, std::size_t> read_of;                          // tag -> reads index
+  std::map<std::pair<std::size_t, std::string>, std::size_t> field_of;  // (read, field) -> index
+  for (const ResolvedLimit& l : facts.limits) {
+    const std::string* tag = tag_of(l.subject);
+    std::optional<double> cost = cost_of(l.metric);
+    // As decide.lua: no tag (null sender, no account, unknown subject) or no cost: no check.
+    if (tag == nullptr || tag->empty() || !cost || *cost <= 0) continue;
+    auto [r, new_read] = read_of.emplace(*tag, p.reads.size());
+    if (new_read) p.reads.push_back({"HMGET", BuildKey(prefix, "rate", *tag)});
+    std::vector<std::string>& hmget = p.reads[r->second];
+    std::string field = l.metric + ":" + l.window_s + ":total";
+    auto [f, new_field] = field_of.emplace(std::make_pair(r->second, field), hmget.size() - 2);
+    if (new_field) hmget.push_back(std::move(field));
+    p.checks.push_back({r->second, f->second, *cost, l.max});
+  }
+  return p;
+}
+
+bool PrecheckHasRoom(const RcptPrecheck& precheck, long long blocks,
+                     const std::vector<HashFields>& totals) {
+  if (blocks != 0 || totals.size() != precheck.reads.size()) return false;
+  for (const RcptPrecheck::Check& c : precheck.checks) {
+    const HashFields& fields = totals[c.read];
+    if (c.field >= fields.size()) return false;
+    double total = 0;  // no field: nothing counted (window_settle's 0)
+    if (const std::optional<std::string>& v = fields[c.field]) {
+      char* end = nullptr;
+      total = std::strtod(v->c_str(), &end);
+      if (v->empty() || end != v->c_str() + v->size()) return false;  // not ours: the script
+    }
+    if (!(total + c.cost <= c.max)) return false;
+  }
+  return true;
+}
+
+Verdict PrecheckPassVerdict(const RcptPrecheck& precheck) {
+  Verdict v;
+  v.action = Action::kDunno;
+  v.rule = "pre-check within limits";
+  v.domain = precheck.domain;
+  return v;
+}
+
+}  // namespace policyd
