@@ -60,19 +60,46 @@ namespace {
 // One request in flight: its calls' outcomes fill in as replies arrive, in any order.
 struct Pending {
   SubjectCallContext ctx;
+  std::vector<TaggedLimit> limits;
+  SubjectCosts costs;
+  int attempt = 0;
   SubjectDecision decision;
   size_t waiting = 0;
+  size_t refunds_waiting = 0;
   std::function<void(SubjectDecision)> done;
 };
+
+// A refusal worth deciding again: another subject counted (and is refunded now) or had been
+// refunded by this identity's earlier attempt (a repeat of a request that was decided again,
+// which must find its second attempt's records as the first time did).
+bool SecondTry(const SubjectDecision& d) {
+  if (d.verdict.kind != CombinedVerdict::Kind::kRefuse) return false;
+  for (const SubjectOutcome& o : d.outcomes) {
+    if (o.status == SubjectOutcome::Status::kCounted ||
+        o.status == SubjectOutcome::Status::kRefunded) {
+      return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace
 
 void ClusterDecision::Decide(const SubjectCallContext& ctx,
                              const std::vector<TaggedLimit>& limits, const SubjectCosts& costs,
                              std::function<void(SubjectDecision)> done) {
+  DecideAttempt(ctx, limits, costs, 0, std::move(done));
+}
+
+void ClusterDecision::DecideAttempt(const SubjectCallContext& ctx,
+                                    std::vector<TaggedLimit> limits, const SubjectCosts& costs,
+                                    int attempt, std::function<void(SubjectDecision)> done) {
   auto p = std::make_shared<Pending>();
   p->ctx = ctx;
+  p->costs = costs;
+  p->attempt = attempt;
   p->decision.calls = PlanSubjectCalls(limits, costs);
+  p->limits = std::move(limits);
   p->decision.outcomes.resize(p->decision.calls.size());
   p->waiting = p->decision.calls.size();
   p->done = std::move(done);
@@ -90,42 +117,63 @@ void ClusterDecision::Decide(const SubjectCallContext& ctx,
             if (--p->waiting > 0) return;
             SubjectDecision& d = p->decision;
             d.verdict = CombineSubjectOutcomes(d.outcomes);
-            for (size_t r : d.verdict.refunds) Refund(p->ctx, d.calls[r].tag);
-            p->done(std::move(d));
+            if (!(retry_refused_ && p->attempt == 0 && SecondTry(d))) {
+              for (size_t r : d.verdict.refunds) Refund(p->ctx, d.calls[r].tag);
+              return p->done(std::move(d));
+            }
+            // Decided again once this request's own refunds have landed: the counts it held
+            // may be what refused a concurrent request, and theirs what refused it.
+            auto again = [this, p] {
+              ++second_tries_;
+              SubjectCallContext next = p->ctx;
+              next.message_id += "/2";
+              DecideAttempt(next, std::move(p->limits), p->costs, 1, std::move(p->done));
+            };
+            if (d.verdict.refunds.empty()) return again();
+            p->refunds_waiting = d.verdict.refunds.size();
+            for (size_t r : d.verdict.refunds) {
+              Refund(p->ctx, d.calls[r].tag, [p, again] {
+                if (--p->refunds_waiting == 0) again();
+              });
+            }
           });
   }
 }
 
-void ClusterDecision::Refund(const SubjectCallContext& ctx, const std::string& tag) {
+void ClusterDecision::Refund(const SubjectCallContext& ctx, const std::string& tag,
+                             std::function<void()> landed) {
   ++refunds_sent_;
   ++refunds_in_flight_;
   SendRefund(SubjectRouteKey(ctx.prefix, tag), BuildSubjectRefundArgs(ctx, tag),
-             kRefundAttempts);
+             kRefundAttempts, std::move(landed));
 }
 
 void ClusterDecision::SendRefund(std::string route_key, std::vector<std::string> args,
-                                 int attempts_left) {
+                                 int attempts_left, std::function<void()> landed) {
   // Copies for a retry: the call consumes its arguments.
   auto retry_key = route_key;
   auto retry_args = args;
   call_("subject_refund", std::move(route_key), std::move(args), timeout_ms_,
         [this, retry_key = std::move(retry_key), retry_args = std::move(retry_args),
-         attempts_left](Result<RedisValue> reply) mutable {
+         attempts_left, landed = std::move(landed)](Result<RedisValue> reply) mutable {
           if (reply.ok()) {
             --refunds_in_flight_;
+            if (landed) landed();
             return;
           }
           if (attempts_left > 1) {
             // Sent again at once: a primary that is failing over makes the ClusterClient
             // hold the call until its deadline, so an immediate retry already waits.
             ++refund_retries_;
-            return SendRefund(std::move(retry_key), std::move(retry_args), attempts_left - 1);
+            return SendRefund(std::move(retry_key), std::move(retry_args), attempts_left - 1,
+                              std::move(landed));
           }
           --refunds_in_flight_;
           ++refunds_lost_;
           // The count stays: it expires with its window; only refusals can come of it.
           POLICYD_LOG_WARN("event=subject_refund_lost {} {}", LogField("key", retry_key),
                            LogField("error", reply.error().message));
+          if (landed) landed();
         });
 }
 

@@ -57,8 +57,15 @@ class ClusterDecision {
 
   // call: where scripts run; must outlive this object. timeout_ms bounds each call (the
   // ClusterClient waits for a failing-over primary until then).
-  ClusterDecision(SubjectScriptCall call, uint64_t timeout_ms)
-      : call_(std::move(call)), timeout_ms_(timeout_ms) {}
+  //
+  // retry_refused: a refusal that made other subjects give back their counts is decided once
+  // more, when those refunds have landed, under a derived identity (ctx.message_id + "/2"):
+  // requests arriving together can refuse each other (each subject's first comers differ,
+  // so each may be refused by a count that is then refunded). Deterministic for repeats: a
+  // repeated request finds the first attempt's records, then the second's. Costs a refused
+  // request with refunds two more round trips.
+  ClusterDecision(SubjectScriptCall call, uint64_t timeout_ms, bool retry_refused = false)
+      : call_(std::move(call)), timeout_ms_(timeout_ms), retry_refused_(retry_refused) {}
   ClusterDecision(const ClusterDecision&) = delete;
   ClusterDecision& operator=(const ClusterDecision&) = delete;
 
@@ -69,16 +76,23 @@ class ClusterDecision {
   void Decide(const SubjectCallContext& ctx, const std::vector<TaggedLimit>& limits,
               const SubjectCosts& costs, std::function<void(SubjectDecision)> done);
 
-  // Refunds one subject's reservation of ctx.message_id (idempotent), retried on error.
-  void Refund(const SubjectCallContext& ctx, const std::string& tag);
+  // Refunds one subject's reservation of ctx.message_id (idempotent), retried on error;
+  // `landed` (optional) runs once the refund is answered or given up.
+  void Refund(const SubjectCallContext& ctx, const std::string& tag,
+              std::function<void()> landed = nullptr);
 
   uint64_t refunds_in_flight() const { return refunds_in_flight_; }
   uint64_t refunds_sent() const { return refunds_sent_; }      // first attempts
   uint64_t refund_retries() const { return refund_retries_; }  // attempts after an error
   uint64_t refunds_lost() const { return refunds_lost_; }      // every attempt failed
+  uint64_t second_tries() const { return second_tries_; }      // retry_refused decisions
 
  private:
-  void SendRefund(std::string route_key, std::vector<std::string> args, int attempts_left);
+  void DecideAttempt(const SubjectCallContext& ctx, std::vector<TaggedLimit> limits,
+                     const SubjectCosts& costs, int attempt,
+                     std::function<void(SubjectDecision)> done);
+  void SendRefund(std::string route_key, std::vector<std::string> args, int attempts_left,
+                  std::function<void()> landed);
 
   SubjectScriptCall call_;
   uint64_t timeout_ms_;
@@ -86,6 +100,8 @@ class ClusterDecision {
   uint64_t refunds_sent_ = 0;
   uint64_t refund_retries_ = 0;
   uint64_t refunds_lost_ = 0;
+  bool retry_refused_ = false;
+  uint64_t second_tries_ = 0;
 };
 
 }  // namespace policyd
