@@ -14,16 +14,25 @@ int64_t SubjectCosts::For(const std::string& metric) const {
 std::vector<SubjectCall> PlanSubjectCalls(const std::vector<TaggedLimit>& limits,
                                           const SubjectCosts& costs) {
   std::vector<SubjectCall> calls;
+  std::vector<bool> costs_something;
   for (const TaggedLimit& l : limits) {
-    if (l.tag.empty() || costs.For(l.limit.metric) <= 0) continue;
-    SubjectCall* call = nullptr;
-    for (SubjectCall& c : calls) {
-      if (c.tag == l.tag) call = &c;
+    if (l.tag.empty()) continue;
+    size_t i = 0;
+    while (i < calls.size() && calls[i].tag != l.tag) ++i;
+    if (i == calls.size()) {
+      calls.push_back(SubjectCall{l.tag, {}});
+      costs_something.push_back(false);
     }
-    if (call == nullptr) call = &calls.emplace_back(SubjectCall{l.tag, {}});
-    call->limits.push_back(l.limit);
+    // A limit this request costs nothing under still goes along: window_add_all sets the
+    // subject's hash TTL from its longest window, so every window must be there.
+    calls[i].limits.push_back(l.limit);
+    if (costs.For(l.limit.metric) > 0) costs_something[i] = true;
   }
-  return calls;
+  std::vector<SubjectCall> out;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (costs_something[i]) out.push_back(std::move(calls[i]));
+  }
+  return out;
 }
 
 std::string SubjectRouteKey(const std::string& prefix, const std::string& tag) {

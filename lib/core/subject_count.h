@@ -47,8 +47,9 @@ struct SubjectCall {
 
 // The calls for one request, one per distinct tag, in the order tags first appear in
 // `limits` (so the verdict names the first refusing subject in that order). Limits with an
-// empty tag or a zero cost are left out, as decide.lua skips them; a request that touches no
-// limit makes no call.
+// empty tag are left out; a subject whose limits this request costs nothing under gets no
+// call. A limit with a zero cost stays in its subject's call (checked against nothing, but
+// its window sets the subject's hash TTL, as in decide.lua).
 std::vector<SubjectCall> PlanSubjectCalls(const std::vector<TaggedLimit>& limits,
                                           const SubjectCosts& costs);
 

@@ -55,7 +55,9 @@ local states, costs, suffixes, by_suffix, checks = {}, {}, {}, {}, {}
 for i = 10, #ARGV - 2, 3 do
   local metric, window, max = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   local c = cost[metric]
-  if c and c > 0 and window and window > 0 and max then
+  -- A limit costing 0 is read but not checked: window_add_all sets the hash's TTL from the
+  -- longest window of `states`, which must hold every window of the subject.
+  if c and window and window > 0 and max then
     local suffix = metric .. ':' .. fmt_int(window)
     local st = by_suffix[suffix]
     if not st then
@@ -63,7 +65,9 @@ for i = 10, #ARGV - 2, 3 do
       by_suffix[suffix] = st
       states[#states + 1], costs[#costs + 1], suffixes[#suffixes + 1] = st, c, suffix
     end
-    checks[#checks + 1] = { metric = metric, window = window, max = max, st = st, cost = c }
+    if c > 0 then
+      checks[#checks + 1] = { metric = metric, window = window, max = max, st = st, cost = c }
+    end
   end
 end
 if #states > 0 then window_read_all(rk, states) end
@@ -80,7 +84,9 @@ end
 window_add_all(rk, states, costs)
 local parts = {}
 for i, st in ipairs(states) do
-  parts[i] = suffixes[i] .. '@' .. fmt_int(st.cur) .. '=' .. fmt_int(costs[i])
+  if costs[i] > 0 then
+    parts[#parts + 1] = suffixes[i] .. '@' .. fmt_int(st.cur) .. '=' .. fmt_int(costs[i])
+  end
 end
 slice_set(cur, ttl, id, 'c|' .. fmt_int(buckets) .. '|' .. table.concat(parts, ','))
 return { 'counted', '', 0, 0, 0, 0, 0 }

@@ -97,6 +97,21 @@ TEST_CASE("cluster decision: repeat, refund idempotency, tombstone, unrefunded e
     CHECK(units == 1);  // the hour's message; the minute's recipient had left its window
     CHECK(Total(tag) == 0);
   }
+  SUBCASE("a window the request costs nothing under still sets the hash's TTL") {
+    // Bytes per day and messages per minute; the second message has no bytes. Its count
+    // opens a new minute bucket (PEXPIRE), which must not shorten the day's counts.
+    SubjectCall call{tag, {{"bytes", 86400, 1000000}, {"messages", 60, 100}}};
+    auto count = [&](const std::string& id, int64_t bytes, int64_t now) {
+      return ParseSubjectCountReply(RunScript(
+          router, runner, "subject_count", tag,
+          BuildSubjectCountArgs(Ctx(id, now), call, SubjectCosts{1, 1, bytes})));
+    };
+    CHECK(count("b1", 5000, kNow).status == Status::kCounted);
+    CHECK(count("b2", 0, kNow + 61000).status == Status::kCounted);
+    int64_t pttl = std::stoll(cluster.nodes[1]->CmdOne({"PTTL", RateKey(tag)}));
+    CHECK(pttl > 86400000);
+    CHECK(Total(tag, "bytes:86400") == 5000);
+  }
   SUBCASE("a reservation never refunded stays counted; its record expires by itself") {
     CHECK(Count(router, runner, tag, "crashed", 5).status == Status::kCounted);
     auto keys = cluster.nodes[1]->Cmd({"KEYS", "pd:resv:{" + tag + "}:*"});

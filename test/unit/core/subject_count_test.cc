@@ -20,14 +20,15 @@ SubjectOutcome Out(Status s, std::string metric = "") {
   return o;
 }
 
-TEST_CASE("subject_count: one call per subject, in first-seen order, costless limits left out") {
+TEST_CASE("subject_count: one call per subject, in first-seen order, with all its limits") {
   std::vector<TaggedLimit> limits = {
       {"user:alice", {"messages", 3600, 100}},
       {"account:acme", {"messages", 3600, 1000}},
       {"user:alice", {"recipients", 3600, 500}},
       {"", {"messages", 3600, 10}},             // no sender in this request
-      {"ip:192.0.2.1", {"bytes", 86400, 1}},   // bytes cost 0 below: not checked
+      {"ip:192.0.2.1", {"bytes", 86400, 1}},   // bytes cost 0 below: goes along (TTL)
       {"ip:192.0.2.1", {"messages", 60, 5}},
+      {"sender:bob@example.com", {"bytes", 86400, 1}},  // costs nothing: no call
   };
   SubjectCosts costs{1, 3, 0};
   auto calls = PlanSubjectCalls(limits, costs);
@@ -37,8 +38,9 @@ TEST_CASE("subject_count: one call per subject, in first-seen order, costless li
   CHECK(calls[0].limits[1].metric == "recipients");
   CHECK(calls[1].tag == "account:acme");
   CHECK(calls[2].tag == "ip:192.0.2.1");
-  REQUIRE(calls[2].limits.size() == 1);
-  CHECK(calls[2].limits[0].window_s == 60);
+  REQUIRE(calls[2].limits.size() == 2);
+  CHECK(calls[2].limits[0].window_s == 86400);
+  CHECK(calls[2].limits[1].window_s == 60);
 
   SUBCASE("a request that touches no limit makes no call") {
     CHECK(PlanSubjectCalls(limits, SubjectCosts{}).empty());
