@@ -264,4 +264,60 @@ TEST_CASE("cluster decision: a refusal by a count that is being refunded, decide
   }
 }
 
+TEST_CASE("cluster decision: a failed primary answers failure, refunds the others; after "
+          "its replica's promotion decisions are exact again") {
+  Cluster cluster(/*replicas=*/true);  // its own: a primary of it dies
+  Router router(cluster.nodes[0]->port());
+  ClusterScriptRunner runner(&router.client());
+  auto run = [&router](auto done) { router.RunUntil(done); };
+  std::string user = TagOn(0, "user:fo"), account = TagOn(1, "account:fo"), ip = TagOn(2, "ip:fo");
+  auto limits = Limits(user, 10, account, 10, ip, 10);
+  auto total_on = [&](int node, const std::string& tag) {
+    std::string v = cluster.nodes[node]->CmdOne({"HGET", RateKey(tag), "messages:3600:total"});
+    return v == "(nil)" ? std::string("0") : v;
+  };
+  {
+    ClusterDecision decision(ClusterSubjectCall(&runner), 2000);
+    CHECK(DecideNow(decision, run, "a", limits).verdict.kind == Kind::kAdmit);
+  }
+  for (int i = 0; i < 3; ++i) cluster.nodes[i]->Cmd({"WAIT", "1", "2000"});  // replicas have it
+
+  // The IP's primary dies: its call fails within the timeout, the others are refunded.
+  cluster.nodes[2]->Kill();
+  {
+    ClusterDecision decision(ClusterSubjectCall(&runner), 300);
+    auto failed = DecideNow(decision, run, "b", limits);
+    CHECK(failed.verdict.kind == Kind::kFailure);
+    CHECK(failed.calls[failed.verdict.deciding].tag == ip);
+    CHECK(total_on(0, user) == "1");
+    CHECK(total_on(1, account) == "1");
+  }
+  // The replica takes over with the count it had; decisions are exact again.
+  auto promoted = [&] {
+    if (cluster.nodes[5]->Cmd({"ROLE"}).front() != "master") return false;
+    for (int n : {0, 1, 3, 4, 5}) {
+      if (cluster.nodes[n]->CmdOne({"CLUSTER", "INFO"}).find("cluster_state:ok") ==
+          std::string::npos) {
+        return false;
+      }
+    }
+    return true;
+  };
+  Cluster::Await(promoted, 20000);
+  REQUIRE(promoted());
+  {
+    ClusterDecision decision(ClusterSubjectCall(&runner), 5000);
+    auto again = DecideNow(decision, run, "c", limits);
+    CHECK_MESSAGE(again.verdict.kind == Kind::kAdmit,
+                  again.outcomes[again.verdict.deciding].error);
+    CHECK(total_on(0, user) == "2");
+    CHECK(total_on(1, account) == "2");
+    CHECK(total_on(5, ip) == "2");  // "a" survived the failover, "b" never counted there
+    // "b" repeated: its refunded subjects answer "refunded", so it is never admitted.
+    auto repeat = DecideNow(decision, run, "b", limits);
+    CHECK(repeat.verdict.kind == Kind::kGivenUp);
+    CHECK(total_on(5, ip) == "2");
+  }
+}
+
 }  // namespace policyd::test
