@@ -3,7 +3,8 @@
 // one Redis. subject_count.lua / subject_refund.lua directly (repeat, refund idempotency,
 // tombstone, expiry of an unrefunded reservation, with an injected clock), then ClusterDecision
 // (a refusal or a failure refunds the others; a refusal by a count being refunded, decided
-// again). The race is cluster_decision_race_test.cc.
+// again; kill -9 of a primary, on a cluster of its own: failure, refunds, then exact again
+// after its replica's promotion). The race is cluster_decision_race_test.cc.
 #include <doctest/doctest.h>
 
 #include <optional>
