@@ -692,3 +692,29 @@ local function effective_limits(plan, user)
   end
   return limits
 end
+
+-- ---------------------------------------------------------------------------------------
+-- Refunds (issue 17, subject_refund.lua): takes back `cost` units that window_add_all put in
+-- bucket `idx` of the window `st` (window_state + window_read_all of the subject's hash).
+-- A bucket that has left the window is no longer in the total (window_settle took it out),
+-- so it gives nothing back; nor does a hash that expired meanwhile. Writes the settled state
+-- with the subtraction (the expired buckets go, as window_add_all would drop them) and
+-- returns the units taken back.
+local function window_take_back(st, idx, cost)
+  if idx < st.first or idx > st.cur or cost <= 0 then return 0 end
+  local field = bucket_name(st.names, idx)
+  local v = tonumber(redis.call('HGET', st.key, field))
+  if not v or v <= 0 then return 0 end
+  local back = math.min(v, cost, st.total)
+  if back <= 0 then return 0 end
+  if st.expired then redis.call('HDEL', st.key, unpack(st.expired)) end
+  local args = { st.names.total, st.total - back }
+  if st.first_moved then args[3], args[4] = st.names.first, st.first end
+  if v - back > 0 then
+    args[#args + 1], args[#args + 2] = field, v - back
+  else
+    redis.call('HDEL', st.key, field)
+  end
+  redis.call('HSET', st.key, unpack(args))
+  return back
+end

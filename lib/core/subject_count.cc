@@ -1,0 +1,105 @@
+#include "core/subject_count.h"
+
+#include <string>
+
+namespace policyd {
+
+int64_t SubjectCosts::For(const std::string& metric) const {
+  if (metric == "messages") return messages;
+  if (metric == "recipients") return recipients;
+  if (metric == "bytes") return bytes;
+  return 0;
+}
+
+std::vector<SubjectCall> PlanSubjectCalls(const std::vector<TaggedLimit>& limits,
+                                          const SubjectCosts& costs) {
+  std::vector<SubjectCall> calls;
+  std::vector<bool> costs_something;
+  for (const TaggedLimit& l : limits) {
+    if (l.tag.empty()) continue;
+    size_t i = 0;
+    while (i < calls.size() && calls[i].tag != l.tag) ++i;
+    if (i == calls.size()) {
+      calls.push_back(SubjectCall{l.tag, {}});
+      costs_something.push_back(false);
+    }
+    // A limit this request costs nothing under still goes along: window_add_all sets the
+    // subject's hash TTL from its longest window, so every window must be there.
+    calls[i].limits.push_back(l.limit);
+    if (costs.For(l.limit.metric) > 0) costs_something[i] = true;
+  }
+  std::vector<SubjectCall> out;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (costs_something[i]) out.push_back(std::move(calls[i]));
+  }
+  return out;
+}
+
+std::string SubjectRouteKey(const std::string& prefix, const std::string& tag) {
+  return prefix + "rate:{" + tag + "}";
+}
+
+std::vector<std::string> BuildSubjectCountArgs(const SubjectCallContext& ctx,
+                                               const SubjectCall& call,
+                                               const SubjectCosts& costs) {
+  std::vector<std::string> args = {
+      ctx.now_ms > 0 ? std::to_string(ctx.now_ms) : "", ctx.prefix, call.tag, ctx.message_id,
+      std::to_string(ctx.buckets), std::to_string(ctx.reservation_ms),
+      std::to_string(costs.messages), std::to_string(costs.recipients),
+      std::to_string(costs.bytes)};
+  args.reserve(args.size() + 3 * call.limits.size());
+  for (const SubjectLimit& l : call.limits) {
+    args.push_back(l.metric);
+    args.push_back(std::to_string(l.window_s));
+    args.push_back(std::to_string(l.max));
+  }
+  return args;
+}
+
+std::vector<std::string> BuildSubjectRefundArgs(const SubjectCallContext& ctx,
+                                                const std::string& tag) {
+  return {ctx.now_ms > 0 ? std::to_string(ctx.now_ms) : "", ctx.prefix, tag, ctx.message_id,
+          std::to_string(ctx.reservation_ms)};
+}
+
+CombinedVerdict CombineSubjectOutcomes(const std::vector<SubjectOutcome>& outcomes) {
+  using Status = SubjectOutcome::Status;
+  CombinedVerdict v;
+  bool refused = false, failed = false, given_up = false;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    switch (outcomes[i].status) {
+      case Status::kCounted:
+        break;
+      case Status::kRefused:
+        if (!refused) v.deciding = i;
+        refused = true;
+        break;
+      case Status::kError:
+        if (!refused && !failed) v.deciding = i;
+        failed = true;
+        break;
+      case Status::kRefunded:
+        if (!refused && !failed && !given_up) v.deciding = i;
+        given_up = true;
+        break;
+    }
+  }
+  if (refused) {
+    v.kind = CombinedVerdict::Kind::kRefuse;
+  } else if (failed) {
+    v.kind = CombinedVerdict::Kind::kFailure;
+  } else if (given_up) {
+    v.kind = CombinedVerdict::Kind::kGivenUp;
+  } else {
+    v.kind = CombinedVerdict::Kind::kAdmit;
+    v.deciding = 0;
+    return v;
+  }
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    Status s = outcomes[i].status;
+    if (s == Status::kCounted || s == Status::kError) v.refunds.push_back(i);
+  }
+  return v;
+}
+
+}  // namespace policyd

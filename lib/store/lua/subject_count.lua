@@ -1,0 +1,92 @@
+-- subject_count: one subject's part of a decision on a Redis Cluster (issue 17), run in the
+-- subject's slot: checks the subject's windows and either refuses or counts the costs and
+-- records a reservation, so that a refund (subject_refund.lua) can take back exactly what was
+-- counted when another subject of the same request refuses. Touches only keys of the
+-- subject's hash tag: pd:rate:{TAG} and the reservation slices pd:resv:{TAG}:SLICE.
+--
+-- ARGV (lib/core/subject_count.cc BuildSubjectCountArgs):
+--   [1] now in ms ('' or 0: Redis TIME)  [2] prefix  [3] the subject tag (escaped)
+--   [4] the message identity  [5] [policy] buckets  [6] reservation span in ms
+--   [7] [8] [9] the costs: messages, recipients, bytes
+--   [10...] the subject's resolved limits as triples: metric, window_s, max
+-- KEYS[1], when given (a cluster call's route key), must be the subject's pd:rate key: the
+-- slot the call was routed by is then the slot of every key it touches.
+--
+-- Reply: { status, metric, window_s, count, max, retry_after, repeat }
+--   status 'counted' (counted now, or repeat = 1: counted by an earlier call with this
+--   identity, nothing counted again), 'refused' (metric .. retry_after as decide.lua states a
+--   rate refusal; a repeat answers the same), 'refunded' (a refund of this identity came
+--   first, or already took the reservation back: nothing is counted).
+--
+-- Reservation records, a field per message identity in the current slice (_common.lua
+-- slice_keys; kept between one and two spans, then gone with their slice):
+--   'c|BUCKETS|SUFFIX@INDEX=COST,...'  counted: what went into which sub-bucket
+--   'r|METRIC|WINDOW|COUNT|MAX|RETRY'   refused (a repeat answers the same)
+--   'f'                                 counted, then refunded
+--   't'                                 a refund that found no reservation (tombstone)
+local now = now_ms(ARGV[1])
+local prefix, tag, id = ARGV[2], ARGV[3], ARGV[4]
+local buckets, span = tonumber(ARGV[5]), tonumber(ARGV[6])
+local rk = key(prefix, 'rate', tag)
+if KEYS[1] and KEYS[1] ~= rk then
+  return redis.error_reply('ERR subject_count: KEYS[1] is not ' .. rk)
+end
+if id == '' or not buckets or buckets < 1 or not span or span < 1 then
+  return redis.error_reply('ERR subject_count: bad arguments')
+end
+
+local cur, prev, ttl = slice_keys(prefix, 'resv', tag, span, now)
+local rec = slice_get(cur, prev, id)
+if rec then
+  local kind = string.sub(rec, 1, 1)
+  if kind == 'c' then return { 'counted', '', 0, 0, 0, 0, 1 } end
+  if kind == 'r' then
+    local m, w, c, mx, r = string.match(rec, '^r|(%a+)|(%d+)|(%d+)|(%d+)|(%d+)$')
+    return { 'refused', m, tonumber(w), tonumber(c), tonumber(mx), tonumber(r), 1 }
+  end
+  return { 'refunded', '', 0, 0, 0, 0, 1 }
+end
+
+local cost = { messages = tonumber(ARGV[7]) or 0, recipients = tonumber(ARGV[8]) or 0,
+               bytes = tonumber(ARGV[9]) or 0 }
+-- Limits sharing a window (the same metric and window twice) share its state: read and
+-- counted once, checked against each max.
+local states, costs, suffixes, by_suffix, checks = {}, {}, {}, {}, {}
+for i = 10, #ARGV - 2, 3 do
+  local metric, window, max = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local c = cost[metric]
+  -- A limit costing 0 is read but not checked: window_add_all sets the hash's TTL from the
+  -- longest window of `states`, which must hold every window of the subject.
+  if c and window and window > 0 and max then
+    local suffix = metric .. ':' .. fmt_int(window)
+    local st = by_suffix[suffix]
+    if not st then
+      st = window_state(rk, window_names(suffix), window, buckets, now)
+      by_suffix[suffix] = st
+      states[#states + 1], costs[#costs + 1], suffixes[#suffixes + 1] = st, c, suffix
+    end
+    if c > 0 then
+      checks[#checks + 1] = { metric = metric, window = window, max = max, st = st, cost = c }
+    end
+  end
+end
+if #states > 0 then window_read_all(rk, states) end
+
+for _, l in ipairs(checks) do
+  if l.st.total + l.cost > l.max then
+    local retry = window_retry(l.st, l.cost, l.max, now)
+    slice_set(cur, ttl, id, 'r|' .. l.metric .. '|' .. fmt_int(l.window) .. '|' ..
+              fmt_int(l.st.total) .. '|' .. fmt_int(l.max) .. '|' .. fmt_int(retry))
+    return { 'refused', l.metric, l.window, l.st.total, l.max, retry, 0 }
+  end
+end
+
+window_add_all(rk, states, costs)
+local parts = {}
+for i, st in ipairs(states) do
+  if costs[i] > 0 then
+    parts[#parts + 1] = suffixes[i] .. '@' .. fmt_int(st.cur) .. '=' .. fmt_int(costs[i])
+  end
+end
+slice_set(cur, ttl, id, 'c|' .. fmt_int(buckets) .. '|' .. table.concat(parts, ','))
+return { 'counted', '', 0, 0, 0, 0, 0 }
