@@ -277,6 +277,12 @@ local function msg_field(id) return '%m' .. id end
 -- entries are kept per slice, the newest: while fewer than `max` are within the window none
 -- was dropped, so the count is exact up to the threshold, which fires once on reaching it.
 
+-- [abuse] list_bombing_messages and list_bombing_window as 'MESSAGES,WINDOW_MS'.
+local parse_list_bombing = memoize(function(spec)
+  local m, w = string.match(spec or '', '^(%d+),(%d+)$')
+  return { messages = tonumber(m), window = tonumber(w) }
+end)
+
 -- Whether entries `v` hold message `id`, and those of them within the window (time >= since).
 local function lb_parse(v, since, id)
   local dup, kept = false, {}

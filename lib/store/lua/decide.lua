@@ -14,8 +14,8 @@ local report_id, report_ttl, acl_dedup = ARGV[20], tonumber(ARGV[21]), tonumber(
 local abuse_spec = ARGV[23]
 local client, queue_id, sender = ARGV[24], ARGV[25], ARGV[26]
 local score_spec = ARGV[27]
-local lb_messages, lb_window = string.match(ARGV[28], '^(%d+),(%d+)$')
-lb_messages, lb_window = tonumber(lb_messages), tonumber(lb_window)
+local lb = parse_list_bombing(ARGV[28])  -- _common.lua
+local lb_messages, lb_window = lb.messages, lb.window
 local rates_spec = ARGV[29]  -- _rates.lua parse_rates
 local client_hex = ARGV[30]  -- the client address as 32 hex digits ('' = not an address)
 local quota_spec = ARGV[31]  -- [quota]: 'OFFSET_MIN|reject|80,90,100' (lib/core/quota.h)
