@@ -235,13 +235,14 @@ class Bench:
     def memory_row(self, system, rnd, users):
         """Redis memory per active user (3 limits): used_memory after the run minus after
         seeding, over the users that sent an END-OF-MESSAGE; again without the per-message
-        keys (pd:seen, pd:lb), which expire within minutes whatever the user count."""
+        keys (pd:msg: answers and list-bombing entries, one hash per sender and slice), which
+        expire within minutes whatever the user count."""
         system.reset(users)
         base = self.env.redis_info("used_memory")
         res = self.measured(system, lambda: self.load(system.target, 64, users))
         after = self.env.redis_info("used_memory")
         dbsize = self.env.redis.cmd("DBSIZE")
-        per_message = self.env.delete_keys("pd:seen:*") + self.env.delete_keys("pd:lb:*")
+        per_message = self.env.delete_keys("pd:msg:*")
         counters_only = self.env.redis_info("used_memory")
         active = max(res["users_active"], 1)
         res.update(used_memory_seeded=base, used_memory_after=after, dbsize=dbsize,

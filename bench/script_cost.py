@@ -22,7 +22,10 @@ Also measured (issue 16):
 - FCALL decide on the fast path (ARGV[33] = '1': policyd's cache already checked blocks, the
   user, the IP allow-list and the ACL), when decide.lua reads ARGV[33];
 - FCALL decide with ARGV[29] empty: without count_sent (_rates.lua), what it costs;
-- --quick: only FCALL decide (and its fast path), for measuring one change at a time.
+- --quick: only FCALL decide (and its fast path), for measuring one change at a time;
+- --sections: where the fast END-OF-MESSAGE's time goes: the library's decide cut short
+  (`do return 1 end`) before each section of decide.lua (SECTIONS), one row per cut, each
+  row the cost of everything before it (the difference between rows is a section's cost).
 """
 
 import argparse
@@ -106,10 +109,51 @@ def fast_path(args):
     return out
 
 
+# (name, the text of decide.lua a cut is placed before; None = the whole script)
+SECTIONS = [("call + ARGV", "local explain = mode == 'explain'"),
+            ("+ now (TIME), reply", "-- An earlier identical request"),
+            ("+ pd:msg reads", "-- 1-3. Blocks, the user/account/plan"),
+            ("+ blocks (fast)", "-- 4. Rate limits: the plan's"),
+            ("+ limits, costs", "for _, g in ipairs(groups) do window_read_all"),
+            ("+ window HMGET", "local refused = nil"),
+            ("+ decision", "  for _, g in ipairs(groups) do window_add_all"),
+            ("+ window HSET", "  -- The messages complaint and bounce rates divide by"),
+            ("+ count_sent", "-- List-bombing (_common.lua lb_record): each"),
+            ("+ list-bombing", "if seen_field and not explain then\n  local answer"),
+            ("+ pd:msg HSET", None)]
+
+
+def sections(env, args):
+    """The fast END-OF-MESSAGE cut before each of SECTIONS (a cut whose text decide.lua no
+    longer has is skipped). The early returns write nothing, so windows and the per-message
+    state stay empty: a cut row is a little cheaper than the same point in a full call."""
+    print("fast END-OF-MESSAGE by section (decide cut short; µs per call up to that point):")
+    print(f"{'up to':22s} {'per call':>9s} {'commands':>9s} {'calls':>6s} {'server CPU':>10s}")
+    library = env.library
+    try:
+        for name, text in SECTIONS:
+            lib = library
+            if text:
+                at = lib.find(text)
+                if at < 0:
+                    print(f"{name:22s} (no such section in decide.lua)")
+                    continue
+                lib = lib[:at] + "do return 1 end\n" + lib[at:]
+            env.redis.cmd("FUNCTION", "LOAD", "REPLACE", lib)
+            per_call, inner, cpu = measure(env, args, None)
+            cmd_us = sum(u for _, _, u in inner) / CALLS
+            n = sum(c for _, c, _ in inner) / CALLS
+            print(f"{name:22s} {per_call:8.1f}  {cmd_us:8.1f}  {n:6.1f}  {cpu:9.1f}")
+    finally:
+        env.redis.cmd("FUNCTION", "LOAD", "REPLACE", library)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", required=True, help="build directory with policyd, policyd-bench")
     ap.add_argument("--quick", action="store_true", help="only FCALL decide (and its fast path)")
+    ap.add_argument("--sections", action="store_true",
+                    help="only the fast END-OF-MESSAGE, cut before each section of decide.lua")
     opts = ap.parse_args()
     build = opts.build
     tmp = tempfile.mkdtemp(prefix="policyd-script-cost-")
@@ -124,6 +168,9 @@ def main():
             prelude = f.read() + "\n"
         with open(os.path.join(systems.LUA_DIR, "decide.lua")) as f:
             has_fast_path = "ARGV[33]" in f.read()
+        if opts.sections:
+            sections(env, fast_path(ceiling.args["eom"]))
+            return
         # (name, script, how the ARGV are changed)
         variants = [("EVALSHA return 1", "return 1", None),
                     ("EVALSHA ret1 nospec", "return 1", without_specs),

@@ -233,7 +233,7 @@ class SecurityTest(ServedTestCase):
         for k in new:
             # pd:rate (one hash per subject) and pd:sent (issue 18, the messages rates divide
             # by) have no suffix.
-            m = (re.fullmatch(r"pd:(seen):\{([^{}]+)\}:[^{}]+", k) or
+            m = (re.fullmatch(r"pd:(msg):\{([^{}]+)\}:[^{}]+", k) or
                  re.fullmatch(r"pd:(rate|sent):\{([^{}]+)\}", k))
             if not m:
                 malformed.append(k[:120])

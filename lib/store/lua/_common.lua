@@ -259,12 +259,29 @@ local function slice_set(cur, ttl_ms, ...)
   redis.call('PEXPIRE', cur, ttl_ms)
 end
 
--- List-bombing (decide.lua): many messages from one subject to one recipient within
--- `window`. The subject's pd:lb slices hold, per recipient, 'TIME:ID,...' of its latest
--- messages (ID: the first 12 hex digits of the message identity), so a repeated request
--- counts once. At most `max` entries are kept per slice, the newest: while fewer than `max`
--- are within the window none was dropped, so the count is exact up to the threshold, which
--- fires once on reaching it.
+-- The per-message state of decide.lua, one hash per subject and slice: PREFIX msg:{TAG}:SLICE
+-- holds the answers kept for repeated requests and the list-bombing entries of the subject's
+-- recipients, so that an END-OF-MESSAGE reads both with one HMGET of the current slice (and
+-- one of the previous slice for what the current one lacks) and writes both with one HSET.
+-- Fields: MSG_MARK (written once, with the slice's TTL: a slice without it is new), '%m' ..
+-- identity for an answer, the recipient itself (escaped by the C++ side: a '%' there is
+-- always followed by two upper-case hex digits, so no recipient is '%t' or starts with '%m').
+-- The span is the larger of [server] dedup_ttl and [abuse] list_bombing_window, so every
+-- entry is readable for at least its own window; list-bombing entries carry their times.
+local MSG_MARK = '%t'
+local function msg_field(id) return '%m' .. id end
+
+-- List-bombing: many messages from one subject to one recipient within `window`. A
+-- recipient's field holds 'TIME:ID,...' of the subject's latest messages to it (ID: the first
+-- 12 hex digits of the message identity), so a repeated request counts once. At most `max`
+-- entries are kept per slice, the newest: while fewer than `max` are within the window none
+-- was dropped, so the count is exact up to the threshold, which fires once on reaching it.
+
+-- [abuse] list_bombing_messages and list_bombing_window as 'MESSAGES,WINDOW_MS'.
+local parse_list_bombing = memoize(function(spec)
+  local m, w = string.match(spec or '', '^(%d+),(%d+)$')
+  return { messages = tonumber(m), window = tonumber(w) }
+end)
 
 -- Whether entries `v` hold message `id`, and those of them within the window (time >= since).
 local function lb_parse(v, since, id)
@@ -276,27 +293,31 @@ local function lb_parse(v, since, id)
   return dup, kept
 end
 
--- Records message msg_id for each of `recipients` (distinct): one HMGET per slice for all of
--- them, one HSET and one PEXPIRE. Returns the recipients whose count reached `max` now.
-local function lb_record(prefix, subject, recipients, msg_id, now, max, window)
-  local cur, prev, ttl = slice_keys(prefix, 'lb', subject, window, now)
+-- Step 1, from the current slice's values `cur_vals` of `recipients` (distinct): the
+-- recipients not yet holding message msg_id (the ones the previous slice is read for) and
+-- their kept current entries.
+local function lb_fresh(recipients, cur_vals, msg_id, now, window)
   local id, since = string.sub(msg_id, 1, 12), now - window
-  local stamp = fmt_int(now) .. ':' .. id
-  -- The current slice first: a message already recorded (a repeated request) stops there.
-  local vals = redis.call('HMGET', cur, unpack(recipients))
   local fresh, recent = {}, {}
   for i, r in ipairs(recipients) do
-    local dup, kept = lb_parse(vals[i], since, id)
+    local dup, kept = lb_parse(cur_vals[i], since, id)
     if not dup then
       local n = #fresh + 1
       fresh[n], recent[n] = r, kept
     end
   end
-  if #fresh == 0 then return fresh end
-  local older = redis.call('HMGET', prev, unpack(fresh))
-  local args, fired = {}, {}
+  return fresh, recent
+end
+
+-- Step 2, from the previous slice's values `prev_vals` of `fresh`: appends to `args` the
+-- field, value pairs that record msg_id for each of them; returns the recipients whose count
+-- reached `max` now.
+local function lb_record(fresh, recent, prev_vals, msg_id, now, max, window, args)
+  local id, since = string.sub(msg_id, 1, 12), now - window
+  local stamp = fmt_int(now) .. ':' .. id
+  local fired = {}
   for i, r in ipairs(fresh) do
-    local dup, old = lb_parse(older[i], since, id)
+    local dup, old = lb_parse(prev_vals[i], since, id)
     if not dup then
       local kept = recent[i]
       local before = #old + #kept
@@ -306,7 +327,6 @@ local function lb_record(prefix, subject, recipients, msg_id, now, max, window)
       if before + 1 == max then fired[#fired + 1] = r end
     end
   end
-  if #args > 0 then slice_set(cur, ttl, unpack(args)) end
   return fired
 end
 

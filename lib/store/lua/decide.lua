@@ -14,8 +14,8 @@ local report_id, report_ttl, acl_dedup = ARGV[20], tonumber(ARGV[21]), tonumber(
 local abuse_spec = ARGV[23]
 local client, queue_id, sender = ARGV[24], ARGV[25], ARGV[26]
 local score_spec = ARGV[27]
-local lb_messages, lb_window = string.match(ARGV[28], '^(%d+),(%d+)$')
-lb_messages, lb_window = tonumber(lb_messages), tonumber(lb_window)
+local lb = parse_list_bombing(ARGV[28])  -- _common.lua
+local lb_messages, lb_window = lb.messages, lb.window
 local rates_spec = ARGV[29]  -- _rates.lua parse_rates
 local client_hex = ARGV[30]  -- the client address as 32 hex digits ('' = not an address)
 local quota_spec = ARGV[31]  -- [quota]: 'OFFSET_MIN|reject|80,90,100' (lib/core/quota.h)
@@ -53,23 +53,62 @@ local function reply(action, rule, report, metric, count, max, window, retry)
 end
 
 -- An earlier identical request (Postfix retries when it got no answer) gets the same answer
--- and counts nothing again. Answers are fields of the subject's pd:seen slices (_common.lua):
--- 'c' for the common "counted", else the reply as JSON.
-local seen_field = nil
+-- and counts nothing again. Answers and list-bombing entries live in the subject's pd:msg
+-- slices (_common.lua MSG_MARK): the answer as field '%m' .. identity, 'c' for the common
+-- "counted", else the reply as JSON; the recipients list-bombing would count (lb_rcpts) are
+-- read in the same HMGET, the previous slice only for what the current one lacks.
+local seen_field, lb_rcpts = nil, nil
 if stage == 'eom' and count_at == 'eom' and msg_id ~= '' then
   seen_field = msg_id
+  -- The recipients policyd collected for this transaction (ARGV[32]), else the request's own.
+  lb_rcpts = {}
+  local distinct = {}
+  for r in string.gmatch(ARGV[32] or '', '[^\n]+') do
+    if not distinct[r] then
+      distinct[r] = true
+      lb_rcpts[#lb_rcpts + 1] = r
+      if #lb_rcpts >= 1000 then break end
+    end
+  end
+  if #lb_rcpts == 0 then lb_rcpts = recipient ~= '' and { recipient } or nil end
 elseif stage == 'rcpt' and count_at == 'rcpt' and rcpt_id ~= '' then
   seen_field = rcpt_id
+  if recipient ~= '' then lb_rcpts = { recipient } end
 end
-local seen_cur, seen_prev, seen_ttl
+local msg_cur, msg_ttl, msg_new, msg_seen, lb_new, lb_recent, lb_prev
 if seen_field then
-  seen_cur, seen_prev, seen_ttl = slice_keys(prefix, 'seen', subject, dedup_ttl, now)
-end
-if seen_field and not explain then
-  local prev = slice_get(seen_cur, seen_prev, seen_field)
-  if prev then
+  local prev
+  msg_cur, prev, msg_ttl = slice_keys(prefix, 'msg', subject, math.max(dedup_ttl, lb_window), now)
+  local rcpt_counting = stage == 'rcpt'
+  local fields = { MSG_MARK, msg_field(seen_field) }
+  if rcpt_counting then fields[3] = msg_field(msg_id) end  -- its message counted already?
+  local base = #fields
+  if lb_rcpts then for i = 1, #lb_rcpts do fields[base + i] = lb_rcpts[i] end end
+  local cv = redis.call('HMGET', msg_cur, unpack(fields))
+  msg_new = not cv[1]
+  local answer = cv[2]
+  if rcpt_counting then msg_seen = cv[3] ~= false end
+  local pfields = {}
+  if not answer then pfields[1] = fields[2] end
+  if rcpt_counting and not msg_seen then pfields[#pfields + 1] = fields[3] end
+  local pbase = #pfields
+  if lb_rcpts then
+    local cur_vals = {}
+    for i = 1, #lb_rcpts do cur_vals[i] = cv[base + i] end
+    lb_new, lb_recent = lb_fresh(lb_rcpts, cur_vals, msg_id, now, lb_window)
+    for i = 1, #lb_new do pfields[pbase + i] = lb_new[i] end
+  end
+  if #pfields > 0 then
+    local pv = redis.call('HMGET', prev, unpack(pfields))
+    local j = 1
+    if not answer then answer, j = pv[1], 2 end
+    if rcpt_counting and not msg_seen then msg_seen = pv[j] ~= false end
+    lb_prev = {}
+    if lb_new then for i = 1, #lb_new do lb_prev[i] = pv[pbase + i] end end
+  end
+  if answer and not explain then
     local r
-    if prev == 'c' then r = reply('dunno', 'counted') else r = cjson.decode(prev) end
+    if answer == 'c' then r = reply('dunno', 'counted') else r = cjson.decode(answer) end
     r[2] = r[2] .. ' (repeat)'
     return r
   end
@@ -144,7 +183,6 @@ local cost
 if stage == 'eom' and count_at == 'eom' then
   cost = { messages = 1, recipients = rcpt_count, bytes = size }
 elseif stage == 'rcpt' and count_at == 'rcpt' then
-  local msg_seen = msg_id ~= '' and slice_get(seen_cur, seen_prev, msg_id) ~= false
   if msg_seen then
     cost = { messages = 0, recipients = 1, bytes = 0 }
   else
@@ -264,26 +302,12 @@ end
 -- List-bombing (_common.lua lb_record): each recipient of a message counted once. With
 -- count_at = eom when the message is counted, for the recipients policyd collected for this
 -- transaction (ARGV[32]) or else the request's own; the RCPT pre-check writes nothing. With
--- count_at = rcpt at each RCPT that is let through.
-local lb_rcpts = nil
-if result[1] == 'dunno' and not explain and msg_id ~= '' then
-  if stage == 'rcpt' and count_at == 'rcpt' then
-    if recipient ~= '' then lb_rcpts = { recipient } end
-  elseif stage == 'eom' and result[2] == 'counted' then
-    lb_rcpts = {}
-    local distinct = {}
-    for r in string.gmatch(ARGV[32] or '', '[^\n]+') do
-      if not distinct[r] then
-        distinct[r] = true
-        lb_rcpts[#lb_rcpts + 1] = r
-        if #lb_rcpts >= 1000 then break end
-      end
-    end
-    if #lb_rcpts == 0 then lb_rcpts = recipient ~= '' and { recipient } or nil end
-  end
-end
-if lb_rcpts then
-  for _, r in ipairs(lb_record(prefix, subject, lb_rcpts, msg_id, now, lb_messages, lb_window)) do
+-- count_at = rcpt at each RCPT that is let through. Its entries are written with the answer.
+local msg_args = {}
+if lb_new and result[1] == 'dunno' and not explain and
+   (stage == 'rcpt' or result[2] == 'counted') then
+  for _, r in ipairs(lb_record(lb_new, lb_recent, lb_prev or {}, msg_id, now, lb_messages,
+                               lb_window, msg_args)) do
     local _, reason = add_signal(prefix, subject, 'list_bombing', lb_messages ..
       ' messages to ' .. r .. ' within ' .. math.floor(lb_window / 1000) .. 's', now,
       parse_score(score_spec), parse_abuse(abuse_spec), report_id, report_ttl, 'list-bombing')
@@ -299,10 +323,17 @@ if seen_field and not explain then
   if result[1] ~= 'dunno' or result[2] ~= 'counted' or result[11] ~= '' then
     answer = cjson.encode(result)
   end
-  if stage == 'rcpt' and msg_id ~= '' and not refused then
-    slice_set(seen_cur, seen_ttl, seen_field, answer, msg_id, '1')  -- its message is counted
-  else
-    slice_set(seen_cur, seen_ttl, seen_field, answer)
+  local n = #msg_args
+  msg_args[n + 1], msg_args[n + 2] = msg_field(seen_field), answer
+  if stage == 'rcpt' and not refused then  -- its message is counted
+    n = #msg_args
+    msg_args[n + 1], msg_args[n + 2] = msg_field(msg_id), '1'
   end
+  if msg_new then  -- a new slice: marked, and its TTL set once
+    n = #msg_args
+    msg_args[n + 1], msg_args[n + 2] = MSG_MARK, '1'
+  end
+  redis.call('HSET', msg_cur, unpack(msg_args))
+  if msg_new then redis.call('PEXPIRE', msg_cur, msg_ttl) end
 end
 return result
