@@ -28,7 +28,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from script_cost import CALLS, CLIENTS, USERS, commandstats, cpu_seconds  # noqa: E402
+from script_cost import (CALLS, CLIENTS, USERS, access_facts, commandstats,  # noqa: E402
+                         cpu_seconds, fast_path)
 import systems  # noqa: E402
 
 
@@ -86,17 +87,8 @@ def main():
         ceiling.reset(USERS)
         measure(env, ["FCALL", env.function, "0"] + ceiling.args["eom"])  # fill the windows
         rcpt = ceiling.args["rcpt"]
-        one = [a.replace("__rand_int__", "000000000001") for a in rcpt]
-        # access_facts.lua as one EVAL (the bench library holds decide only).
-        facts_script = ""
-        for path in systems.prelude_paths() + [os.path.join(systems.LUA_DIR, "access_facts.lua")]:
-            with open(path) as f:
-                facts_script += f.read() + "\n"
-        facts = env.redis.cmd("EVAL", facts_script, "0", *one[:31])
-        if facts[0] != "pass":
-            raise RuntimeError(f"access_facts answered {facts}: not a plain pass")
-        _, limits_text, account, user_quota, account_quota, _ = facts
-        fast = list(rcpt) + ["1", limits_text, account, user_quota, account_quota]
+        _, limits_text, account = access_facts(env, rcpt)[:3]
+        fast = fast_path(env, rcpt)
         print(f"redis-benchmark -c {CLIENTS} -n {CALLS} -r {USERS}, RCPT pre-check "
               f"(resolved limits '{limits_text}'): Redis µs per RCPT")
         print(f"{'path':34s} {'commandstats':>12s} {'server CPU':>10s}")

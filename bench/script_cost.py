@@ -101,12 +101,27 @@ def without_rates(args):
     return ["" if i + 1 == 29 else a for i, a in enumerate(args)]
 
 
-def fast_path(args):
-    """The ARGV of engineer B's fast path: ARGV[33] = '1' (positions 32 and beyond as
-    policyd-bench printed them, else empty)."""
-    out = list(args) + [""] * max(0, 33 - len(args))
-    out[32] = "1"
-    return out
+def access_facts(env, args):
+    """access_facts.lua's answer for decide's ARGV `args` (run as one EVAL: the bench library
+    holds decide only), with __rand_int__ as user 1. Raises unless it is a plain pass."""
+    one = [a.replace("__rand_int__", "000000000001") for a in args]
+    script = ""
+    for path in systems.prelude_paths() + [os.path.join(systems.LUA_DIR, "access_facts.lua")]:
+        with open(path) as f:
+            script += f.read() + "\n"
+    facts = env.redis.cmd("EVAL", script, "0", *one[:31])
+    if facts[0] != "pass":
+        raise RuntimeError(f"access_facts answered {facts}: not a plain pass")
+    return facts
+
+
+def fast_path(env, args):
+    """decide's ARGV on the fast path, as policyd sends it for a request its access cache
+    knows: ARGV[33] = '1' and access_facts' resolved limits, account and quotas in
+    ARGV[34-37] (every bench user has the same plan, so user 1's facts serve all)."""
+    _, limits_text, account, user_quota, account_quota = access_facts(env, args)[:5]
+    out = list(args[:32]) + [""] * max(0, 32 - len(args))
+    return out + ["1", limits_text, account, user_quota, account_quota]
 
 
 # (name, the text of decide.lua a cut is placed before; None = the whole script)
@@ -169,7 +184,7 @@ def main():
         with open(os.path.join(systems.LUA_DIR, "decide.lua")) as f:
             has_fast_path = "ARGV[33]" in f.read()
         if opts.sections:
-            sections(env, fast_path(ceiling.args["eom"]))
+            sections(env, fast_path(env, ceiling.args["eom"]))
             return
         # (name, script, how the ARGV are changed)
         variants = [("EVALSHA return 1", "return 1", None),
@@ -180,7 +195,7 @@ def main():
         if opts.quick:
             variants = variants[-1:]
         if has_fast_path:
-            variants.append(("FCALL decide fast", None, fast_path))
+            variants.append(("FCALL decide fast", None, lambda a: fast_path(env, a)))
         else:
             print("(decide.lua reads no ARGV[33]: no fast path to measure)")
         print(f"redis-benchmark -c {CLIENTS} -n {CALLS} -r {USERS}: Redis µs per call "
