@@ -33,41 +33,58 @@ void ClusterScriptRunner::Run(std::string_view name, std::string route_key,
       [this, slot, shared, timeout_ms,
        callback = std::move(callback)](Result<RedisValue> r) mutable {
         if (!IsFunctionMissing(r)) return callback(ErrorReplyAsError(std::move(r)));
-        // Load every primary of the map (REPLACE: another instance may be loading the same
-        // library at the same moment), then call again, once. Every one, not only the slot's:
-        // the answer may have come from the node an ASK named, and a node new to the map
-        // has nothing yet either. Rare (a flush, a new node), so the extra loads cost nothing.
-        ++reloads_;
-        POLICYD_LOG_INFO("event=script_library_reload slot={} {}", slot,
-                         LogField("library", Library().name));
-        // Not the ones down now: their loads would only hold the retry until the deadline.
-        std::vector<RedisClient*> primaries;
-        for (RedisClient* p : cluster_->Primaries()) {
-          if (p->ready()) primaries.push_back(p);
-        }
-        auto retry = [this, slot, shared, timeout_ms, callback = std::move(callback)]() mutable {
-          cluster_->Command(slot, std::move(*shared), timeout_ms,
-                            [callback = std::move(callback)](Result<RedisValue> r) mutable {
-                              callback(ErrorReplyAsError(std::move(r)));
-                            });
-        };
-        auto pending = std::make_shared<size_t>(primaries.size());
-        auto shared_retry = std::make_shared<decltype(retry)>(std::move(retry));
-        if (primaries.empty()) return (*shared_retry)();
-        for (RedisClient* primary : primaries) {
-          primary->Command(
-              {"FUNCTION", "LOAD", "REPLACE", Library().code}, timeout_ms,
-              [pending, shared_retry](Result<RedisValue> loaded) {
-                if (!loaded.ok() || loaded->IsError()) {
-                  POLICYD_LOG_WARN(
-                      "event=script_load_failed {} {}", LogField("library", Library().name),
-                      LogField("error", loaded.ok() ? loaded->str : loaded.error().message));
-                }
-                // A failed load shows in the retry's answer.
-                if (--*pending == 0) (*shared_retry)();
-              });
-        }
+        // Called again, once, after the library is loaded on every primary.
+        ReloadThen(slot, timeout_ms,
+                   [this, slot, shared, timeout_ms, callback = std::move(callback)]() mutable {
+                     cluster_->Command(
+                         slot, std::move(*shared), timeout_ms,
+                         [callback = std::move(callback)](Result<RedisValue> r) mutable {
+                           callback(ErrorReplyAsError(std::move(r)));
+                         });
+                   });
       });
+}
+
+void ClusterScriptRunner::ReloadThen(uint16_t slot, uint64_t timeout_ms,
+                                     std::function<void()> then) {
+  waiting_.push_back(std::move(then));
+  // A burst of calls that all find the library missing (a cold start, a flushed primary)
+  // waits for one load instead of each loading it on every primary: hundreds of loads in a
+  // row held the calls behind them past their deadline (the cluster race, 768 calls).
+  if (loading_) return;
+  loading_ = true;
+  // Every primary of the map, not only the slot's: the answer may have come from the node an
+  // ASK named, and a node new to the map has nothing yet either (REPLACE: another instance
+  // may be loading the same library at the same moment).
+  ++reloads_;
+  POLICYD_LOG_INFO("event=script_library_reload slot={} {}", slot,
+                   LogField("library", Library().name));
+  // Not the ones down now: their loads would only hold the retries until the deadline.
+  std::vector<RedisClient*> primaries;
+  for (RedisClient* p : cluster_->Primaries()) {
+    if (p->ready()) primaries.push_back(p);
+  }
+  auto done = [this]() {
+    loading_ = false;
+    std::vector<std::function<void()>> retries;
+    retries.swap(waiting_);
+    for (auto& retry : retries) retry();
+  };
+  if (primaries.empty()) return done();
+  auto pending = std::make_shared<size_t>(primaries.size());
+  for (RedisClient* primary : primaries) {
+    primary->Command({"FUNCTION", "LOAD", "REPLACE", Library().code}, timeout_ms,
+                     [pending, done](Result<RedisValue> loaded) {
+                       if (!loaded.ok() || loaded->IsError()) {
+                         POLICYD_LOG_WARN("event=script_load_failed {} {}",
+                                          LogField("library", Library().name),
+                                          LogField("error", loaded.ok() ? loaded->str
+                                                                        : loaded.error().message));
+                       }
+                       // A failed load shows in the retries' answers.
+                       if (--*pending == 0) done();
+                     });
+  }
 }
 
 }  // namespace policyd

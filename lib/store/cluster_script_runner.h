@@ -12,6 +12,7 @@
 // slot.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,11 +35,19 @@ class ClusterScriptRunner {
   void Run(std::string_view name, std::string route_key, std::vector<std::string> args,
            uint64_t timeout_ms, RedisClient::Callback callback);
 
-  uint64_t reloads() const { return reloads_; }  // libraries loaded after "function not found"
+  // Loads of the library on every primary after "function not found"; calls that find it
+  // missing while a load is in flight wait for that one.
+  uint64_t reloads() const { return reloads_; }
 
  private:
+  // Loads the library on every ready primary (one load at a time), then runs `then` and every
+  // retry that queued meanwhile.
+  void ReloadThen(uint16_t slot, uint64_t timeout_ms, std::function<void()> then);
+
   ClusterClient* cluster_;
   uint64_t reloads_ = 0;
+  bool loading_ = false;
+  std::vector<std::function<void()>> waiting_;
 };
 
 }  // namespace policyd

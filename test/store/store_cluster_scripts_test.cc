@@ -2,7 +2,8 @@
 // replicas, node timeout 1 s). A function called with keys of three slots runs on all three
 // primaries, all loaded by the first "function not found"; a primary whose functions were
 // flushed is loaded again by its next call; after kill -9 of a primary and its replica's
-// promotion, calls to its slots succeed again without restarting anything.
+// promotion, calls to its slots succeed again without restarting anything; a burst of calls
+// that find it missing loads it once.
 #include <doctest/doctest.h>
 
 #include <optional>
@@ -109,6 +110,25 @@ TEST_CASE("ClusterScriptRunner: every primary, FUNCTION FLUSH, and a failover") 
   for (int i = 0; i < 3; ++i)
     CheckPlan(ShowUser(router, runner, users[i]), "p" + std::to_string(i));
   CHECK(runner.reloads() == reloads);
+
+  // A burst (300 calls in flight over the three primaries) that all find the library missing
+  // loads it once, and every call is answered: before, each call loaded it on every primary.
+  for (int i : {1, 2, 3}) cluster.nodes[i]->Cmd({"FUNCTION", "FLUSH"});
+  constexpr int kBurst = 300;
+  int answered = 0, right = 0;
+  for (int n = 0; n < kBurst; ++n) {
+    runner.Run("user_show", UserKey(users[n % 3]), {"pd:", users[n % 3]}, 5000,
+               [&answered, &right, n](Result<RedisValue> r) {
+                 ++answered;
+                 if (r.ok() && r->elements.size() == 3 && r->elements[1].elements.size() == 2 &&
+                     r->elements[1].elements[1].AsString() == "p" + std::to_string(n % 3)) {
+                   ++right;
+                 }
+               });
+  }
+  router.RunUntil([&] { return answered == kBurst; });
+  CHECK(right == kBurst);
+  CHECK(runner.reloads() == reloads + 1);
 }
 
 // During a migration the call is ASKed to the importing node, which has no library yet: it is
