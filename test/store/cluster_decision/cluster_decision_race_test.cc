@@ -291,20 +291,10 @@ TEST_CASE("cluster decision: Redis CPU per decision on 1 vs 3 primaries (printed
           doctest::skip()) {
   const int decisions = 30000, in_flight = 64;
   {  // one Redis
-    RedisServer redis;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    RedisEndpoint endpoint;
-    endpoint.host = "127.0.0.1";
-    endpoint.port = redis.port();
-    auto client = std::make_unique<RedisClient>(&loop, endpoint, RedisClientOptions{});
-    client->Start();
-    auto run = [&loop](auto done) {
-      auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-      while (!done() && std::chrono::steady_clock::now() < end) uv_run(&loop, UV_RUN_ONCE);
-    };
-    run([&] { return client->ready(); });
-    ScriptRunner runner(client.get());
+    OneRedisLoop one(120);
+    RedisServer& redis = one.redis;
+    auto run = [&one](auto done) { one.Run(done); };
+    ScriptRunner runner(one.client.get());
     {
       ClusterDecision decision(OneRedisSubjectCall(&runner), 5000);
       Drive(decision, run, 1000, in_flight, "warm");
@@ -317,12 +307,6 @@ TEST_CASE("cluster decision: Redis CPU per decision on 1 vs 3 primaries (printed
                   "(%.0f/s), Redis CPU %.1f us per decision\n",
                   decisions, secs, decisions / secs, cpu / decisions);
     }
-    bool stopped = false;
-    client->Stop([&stopped] { stopped = true; });
-    run([&stopped] { return stopped; });
-    uv_run(&loop, UV_RUN_DEFAULT);
-    client.reset();
-    uv_loop_close(&loop);
   }
   // Three primaries, with replicas (the binary's cluster: each primary also feeds its
   // replica) and without (a cluster of its own).

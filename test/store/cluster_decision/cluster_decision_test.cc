@@ -179,24 +179,10 @@ TEST_CASE("cluster decision: a refusal or a failure refunds the subjects that co
 }
 
 TEST_CASE("cluster decision: the same orchestration on one Redis") {
-  RedisServer redis;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  RedisEndpoint endpoint;
-  endpoint.host = "127.0.0.1";
-  endpoint.port = redis.port();
-  auto client = std::make_unique<RedisClient>(&loop, endpoint, RedisClientOptions{});
-  client->Start();
-  auto run = [&loop](auto done) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!done() && std::chrono::steady_clock::now() < end) {
-      uv_run(&loop, UV_RUN_NOWAIT);
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-  };
-  run([&] { return client->ready(); });
-  REQUIRE(client->ready());
-  ScriptRunner runner(client.get());
+  OneRedisLoop one(10);
+  RedisServer& redis = one.redis;
+  auto run = [&one](auto done) { one.Run(done); };
+  ScriptRunner runner(one.client.get());
   {
     ClusterDecision decision(OneRedisSubjectCall(&runner), 2000);
     auto limits = Limits("user:alice", 5, "account:acme", 2, "ip:192.0.2.1", 5);
@@ -212,12 +198,6 @@ TEST_CASE("cluster decision: the same orchestration on one Redis") {
     CHECK(DecideNow(decision, run, "c", limits).verdict.kind == Kind::kRefuse);
     CHECK(redis.CmdOne({"HGET", RateKey("user:alice"), "messages:3600:total"}) == "2");
   }
-  bool stopped = false;
-  client->Stop([&stopped] { stopped = true; });
-  run([&stopped] { return stopped; });
-  uv_run(&loop, UV_RUN_DEFAULT);
-  client.reset();
-  uv_loop_close(&loop);
 }
 
 TEST_CASE("cluster decision: a refusal by a count that is being refunded, decided again") {

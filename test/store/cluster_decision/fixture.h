@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <barrier>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -114,5 +115,39 @@ SubjectDecision DecideNow(ClusterDecision& d, RunUntil run_until, const std::str
   REQUIRE(out.has_value());
   return std::move(*out);
 }
+
+// One redis-server and a client on a loop of its own: ClusterDecision on one Redis.
+// run(done, poll) runs the loop until done() or timeout_s; poll sleeps between iterations
+// (a test thread that only waits) instead of blocking in the loop.
+struct OneRedisLoop {
+  RedisServer redis;
+  uv_loop_t loop;
+  std::unique_ptr<RedisClient> client;
+  int timeout_s;
+
+  explicit OneRedisLoop(int timeout_seconds) : timeout_s(timeout_seconds) {
+    uv_loop_init(&loop);
+    RedisEndpoint endpoint;
+    endpoint.host = "127.0.0.1";
+    endpoint.port = redis.port();
+    client = std::make_unique<RedisClient>(&loop, endpoint, RedisClientOptions{});
+    client->Start();
+    Run([this] { return client->ready(); });
+    REQUIRE(client->ready());
+  }
+  ~OneRedisLoop() {
+    bool stopped = false;
+    client->Stop([&stopped] { stopped = true; });
+    Run([&stopped] { return stopped; });
+    uv_run(&loop, UV_RUN_DEFAULT);
+    client.reset();
+    uv_loop_close(&loop);
+  }
+  template <typename Done>
+  void Run(Done done) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (!done() && std::chrono::steady_clock::now() < end) uv_run(&loop, UV_RUN_ONCE);
+  }
+};
 
 }  // namespace policyd::test
