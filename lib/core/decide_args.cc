@@ -17,10 +17,17 @@
 namespace policyd {
 namespace {
 
+// Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up in its provider
+// store (locks, a hash lookup) on every digest, which cost more than hashing these few bytes.
+const EVP_MD* Sha256() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md != nullptr ? md : EVP_sha256();
+}
+
 std::string HashHex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), md, &len, Sha256(), nullptr);
   return HexLower(md, std::min(len, 16u));  // 128 bits: collisions are not a concern
 }
 

@@ -203,9 +203,30 @@ void Connection::SendReply(const std::string& action_text, const Verdict& verdic
   }
   out_ = FormatPolicyReply(action_text);
   state_ = State::kWriting;
+  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  if (!writing_inline_) {
+    // A reply nearly always fits the socket buffer: uv_try_write sends it with one write()
+    // where uv_write also re-registers the socket with epoll (an epoll_ctl per reply).
+    // A reply sent inline may start the next pipelined request, whose reply then takes
+    // uv_write: inline completion nests one level at most.
+    int sent = uv_try_write(&sock_.stream, &buf, 1);
+    if (sent == static_cast<int>(out_.size())) {
+      writing_inline_ = true;
+      OnWriteDone(0);
+      writing_inline_ = false;
+      return;
+    }
+    if (sent < 0 && sent != UV_EAGAIN) {
+      Close(fmt::format("write failed: {}", uv_strerror(sent)));
+      return;
+    }
+    if (sent > 0) {
+      out_.erase(0, static_cast<std::size_t>(sent));
+      buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+    }
+  }
   ArmTimer(config_->server.idle_timeout_ms);
   write_req_.data = this;
-  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
   int rc = uv_write(&write_req_, &sock_.stream, &buf, 1, [](uv_write_t* req, int status) {
     static_cast<Connection*>(req->data)->OnWriteDone(status);
   });

@@ -71,6 +71,7 @@ class Connection : public StreamConnection {
   bool draining_ = false;
   bool peer_closed_ = false;  // EOF seen while a request was in flight
   bool partial_deadline_armed_ = false;  // the current partial request's deadline is running
+  bool writing_inline_ = false;  // inside OnWriteDone called by SendReply's uv_try_write
   uv_write_t write_req_;
   std::string in_;             // received bytes not yet parsed, from in_offset_
   std::size_t in_offset_ = 0;
