@@ -120,6 +120,7 @@ AbuseSpecs AbuseSpec(const Config& config) {
   out.rates = fmt::format("{},{},{},{},{},{}", a.rate_window_ms, a.rate_min_messages,
                           PlainNumber(a.complaint_warn), PlainNumber(a.complaint_block),
                           PlainNumber(a.bounce_warn), PlainNumber(a.bounce_block));
+  out.list_bombing = fmt::format("{},{}", a.list_bombing_messages, a.list_bombing_window_ms);
   int offset = ParseUtcOffset(config.quota.time_zone).ok() ? *ParseUtcOffset(config.quota.time_zone)
                                                           : 0;  // checked at load
   Result<std::vector<int>> levels = ParseWarnAt(config.quota.warn_at);
@@ -196,7 +197,7 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
       evidence(f.queue_id),
       evidence(sender),
       abuse_spec.score,
-      fmt::format("{},{}", config.abuse.list_bombing_messages, config.abuse.list_bombing_window_ms),
+      abuse_spec.list_bombing,
       abuse_spec.rates,
       IpAddressMatchForm(f.client_address),
       abuse_spec.quota,
