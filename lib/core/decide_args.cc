@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "core/decision_fields.h"
 #include "core/hex.h"
@@ -17,10 +18,24 @@
 namespace policyd {
 namespace {
 
+// Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up in its provider
+// store (locks, a hash lookup) on every digest, which cost more than hashing these few bytes.
+const EVP_MD* Sha256() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md != nullptr ? md : EVP_sha256();
+}
+
 std::string HashHex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  // One context per thread, reused: EVP_Digest allocates and frees one per call.
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                          &EVP_MD_CTX_free);
+  if (ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), Sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) {
+    EVP_Digest(data.data(), data.size(), md, &len, Sha256(), nullptr);
+  }
   return HexLower(md, std::min(len, 16u));  // 128 bits: collisions are not a concern
 }
 
@@ -105,6 +120,7 @@ AbuseSpecs AbuseSpec(const Config& config) {
   out.rates = fmt::format("{},{},{},{},{},{}", a.rate_window_ms, a.rate_min_messages,
                           PlainNumber(a.complaint_warn), PlainNumber(a.complaint_block),
                           PlainNumber(a.bounce_warn), PlainNumber(a.bounce_block));
+  out.list_bombing = fmt::format("{},{}", a.list_bombing_messages, a.list_bombing_window_ms);
   int offset = ParseUtcOffset(config.quota.time_zone).ok() ? *ParseUtcOffset(config.quota.time_zone)
                                                           : 0;  // checked at load
   Result<std::vector<int>> levels = ParseWarnAt(config.quota.warn_at);
@@ -181,7 +197,7 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
       evidence(f.queue_id),
       evidence(sender),
       abuse_spec.score,
-      fmt::format("{},{}", config.abuse.list_bombing_messages, config.abuse.list_bombing_window_ms),
+      abuse_spec.list_bombing,
       abuse_spec.rates,
       IpAddressMatchForm(f.client_address),
       abuse_spec.quota,

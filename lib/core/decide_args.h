@@ -40,6 +40,7 @@ struct AbuseSpecs {
   std::string score;       // window=MS,threshold=X,KIND=WEIGHT,...
   std::string rates;       // WINDOW_MS,MIN,COMPLAINT_WARN,COMPLAINT_BLOCK,BOUNCE_WARN,BOUNCE_BLOCK
   std::string quota;       // [quota] as QuotaSpec (core/quota.h): OFFSET_MIN|reject|80,90,100
+  std::string list_bombing;  // MESSAGES,WINDOW_MS (ARGV[28])
 };
 std::string PlansSpec(const Config& config);
 AbuseSpecs AbuseSpec(const Config& config);

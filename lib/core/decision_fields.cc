@@ -16,7 +16,9 @@ DecisionFields ReadDecisionFields(const PolicyRequest& request) {
   DecisionFields f;
   std::string_view state, recipient_count, size;
   bool seen[10] = {};
-  for (const auto& [name, value] : request.attributes()) {
+  for (const auto& [name_string, value] : request.attributes()) {
+    // string_view compares sizes first; std::string == "literal" runs strlen and memcmp.
+    std::string_view name = name_string;
     if (name == "protocol_state") First(&seen[0], &state, value);
     else if (name == "sasl_username") First(&seen[1], &f.sasl_username, value);
     else if (name == "sender") First(&seen[2], &f.sender, value);

@@ -21,6 +21,8 @@ uint64_t ParsePolicyCount(std::string_view s);
 
 class PolicyRequest {
  public:
+  // Room for a whole request (Postfix 3.7 sends about 30 attributes): no regrowth while parsing.
+  void Reserve(std::size_t attributes) { attributes_.reserve(attributes); }
   void Add(std::string name, std::string value) {
     attributes_.emplace_back(std::move(name), std::move(value));
   }

@@ -6,6 +6,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <pthread.h>
+
+#include <atomic>
 #include <cstdlib>
 
 #include "core/cluster_slot.h"
@@ -14,10 +17,43 @@
 
 namespace policyd {
 
+namespace {
+
+// Bumped in a forked child, so that parent and child never hand out the same pooled bytes.
+std::atomic<uint64_t> fork_generation{0};
+
+void RegisterForkHandler() {
+  static const int registered = pthread_atfork(nullptr, nullptr, [] { ++fork_generation; });
+  (void)registered;
+}
+
+// Random bytes drawn from RAND_bytes 640 at a time: a report id is made for every decision,
+// and each RAND_bytes call costs a getpid() syscall and the DRBG's locking (6% of policyd's
+// CPU per request at 64 connections). Per thread, so no lock.
+struct RandomPool {
+  unsigned char bytes[640];
+  std::size_t used = sizeof bytes;
+  uint64_t generation = 0;
+
+  const unsigned char* Take(std::size_t n) {
+    uint64_t g = fork_generation.load(std::memory_order_relaxed);
+    if (used + n > sizeof bytes || generation != g) {
+      RegisterForkHandler();
+      if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();  // no entropy: nothing safe to do
+      used = 0;
+      generation = g;
+    }
+    const unsigned char* out = bytes + used;
+    used += n;
+    return out;
+  }
+};
+
+}  // namespace
+
 std::string NewReportId() {
-  unsigned char bytes[10];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();  // no entropy: nothing safe to do
-  return HexLower(bytes, sizeof bytes);
+  thread_local RandomPool pool;
+  return HexLower(pool.Take(10), 10);
 }
 
 std::string NewReportId(std::string_view subject_tag) {

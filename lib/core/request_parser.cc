@@ -40,30 +40,39 @@ RequestParser::Status RequestParser::Feed(std::string_view input, std::size_t* c
       }
       return Fail("NUL byte in request");
     }
-    line_.append(rest.data(), take);
     request_bytes_ += take;
     *consumed += take;
-    if (!lf) return Status::kNeedMore;
+    if (!lf) {
+      line_.append(rest.data(), take);
+      return Status::kNeedMore;
+    }
     ++*consumed;  // the LF
     ++request_bytes_;
-    if (line_.empty()) {
+    // A line read whole is parsed where it lies; only a line split across reads is copied.
+    std::string_view line = rest.substr(0, take);
+    if (!line_.empty()) {
+      line_.append(line);
+      line = line_;
+    }
+    if (line.empty()) {
       if (attribute_count_ == 0) return Fail("empty request (a blank line without attributes)");
       if (!request_.Has("request")) return Fail("request without request= attribute");
       return Status::kRequest;
     }
-    if (Status s = FinishLine(); s == Status::kError) return s;
+    if (Status s = FinishLine(line); s == Status::kError) return s;
   }
   return Status::kNeedMore;
 }
 
-RequestParser::Status RequestParser::FinishLine() {
-  auto eq = line_.find('=');
-  if (eq == std::string::npos) return Fail("line without '=' in request");
+RequestParser::Status RequestParser::FinishLine(std::string_view line) {
+  auto eq = line.find('=');
+  if (eq == std::string_view::npos) return Fail("line without '=' in request");
   if (eq == 0) return Fail("empty attribute name");
   if (++attribute_count_ > limits_.max_attributes) {
     return Fail(fmt::format("more than max_attributes ({}) attributes", limits_.max_attributes));
   }
-  request_.Add(line_.substr(0, eq), line_.substr(eq + 1));
+  if (attribute_count_ == 1) request_.Reserve(std::min<std::size_t>(limits_.max_attributes, 32));
+  request_.Add(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
   line_.clear();
   return Status::kNeedMore;
 }

@@ -42,7 +42,7 @@ class RequestParser {
 
  private:
   Status Fail(std::string reason);
-  Status FinishLine();
+  Status FinishLine(std::string_view line);  // line: without its LF
 
   ParserLimits limits_;
   std::string line_;

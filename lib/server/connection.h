@@ -51,6 +51,7 @@ class Connection : public StreamConnection {
  private:
   enum class State { kReading, kAwaitingStore, kWriting, kClosing };
 
+  void ReadInPlace(std::string_view data);
   void ProcessInput();
   void StartRequest(PolicyRequest request);
   void SendReply(const std::string& action_text, const Verdict& verdict, bool failed);
@@ -71,7 +72,8 @@ class Connection : public StreamConnection {
   bool draining_ = false;
   bool peer_closed_ = false;  // EOF seen while a request was in flight
   bool partial_deadline_armed_ = false;  // the current partial request's deadline is running
-  uv_write_t write_req_;
+  bool writing_inline_ = false;  // inside OnWriteDone called by SendReply's uv_try_write
+  std::unique_ptr<uv_write_t> write_req_;  // made when a reply first needs uv_write
   std::string in_;             // received bytes not yet parsed, from in_offset_
   std::size_t in_offset_ = 0;
   std::string out_;            // the reply being written

@@ -49,7 +49,8 @@ class RedisClient {
   // all libuv handles are closed.
   void Stop(std::function<void()> done);
 
-  void Command(std::vector<std::string> argv, uint64_t timeout_ms, Callback callback);
+  // argv is formatted into hiredis's output buffer before this returns (not kept).
+  void Command(const std::vector<std::string>& argv, uint64_t timeout_ms, Callback callback);
 
   bool ready() const { return state_ == State::kReady; }
   // Called (once per change) when the client becomes ready or stops being ready.
@@ -76,7 +77,7 @@ class RedisClient {
   void OnHandlesClosed();  // every timer (and the resolver) closed: Stop()'s done runs
   void ScheduleReconnect();
   void SetState(State state);
-  void Send(std::vector<std::string> argv, uint64_t timeout_ms, Callback callback);
+  void Send(const std::vector<std::string>& argv, uint64_t timeout_ms, Callback callback);
   void ArmDeadlineTimer();
   void OnDeadline();
   void OnReplyFor(Pending* pending, Result<RedisValue> reply);

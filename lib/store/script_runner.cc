@@ -104,7 +104,7 @@ void ScriptRunner::Run(std::string_view name, std::vector<std::string> args, uin
   for (auto& a : args) argv.push_back(std::move(a));
   auto shared = std::make_shared<std::vector<std::string>>(std::move(argv));
   client_->Command(
-      *shared, timeout_ms,
+      *shared, timeout_ms,  // by reference: the ARGV is formatted, not copied
       [this, shared, timeout_ms, callback = std::move(callback)](Result<RedisValue> r) mutable {
         if (!IsFunctionMissing(r)) return callback(ErrorReplyAsError(std::move(r)));
         // REPLACE: another instance may load the same library at the same moment.

@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <string>
 #include <unordered_set>
@@ -39,6 +42,30 @@ TEST_CASE("report_token: NewReportId is 20 lowercase hex characters and unique o
     ids.insert(std::move(id));
   }
   CHECK(ids.size() == 10000);
+}
+
+TEST_CASE("report_token: a forked child and its parent never make the same next id") {
+  // Ids come from a per-thread pool of random bytes: a child must not reuse what its parent
+  // still holds (the pool is refilled after fork).
+  NewReportId();  // the pool now holds unused bytes
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::string id = NewReportId();
+    ssize_t n = write(fds[1], id.data(), id.size());
+    _exit(n == static_cast<ssize_t>(id.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  std::string parent = NewReportId();
+  char buf[32] = {};
+  ssize_t n = read(fds[0], buf, sizeof buf);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(n == 20);
+  CHECK(std::string(buf, 20) != parent);
 }
 
 TEST_CASE("report_token: IsValidReportId accepts exactly 20 lowercase hex characters") {
