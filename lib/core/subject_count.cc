@@ -39,6 +39,16 @@ std::string SubjectRouteKey(const std::string& prefix, const std::string& tag) {
   return prefix + "rate:{" + tag + "}";
 }
 
+std::vector<std::string> SubjectCallKeys(const SubjectCallContext& ctx, const std::string& tag) {
+  std::vector<std::string> keys = {SubjectRouteKey(ctx.prefix, tag)};
+  if (ctx.now_ms <= 0 || ctx.reservation_ms <= 0) return keys;
+  int64_t slice = ctx.now_ms / ctx.reservation_ms;  // math.floor(now / span) for now > 0
+  std::string resv = ctx.prefix + "resv:{" + tag + "}:";
+  keys.push_back(resv + std::to_string(slice));
+  keys.push_back(resv + std::to_string(slice - 1));
+  return keys;
+}
+
 std::vector<std::string> BuildSubjectCountArgs(const SubjectCallContext& ctx,
                                                const SubjectCall& call,
                                                const SubjectCosts& costs) {

@@ -65,6 +65,14 @@ struct SubjectCallContext {
 // The route key of a subject's calls: its pd:rate key (every key the calls touch shares its
 // slot), and the ARGV of subject_count.lua and subject_refund.lua.
 std::string SubjectRouteKey(const std::string& prefix, const std::string& tag);
+// Every key a subject's call touches, the route key first: its pd:rate key and the two
+// reservation slices (pd:resv:{TAG}:SLICE, the current and the previous one, as _common.lua's
+// slice_keys names them from ctx.now_ms and ctx.reservation_ms). A cluster call declares them
+// all, so that while the slot is being migrated Redis answers TRYAGAIN when only some of them
+// have moved (the script would read the others as missing: a reservation or a refund lost)
+// and ASK only when none is left on the source. REQUIRES: ctx.now_ms > 0 (the scripts then
+// use that time, not Redis TIME); otherwise only the route key.
+std::vector<std::string> SubjectCallKeys(const SubjectCallContext& ctx, const std::string& tag);
 std::vector<std::string> BuildSubjectCountArgs(const SubjectCallContext& ctx,
                                                const SubjectCall& call, const SubjectCosts& costs);
 std::vector<std::string> BuildSubjectRefundArgs(const SubjectCallContext& ctx,

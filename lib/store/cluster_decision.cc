@@ -1,5 +1,6 @@
 #include "store/cluster_decision.h"
 
+#include <chrono>
 #include <memory>
 #include <utility>
 
@@ -10,14 +11,15 @@
 namespace policyd {
 
 SubjectScriptCall ClusterSubjectCall(ClusterScriptRunner* runner) {
-  return [runner](std::string_view name, std::string route_key, std::vector<std::string> args,
-                  uint64_t timeout_ms, RedisClient::Callback callback) {
-    runner->Run(name, std::move(route_key), std::move(args), timeout_ms, std::move(callback));
+  return [runner](std::string_view name, std::vector<std::string> keys,
+                  std::vector<std::string> args, uint64_t timeout_ms,
+                  RedisClient::Callback callback) {
+    runner->Run(name, std::move(keys), std::move(args), timeout_ms, std::move(callback));
   };
 }
 
 SubjectScriptCall OneRedisSubjectCall(ScriptRunner* runner) {
-  return [runner](std::string_view name, std::string, std::vector<std::string> args,
+  return [runner](std::string_view name, std::vector<std::string>, std::vector<std::string> args,
                   uint64_t timeout_ms, RedisClient::Callback callback) {
     runner->Run(name, std::move(args), timeout_ms, std::move(callback));
   };
@@ -88,7 +90,13 @@ bool SecondTry(const SubjectDecision& d) {
 void ClusterDecision::Decide(const SubjectCallContext& ctx,
                              const std::vector<TaggedLimit>& limits, const SubjectCosts& costs,
                              std::function<void(SubjectDecision)> done) {
-  DecideAttempt(ctx, limits, costs, 0, std::move(done));
+  SubjectCallContext at = ctx;
+  if (at.now_ms <= 0) {
+    at.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  }
+  DecideAttempt(at, limits, costs, 0, std::move(done));
 }
 
 void ClusterDecision::DecideAttempt(const SubjectCallContext& ctx,
@@ -110,7 +118,7 @@ void ClusterDecision::DecideAttempt(const SubjectCallContext& ctx,
   // Every call is written before any reply is read: one round trip to each primary.
   for (size_t i = 0; i < p->decision.calls.size(); ++i) {
     const SubjectCall& call = p->decision.calls[i];
-    call_("subject_count", SubjectRouteKey(ctx.prefix, call.tag),
+    call_("subject_count", SubjectCallKeys(ctx, call.tag),
           BuildSubjectCountArgs(ctx, call, costs), timeout_ms_,
           [this, p, i](Result<RedisValue> reply) {
             p->decision.outcomes[i] = ParseSubjectCountReply(reply);
@@ -144,17 +152,17 @@ void ClusterDecision::Refund(const SubjectCallContext& ctx, const std::string& t
                              std::function<void()> landed) {
   ++refunds_sent_;
   ++refunds_in_flight_;
-  SendRefund(SubjectRouteKey(ctx.prefix, tag), BuildSubjectRefundArgs(ctx, tag),
+  SendRefund(SubjectCallKeys(ctx, tag), BuildSubjectRefundArgs(ctx, tag),
              kRefundAttempts, std::move(landed));
 }
 
-void ClusterDecision::SendRefund(std::string route_key, std::vector<std::string> args,
+void ClusterDecision::SendRefund(std::vector<std::string> keys, std::vector<std::string> args,
                                  int attempts_left, std::function<void()> landed) {
   // Copies for a retry: the call consumes its arguments.
-  auto retry_key = route_key;
+  auto retry_keys = keys;
   auto retry_args = args;
-  call_("subject_refund", std::move(route_key), std::move(args), timeout_ms_,
-        [this, retry_key = std::move(retry_key), retry_args = std::move(retry_args),
+  call_("subject_refund", std::move(keys), std::move(args), timeout_ms_,
+        [this, retry_keys = std::move(retry_keys), retry_args = std::move(retry_args),
          attempts_left, landed = std::move(landed)](Result<RedisValue> reply) mutable {
           if (reply.ok()) {
             --refunds_in_flight_;
@@ -165,13 +173,13 @@ void ClusterDecision::SendRefund(std::string route_key, std::vector<std::string>
             // Sent again at once: a primary that is failing over makes the ClusterClient
             // hold the call until its deadline, so an immediate retry already waits.
             ++refund_retries_;
-            return SendRefund(std::move(retry_key), std::move(retry_args), attempts_left - 1,
+            return SendRefund(std::move(retry_keys), std::move(retry_args), attempts_left - 1,
                               std::move(landed));
           }
           --refunds_in_flight_;
           ++refunds_lost_;
           // The count stays: it expires with its window; only refusals can come of it.
-          POLICYD_LOG_WARN("event=subject_refund_lost {} {}", LogField("key", retry_key),
+          POLICYD_LOG_WARN("event=subject_refund_lost {} {}", LogField("key", retry_keys.front()),
                            LogField("error", reply.error().message));
           if (landed) landed();
         });

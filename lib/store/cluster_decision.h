@@ -27,14 +27,15 @@ namespace policyd {
 class ClusterScriptRunner;
 class ScriptRunner;
 
-// Runs script `name` of the function library where `route_key` lives, with `args` as ARGV.
-// The callback runs exactly once, with the script's reply or an Error.
+// Runs script `name` of the function library where `keys` live (SubjectCallKeys: the route
+// key first, then every other key the call touches), with `args` as ARGV. The callback runs
+// exactly once, with the script's reply or an Error.
 using SubjectScriptCall =
-    std::function<void(std::string_view name, std::string route_key,
+    std::function<void(std::string_view name, std::vector<std::string> keys,
                        std::vector<std::string> args, uint64_t timeout_ms,
                        RedisClient::Callback callback)>;
 
-// On a cluster: FCALL with the route key as KEYS[1] (the scripts check it is theirs).
+// On a cluster: FCALL with every key declared (the scripts check they are theirs).
 // The runner must outlive every call.
 SubjectScriptCall ClusterSubjectCall(ClusterScriptRunner* runner);
 // On one Redis: every subject there (FCALL with no keys, as every other script).
@@ -70,6 +71,8 @@ class ClusterDecision {
   ClusterDecision& operator=(const ClusterDecision&) = delete;
 
   // Checks and counts `limits` for one request (ctx.message_id names its reservations).
+  // ctx.now_ms 0 means this host's clock, read once here: the calls' declared keys name the
+  // reservation slices of that time, so the scripts must use it too (not Redis TIME).
   // `done` runs once, on the loop of the call's client, when every subject has answered;
   // the refunds the verdict needs are sent just before it and are not waited for. This
   // object must outlive every call it sent (ClusterClient::Stop runs every callback).
@@ -91,7 +94,7 @@ class ClusterDecision {
   void DecideAttempt(const SubjectCallContext& ctx, std::vector<TaggedLimit> limits,
                      const SubjectCosts& costs, int attempt,
                      std::function<void(SubjectDecision)> done);
-  void SendRefund(std::string route_key, std::vector<std::string> args, int attempts_left,
+  void SendRefund(std::vector<std::string> keys, std::vector<std::string> args, int attempts_left,
                   std::function<void()> landed);
 
   SubjectScriptCall call_;

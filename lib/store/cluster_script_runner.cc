@@ -17,15 +17,22 @@ void ClusterScriptRunner::LoadAll(uint64_t timeout_ms) {
 void ClusterScriptRunner::Run(std::string_view name, std::string route_key,
                               std::vector<std::string> args, uint64_t timeout_ms,
                               RedisClient::Callback callback) {
+  Run(name, std::vector<std::string>{std::move(route_key)}, std::move(args), timeout_ms,
+      std::move(callback));
+}
+
+void ClusterScriptRunner::Run(std::string_view name, std::vector<std::string> keys,
+                              std::vector<std::string> args, uint64_t timeout_ms,
+                              RedisClient::Callback callback) {
   const Script* script = FindScript(name);
-  assert(script != nullptr);
-  uint16_t slot = KeySlot(route_key);
+  assert(script != nullptr && !keys.empty());
+  uint16_t slot = KeySlot(keys.front());
   std::vector<std::string> argv;
-  argv.reserve(args.size() + 4);
+  argv.reserve(args.size() + keys.size() + 3);
   argv.push_back("FCALL");
   argv.push_back(script->function);
-  argv.push_back("1");
-  argv.push_back(std::move(route_key));
+  argv.push_back(std::to_string(keys.size()));
+  for (auto& k : keys) argv.push_back(std::move(k));
   for (auto& a : args) argv.push_back(std::move(a));
   auto shared = std::make_shared<std::vector<std::string>>(std::move(argv));
   cluster_->Command(

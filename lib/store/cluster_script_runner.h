@@ -5,7 +5,7 @@
 // primary of the map (the answer may have come from the node an ASK named) and is called
 // again, once, as ScriptRunner does for one Redis: no restart of policyd is needed.
 //
-// The call names its route key as the FCALL's one key (numkeys 1): Redis checks a declared key
+// The call names its route key as the FCALL's first key: Redis checks a declared key
 // against its slots, so a call that reaches the wrong node gets MOVED or ASK (which the
 // ClusterClient follows) instead of the script failing on a "non local key". The scripts build
 // their keys from ARGV and ignore KEYS; every key a call touches must share the route key's
@@ -33,6 +33,11 @@ class ClusterScriptRunner {
   // route_key: a key the call touches ("pd:user:{user:alice}"); its slot picks the primary.
   // The callback gets the script's reply; error replies become Errors, as ScriptRunner's do.
   void Run(std::string_view name, std::string route_key, std::vector<std::string> args,
+           uint64_t timeout_ms, RedisClient::Callback callback);
+  // keys: every key the call touches, declared (numkeys keys.size()), the route key first;
+  // they must share its slot. Redis then answers TRYAGAIN, which the ClusterClient retries,
+  // while a migration has moved only some of them.
+  void Run(std::string_view name, std::vector<std::string> keys, std::vector<std::string> args,
            uint64_t timeout_ms, RedisClient::Callback callback);
 
   // Loads of the library on every primary after "function not found"; calls that find it

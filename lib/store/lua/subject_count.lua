@@ -9,6 +9,9 @@
 --   [4] the message identity  [5] [policy] buckets  [6] reservation span in ms
 --   [7] [8] [9] the costs: messages, recipients, bytes
 --   [10...] the subject's resolved limits as triples: metric, window_s, max
+-- KEYS[2], KEYS[3], when given, must be the current and the previous reservation slice
+-- (lib/core/subject_count.cc SubjectCallKeys): a cluster call declares every key it touches,
+-- so that a slot half migrated answers TRYAGAIN instead of the script missing a slice.
 -- KEYS[1], when given (a cluster call's route key), must be the subject's pd:rate key: the
 -- slot the call was routed by is then the slot of every key it touches.
 --
@@ -36,6 +39,9 @@ if id == '' or not buckets or buckets < 1 or not span or span < 1 then
 end
 
 local cur, prev, ttl = slice_keys(prefix, 'resv', tag, span, now)
+if KEYS[2] and (KEYS[2] ~= cur or KEYS[3] ~= prev) then
+  return redis.error_reply('ERR subject_count: KEYS[2], KEYS[3] are not ' .. cur .. ', ' .. prev)
+end
 local rec = slice_get(cur, prev, id)
 if rec then
   local kind = string.sub(rec, 1, 1)
