@@ -2,6 +2,8 @@
 // request makes, their arguments, and the combined verdict with the refunds it needs.
 #include "core/subject_count.h"
 
+#include "core/cluster_slot.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
@@ -62,6 +64,21 @@ TEST_CASE("subject_count: ARGV of the count and the refund, route key in the sub
   CHECK(BuildSubjectRefundArgs(ctx, "user:alice") ==
         std::vector<std::string>{"1700000000000", "pd:", "user:alice", "m1", "300000"});
   CHECK(SubjectRouteKey("pd:", "user:alice") == "pd:rate:{user:alice}");
+}
+
+TEST_CASE("subject_count: the keys a call declares, all in the subject's slot") {
+  SubjectCallContext ctx;
+  ctx.reservation_ms = 300000;
+  // No time given (the script reads Redis TIME): the slices are unknown, the route key only.
+  CHECK(SubjectCallKeys(ctx, "user:alice") == std::vector<std::string>{"pd:rate:{user:alice}"});
+  ctx.now_ms = 1700000123456;  // slice 5666667 of 300 s
+  std::vector<std::string> keys = SubjectCallKeys(ctx, "user:alice");
+  CHECK(keys == std::vector<std::string>{"pd:rate:{user:alice}", "pd:resv:{user:alice}:5666667",
+                                         "pd:resv:{user:alice}:5666666"});
+  for (const std::string& k : keys) CHECK(KeySlot(k) == KeySlot("user:alice"));
+  // At a slice's first millisecond the previous slice is the one just ended.
+  ctx.now_ms = 5666667LL * 300000;
+  CHECK(SubjectCallKeys(ctx, "ip:192.0.2.1")[2] == "pd:resv:{ip:192.0.2.1}:5666666");
 }
 
 TEST_CASE("subject_count: the combined verdict and its refunds") {
