@@ -67,4 +67,9 @@ std::optional<ClusterRedirect> ParseClusterRedirect(std::string_view error) {
   return r;
 }
 
+bool IsClusterRetryable(std::string_view error) {
+  return error.substr(0, 9) == "TRYAGAIN " || error == "TRYAGAIN" ||
+         error.substr(0, 12) == "CLUSTERDOWN " || error == "CLUSTERDOWN";
+}
+
 }  // namespace policyd

@@ -40,4 +40,10 @@ struct ClusterRedirect {
 // 16383, a missing or bad port).
 std::optional<ClusterRedirect> ParseClusterRedirect(std::string_view error);
 
+// An error worth asking again shortly, until the call's deadline, rather than answering:
+// "TRYAGAIN" (a multi-key call while its slot migrates, keys split between two nodes) and
+// "CLUSTERDOWN" (the cluster is between a primary's failure and its replica's promotion, or
+// a node has not yet heard the new map). Any other error is the call's answer.
+bool IsClusterRetryable(std::string_view error);
+
 }  // namespace policyd

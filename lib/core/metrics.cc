@@ -145,7 +145,8 @@ std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
   Single(out, "policyd_local_throttles_recorded_total", "counter",
          "Local refusals recorded in Redis as throttles (escalation).", m.local_throttles_recorded);
   Single(out, "policyd_access_cache_hits_total", "counter",
-         "Decisions that took the fast path: blocks, user, IP allow-list and ACL known to pass.",
+         "Requests the access cache knew to pass (blocks, user, IP allow-list, ACL): decided by "
+         "decide.lua's fast path or, at RCPT, by the pre-check (policyd_rcpt_prechecks_total).",
          m.access_cache_hits);
   Single(out, "policyd_access_cache_fills_total", "counter",
          "access_facts answers stored in the access cache.", m.access_cache_fills);

@@ -38,7 +38,7 @@ struct Metrics {
   uint64_t cache_invalidations = 0;          // Redis invalidation messages heard
   uint64_t local_throttles_recorded = 0;     // local refusals recorded as throttles
   // Access cache (issue 16, lib/core/access_cache.h): decide's fast path.
-  uint64_t access_cache_hits = 0;    // decisions that skipped blocks/user/IP/ACL in Redis
+  uint64_t access_cache_hits = 0;    // access cache passes: fast path or RCPT pre-check
   uint64_t access_cache_fills = 0;   // access_facts answers stored
   uint64_t access_cache_clears = 0;  // a non-empty access cache emptied
   // RCPT pre-checks of cached passes by path: "commands" (no script), "script" (decide.lua).

@@ -120,8 +120,9 @@ void ClusterClient::OnReply(std::shared_ptr<Call> call, Result<RedisValue> reply
       Route(std::move(call));
       return;
     }
-    // A slot being migrated with the call's keys split between two nodes: ask again shortly.
-    if (reply->str.rfind("TRYAGAIN", 0) == 0 && !stopping_) {
+    // A slot migrating with the call's keys split between two nodes, or a failover in
+    // progress: ask again shortly, until the call's deadline.
+    if (IsClusterRetryable(reply->str) && !stopping_) {
       Park(std::move(call));
       return;
     }

@@ -57,7 +57,7 @@ class LocalRefusals {
     std::atomic<uint64_t> clears{0};         // a non-empty cache emptied (invalidation, loss, reload)
     std::atomic<uint64_t> invalidations{0};  // invalidation messages heard
     std::atomic<uint64_t> throttles_recorded{0};
-    std::atomic<uint64_t> access_hits{0};    // decisions that took the fast path
+    std::atomic<uint64_t> access_hits{0};    // access cache passes (fast path or pre-check)
     std::atomic<uint64_t> access_fills{0};   // access_facts answers stored
     std::atomic<uint64_t> access_clears{0};  // a non-empty access cache emptied
     // RCPT pre-checks of cached passes (core/rcpt_precheck.h): answered by plain reads, or

@@ -577,18 +577,8 @@ class AccessCacheRaceTest(unittest.TestCase):
 
 
 def prechecks(fleet, path):
-    total = 0
-    for p in fleet.procs:
-        c = http.client.HTTPConnection("127.0.0.1", p.http_port, timeout=5)
-        try:
-            c.request("GET", "/metrics")
-            text = c.getresponse().read().decode()
-        finally:
-            c.close()
-        for line in text.splitlines():
-            if line.startswith(f'policyd_rcpt_prechecks_total{{path="{path}"}} '):
-                total += int(float(line.split()[1]))
-    return total
+    return sum(metric(p.http_port, f'policyd_rcpt_prechecks_total{{path="{path}"}}')
+               for p in fleet.procs)
 
 
 def decide_calls(redis, run):

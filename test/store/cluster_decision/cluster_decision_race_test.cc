@@ -66,21 +66,9 @@ void Race(bool retry_refused) {
   Cluster& cluster = SharedCluster();
   // Subjects and identities of their own: the other race's records would answer as repeats.
   const std::string race = retry_refused ? "b" : "a";
-  std::vector<std::unique_ptr<Router>> routers;
-  std::vector<std::unique_ptr<ClusterScriptRunner>> runners;
-  std::vector<std::unique_ptr<ClusterDecision>> decisions;
-  for (int i = 0; i < kInstances; ++i) {
-    routers.push_back(std::make_unique<Router>(cluster.nodes[i % 3]->port()));
-    runners.push_back(std::make_unique<ClusterScriptRunner>(&routers[i]->client()));
-    decisions.push_back(
-        std::make_unique<ClusterDecision>(ClusterSubjectCall(runners[i].get()), 5000,
-                                          retry_refused));
-  }
-  // The function library on every primary first, as policyd loads it at start: a burst of
-  // calls that all find it missing would each load it on every primary (ClusterScriptRunner).
-  for (int p = 0; p < 3; ++p) {
-    Refund(*routers[0], *runners[0], TagOn(p, "user:warm" + race), "warm");
-  }
+  Instances instances(cluster, kInstances, retry_refused, "user:warm" + race);
+  auto& routers = instances.routers;
+  auto& decisions = instances.decisions;
   Round round;
   int round_no = 0, wave_no = 0;
   bool stop = false;
@@ -234,9 +222,6 @@ void Race(bool retry_refused) {
               (unsigned long long)second);
   CHECK(exact_rounds == rounds);
   CHECK(lost == 0);
-  decisions.clear();
-  runners.clear();
-  routers.clear();
 }
 
 TEST_CASE("cluster decision: race, 4 instances x 64 in flight, exact for every limit") {

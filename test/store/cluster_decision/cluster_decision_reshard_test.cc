@@ -76,16 +76,9 @@ TEST_CASE("cluster decision: resharding the subjects' slots under load, counts e
   max[account] = na;
   for (auto& ip : ips) max[ip] = ni;
 
-  std::vector<std::unique_ptr<Router>> routers;
-  std::vector<std::unique_ptr<ClusterScriptRunner>> runners;
-  std::vector<std::unique_ptr<ClusterDecision>> decisions;
-  for (int i = 0; i < kInstances; ++i) {
-    routers.push_back(std::make_unique<Router>(cluster.nodes[i % 3]->port()));
-    runners.push_back(std::make_unique<ClusterScriptRunner>(&routers[i]->client()));
-    decisions.push_back(
-        std::make_unique<ClusterDecision>(ClusterSubjectCall(runners[i].get()), 5000));
-  }
-  for (int p = 0; p < 3; ++p) Refund(*routers[0], *runners[0], TagOn(p, "user:warmrs"), "w");
+  Instances instances(cluster, kInstances, /*retry_refused=*/false, "user:warmrs");
+  auto& routers = instances.routers;
+  auto& decisions = instances.decisions;
 
   Tally tally;
   std::atomic<bool> stop{false};
@@ -184,9 +177,6 @@ TEST_CASE("cluster decision: resharding the subjects' slots under load, counts e
     CHECK(tally.admitted[tag] <= n);
     CHECK(Total(tag) == tally.admitted[tag]);  // every slot is home again
   }
-  decisions.clear();
-  runners.clear();
-  routers.clear();
 }
 
 }  // namespace policyd::test

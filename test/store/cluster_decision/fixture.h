@@ -116,6 +116,33 @@ SubjectDecision DecideNow(ClusterDecision& d, RunUntil run_until, const std::str
   return std::move(*out);
 }
 
+// The race's and the resharding's policyd instances: each a Router (ClusterClient on its own
+// loop) on seed nodes[i % 3], its ClusterScriptRunner and ClusterDecision. The function
+// library is loaded on every primary first, as policyd loads it at start: a burst of calls
+// that all found it missing would each load it on every primary (ClusterScriptRunner).
+// Destroyed in reverse order of their dependencies.
+struct Instances {
+  std::vector<std::unique_ptr<Router>> routers;
+  std::vector<std::unique_ptr<ClusterScriptRunner>> runners;
+  std::vector<std::unique_ptr<ClusterDecision>> decisions;
+
+  // warm: a tag base of the caller's own (its refunds load the library on each primary).
+  Instances(Cluster& cluster, int count, bool retry_refused, const std::string& warm) {
+    for (int i = 0; i < count; ++i) {
+      routers.push_back(std::make_unique<Router>(cluster.nodes[i % 3]->port()));
+      runners.push_back(std::make_unique<ClusterScriptRunner>(&routers[i]->client()));
+      decisions.push_back(std::make_unique<ClusterDecision>(
+          ClusterSubjectCall(runners[i].get()), 5000, retry_refused));
+    }
+    for (int p = 0; p < 3; ++p) Refund(*routers[0], *runners[0], TagOn(p, warm), "warm");
+  }
+  ~Instances() {
+    decisions.clear();
+    runners.clear();
+    routers.clear();
+  }
+};
+
 // One redis-server and a client on a loop of its own: ClusterDecision on one Redis.
 // run(done, poll) runs the loop until done() or timeout_s; poll sleeps between iterations
 // (a test thread that only waits) instead of blocking in the loop.

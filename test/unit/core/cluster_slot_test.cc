@@ -66,4 +66,17 @@ TEST_CASE("ParseClusterRedirect: anything else is not a redirect") {
   }
 }
 
+TEST_CASE("IsClusterRetryable: TRYAGAIN and CLUSTERDOWN, nothing else") {
+  CHECK(IsClusterRetryable("TRYAGAIN Multiple keys request during rehashing of slot"));
+  CHECK(IsClusterRetryable("TRYAGAIN"));
+  CHECK(IsClusterRetryable("CLUSTERDOWN The cluster is down"));
+  CHECK(IsClusterRetryable("CLUSTERDOWN Hash slot not served"));
+  for (const char* other : {"", "ERR TRYAGAIN", "TRYAGAINX", "tryagain later",
+                            "MOVED 3999 127.0.0.1:6381", "ASK 1 h:2", "CLUSTERDOWNX",
+                            "ERR Error running script: CLUSTERDOWN"}) {
+    CAPTURE(other);
+    CHECK_FALSE(IsClusterRetryable(other));
+  }
+}
+
 }  // namespace policyd
