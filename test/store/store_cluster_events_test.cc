@@ -247,6 +247,15 @@ TEST_CASE("cluster abuse writes: a throttle race blocks once per subject; relay;
   REQUIRE(events.size() == 10);
   CHECK(events.back().type == "block.lifted");
   CHECK(events.back().subject == users[0]);
+
+  // A home that is not the subject's slot-tag names a key of another slot: Redis refuses the
+  // call there (the script stops at that key), so nothing lands in another slot's outbox.
+  Result<RedisValue> wrong =
+      main.Run("block_add", "pd:block:{" + users[1] + "}",
+               {"pd:", "0", users[1], "manual", "test", "0", NewReportId(users[1]), "3600000",
+                "10", "3600000", "policyctl", Home(users[0])});
+  CHECK_FALSE(wrong.ok());
+  CHECK(cluster.nodes[0]->CmdOne({"XLEN", "pd:events:{" + Home(users[0]) + "}"}) == "0");
 }
 
 TEST_CASE("cluster event relay: two relays at once lose no event") {
