@@ -58,8 +58,7 @@ void EventRelay::ScanNow() {
       },
       [this](bool ok) {
         scanning_ = false;
-        if (ok) ++scans_;
-        if (!ok) ++failures_;
+        ++(ok ? scans_ : failures_);
       });
 }
 
@@ -122,19 +121,15 @@ void EventRelay::OnRange(const std::string& home, Result<RedisValue> reply) {
 void EventRelay::Finish(const std::string& home, bool ok, bool more) {
   auto it = draining_.find(home);
   if (it == draining_.end()) return;
+  bool again = ok && (more || it->second);
+  draining_.erase(it);
   if (!ok) {
+    // The outbox keeps its entries; the next scan passes over it again.
     ++failures_;
     POLICYD_LOG_DEBUG("event=event_relay_failed {}", LogField("home", home));
-    // The outbox keeps its entries; the next scan passes over it again.
-    draining_.erase(it);
     return;
   }
-  if (!more && !it->second) {
-    draining_.erase(it);
-    return;
-  }
-  draining_.erase(it);
-  Drain(home);
+  if (again) Drain(home);
 }
 
 }  // namespace policyd
