@@ -91,4 +91,13 @@ bool IsValidDomainPattern(std::string_view pattern) {
   return IsDomain(pattern);
 }
 
+std::string GlobEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace policyd

@@ -43,4 +43,8 @@ std::string NormalizeSender(std::string_view sender);
 // "*." followed by one.
 bool IsValidDomainPattern(std::string_view pattern);
 
+// `text` with the glob characters of SCAN MATCH (* ? [ ] \) escaped, so that a key prefix
+// in a pattern matches only itself.
+std::string GlobEscape(std::string_view text);
+
 }  // namespace policyd

@@ -52,6 +52,22 @@ std::string_view SlotTag(uint16_t slot) {
   return SlotTags()[slot];
 }
 
+std::string_view SubjectSlotTag(std::string_view subject_tag) {
+  return SlotTag(Crc16(subject_tag) % kClusterSlots);
+}
+
+std::string_view KeySlotTag(std::string_view key, std::string_view head) {
+  if (!key.starts_with(head)) return {};
+  std::string_view rest = key.substr(head.size());
+  if (rest.size() < 3 || rest.size() > kMaxTagLength + 2 || rest.front() != '{' ||
+      rest.back() != '}') {
+    return {};
+  }
+  std::string_view tag = rest.substr(1, rest.size() - 2);
+  if (tag.find_first_not_of(kAlphabet) != std::string_view::npos) return {};
+  return tag;
+}
+
 std::string_view ReportIdSlotTag(std::string_view id) {
   size_t dot = id.find('.');
   return dot == std::string_view::npos ? std::string_view() : id.substr(0, dot);

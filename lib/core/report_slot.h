@@ -16,6 +16,18 @@ namespace policyd {
 // whose slot, Crc16(tag) mod 16384, is `slot`. REQUIRES: slot < 16384.
 std::string_view SlotTag(uint16_t slot);
 
+// The slot-tag of the subject whose keys have hash tag `subject_tag` ("user:alice"):
+// SlotTag(Crc16(subject_tag) mod 16384). On a cluster it names what a script call writes in the
+// subject's slot that is not the subject's own (issue 17): report ids (NewReportId), the
+// call's "home" (the outbox PREFIXevents:{TAG}, the expiry index PREFIXblock_expiries:{TAG};
+// _common.lua emit_event).
+std::string_view SubjectSlotTag(std::string_view subject_tag);
+
+// The slot-tag of a per-slot key "<head>{TAG}" (head e.g. "pd:events:", an outbox; or
+// "pd:block_expiries:", an expiry index): TAG when the key is exactly that, with a TAG of 1 to
+// 4 of [0-9a-z]; empty otherwise (a key found by SCAN is not trusted to be ours).
+std::string_view KeySlotTag(std::string_view key, std::string_view head);
+
 // The slot-tag of a slotted report id ("k3.<hex>" -> "k3"); empty for an unslotted one.
 std::string_view ReportIdSlotTag(std::string_view id);
 

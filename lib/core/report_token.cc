@@ -57,7 +57,7 @@ std::string NewReportId() {
 }
 
 std::string NewReportId(std::string_view subject_tag) {
-  std::string id(SlotTag(Crc16(subject_tag) % kClusterSlots));
+  std::string id(SubjectSlotTag(subject_tag));
   return id + "." + NewReportId();
 }
 

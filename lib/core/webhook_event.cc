@@ -66,6 +66,8 @@ Result<WebhookEvent> EventFromStreamEntry(
       std::from_chars(value.data(), value.data() + value.size(), e.time_ms);
     } else if (name == "data") {
       e.data_json = value;
+    } else if (name == "outbox") {
+      e.outbox = value;
     }
   }
   if (e.type.empty()) return Invalid(fmt::format("event {} has no type", e.id));
@@ -82,7 +84,7 @@ std::string WebhookBody(const WebhookEvent& event, std::string_view report_base_
       !report_secret.empty()) {
     data["report_url"] = ReportUrl(report_base_url, report_secret, report->get<std::string>());
   }
-  nlohmann::json body = {{"id", event.id},
+  nlohmann::json body = {{"id", event.public_id()},
                          {"type", event.type},
                          {"time", Rfc3339(event.time_ms)},
                          {"subject", UnescapeTag(event.subject)},

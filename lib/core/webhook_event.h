@@ -3,7 +3,9 @@
 //   {"id": "1700000000000-0", "type": "block.created", "time": "2026-11-30T13:00:00.000Z",
 //    "subject": "user:alice", "data": {...}}
 // The id is the stream entry id: unique per relay, the same on every retry and on every
-// instance, so receivers deduplicate by it (delivery is at least once).
+// instance, so receivers deduplicate by it (delivery is at least once). On a Redis Cluster an
+// event reaches the stream through a slot's outbox (store/event_relay.h), which may add it
+// twice; both entries carry the outbox id ("SLOTTAG-ENTRYID"), which is then the event's id.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,10 @@ struct WebhookEvent {
   uint64_t time_ms = 0;   // when the change happened (the script's clock)
   std::string subject;    // escaped tag as in Redis keys ("user:alice%20smith"), or ""
   std::string data_json;  // the facts, a JSON object as the script encoded it
+  std::string outbox = {};  // the outbox id, on a cluster ("k3-1700000000000-0"); else ""
+
+  // What receivers see as the event's id: the outbox id when there is one, else the entry id.
+  const std::string& public_id() const { return outbox.empty() ? id : outbox; }
 };
 
 // Every type a script emits; [webhooks] endpoint events name these (or "*").

@@ -112,8 +112,9 @@ void LocalRefusals::Flush() {
   std::vector<ThrottleBatch> batches = cache_.TakeBatches();
   if (batches.empty()) return;
   std::shared_ptr<const Config> config = config_();
+  // Home '': one Redis (record_throttles.lua).
   std::vector<std::string> args = {config->redis.key_prefix, AbuseSpec(*config).escalation, "0",
-                                   std::to_string(config->report.ttl_ms)};
+                                   std::to_string(config->report.ttl_ms), ""};
   uint64_t throttles = 0;
   for (const ThrottleBatch& b : batches) {
     args.push_back(b.subject);

@@ -4,6 +4,7 @@
 
 #include "core/decide_args.h"
 #include "core/redis_keys.h"
+#include "core/report_slot.h"
 #include "core/report_token.h"
 
 namespace policyd {
@@ -25,7 +26,7 @@ void CountRateOutcome(const SignalOutcome& outcome, const std::string& kind, Met
 
 void ReportStore::Get(const Config& config, const std::string& id,
                       std::function<void(Result<std::optional<Report>>)> callback) {
-  client_->Command({"HGETALL", config.redis.key_prefix + "report:" + id},
+  client_->Command({"HGETALL", config.redis.key_prefix + ReportKeyName(id)},
                    config.server.request_timeout_ms,
                    [id, callback = std::move(callback)](Result<RedisValue> reply) {
                      Result<RedisValue> r = Checked(std::move(reply));

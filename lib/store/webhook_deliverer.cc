@@ -278,7 +278,7 @@ void WebhookDeliverer::Deliver(const WebhookEndpoint& endpoint, const WebhookEve
       *url,
       {{std::string(kWebhookSignatureHeader), WebhookSignature(endpoint.secret, now_s, body)},
        {"X-Policyd-Event", event.type},
-       {"X-Policyd-Event-Id", event.id}},
+       {"X-Policyd-Event-Id", event.public_id()}},
       body);
   std::string name = endpoint.name, id = event.id;
   endpoints_[name].in_flight[id] =

@@ -109,6 +109,20 @@ class Cluster {
   std::vector<std::string> ids;
 };
 
+// The primary (0, 1, 2) whose range holds a key with hash tag `tag`.
+inline int OwnerOf(const std::string& tag) {
+  int slot = KeySlot(tag);
+  return slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2;
+}
+
+// The first tag base + N (N = 0, 1, ...) whose slot is on `primary`, skipping `skip` of them.
+inline std::string TagOn(int primary, const std::string& base, int skip = 0) {
+  for (int n = 0;; ++n) {
+    std::string tag = base + std::to_string(n);
+    if (OwnerOf(tag) == primary && skip-- == 0) return tag;
+  }
+}
+
 // A ClusterClient seeded with one node, on a private loop run by each call until it ends.
 class Router {
  public:

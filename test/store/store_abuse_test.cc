@@ -86,7 +86,7 @@ std::string RecordThrottles(RedisServer& redis, const std::string& subject, int 
   redis.Cmd({"FUNCTION", "LOAD", "REPLACE", Library().code});
   auto reply = redis.Cmd({"FCALL", FindScript("record_throttles")->function, "0", "pd:",
                           AbuseSpec(AbuseConfig()).escalation, std::to_string(now), "3600000",
-                          subject, std::to_string(n), report_id,
+                          "", subject, std::to_string(n), report_id,
                           "messages 1/1 per 86400s (user)"});
   REQUIRE(reply.size() == 2);  // { throttle list length, blocked }
   return reply[1] == "1" ? "blocked" : "";

@@ -16,14 +16,7 @@ namespace policyd::test {
 namespace {
 
 // A user on each primary: "user:uN" whose slot is in primary i's range.
-std::string UserOn(int primary) {
-  for (int n = 0;; ++n) {
-    std::string tag = "user:u" + std::to_string(n);
-    int slot = KeySlot(tag);
-    int owner = slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2;
-    if (owner == primary) return tag;
-  }
-}
+std::string UserOn(int primary) { return TagOn(primary, "user:u"); }
 
 std::string UserKey(const std::string& tag) { return "pd:user:{" + tag + "}"; }
 

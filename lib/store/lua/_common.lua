@@ -331,43 +331,76 @@ local function lb_record(fresh, recent, prev_vals, msg_id, now, max, window, arg
 end
 
 -- ---------------------------------------------------------------------------------------
--- Events (docs/redis-keys.md, "Events"): one stream per relay, PREFIX .. 'events', written in
--- the same call as the change that causes the event, so an event exists exactly when its
--- change does. Webhook delivery reads the stream; nothing in a decision reads it.
+-- Events (docs/redis-keys.md, "Events"): one stream per relay, written in the same call as
+-- the change that causes the event, so an event exists exactly when its change does. Webhook
+-- delivery reads the stream; nothing in a decision reads it.
 -- type: 'block.created', 'block.lifted', 'block.expired', 'review.requested',
 -- 'quota.warning', 'rate.warning', 'throttle.started', ...; subject: a tag ('user:alice') or
 -- ''; data: a table of the event's facts (encoded as JSON). The entry id is the event id.
+--
+-- `home` (issue 17) says where the keys that are not a subject's live for this call: '' (or
+-- nil) on one Redis, PREFIX .. 'events' and PREFIX .. 'block_expiries' as ever; on a Redis
+-- Cluster the slot-tag of the call's subject (lib/core/report_slot.h SubjectSlotTag, 1 to 4
+-- of [0-9a-z]), so that they are the slot's own, PREFIX .. 'events:{' .. home .. '}' (an
+-- outbox, moved to PREFIX .. 'events' by store/event_relay.h) and PREFIX ..
+-- 'block_expiries:{' .. home .. '}', in the subject's slot like every key of the call.
+local function check_home(home)
+  home = home or ''
+  if not string.match(home, '^[0-9a-z]*$') or #home > 4 then
+    error({ err = 'ERR bad home slot-tag' })
+  end
+  return home
+end
+
+local function home_key(prefix, name, home)
+  if home == nil or home == '' then return prefix .. name end
+  return prefix .. name .. ':{' .. home .. '}'
+end
+
 local EVENTS_MAXLEN = 100000
-local function emit_event(prefix, etype, subject, now, data)
-  redis.call('XADD', prefix .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'type', etype,
-             'subject', subject, 'time', fmt_int(now), 'data', cjson.encode(data or {}))
+local function emit_event(prefix, etype, subject, now, data, home)
+  local k = home_key(prefix, 'events', home)
+  redis.call('XADD', k, 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'type', etype, 'subject', subject,
+             'time', fmt_int(now), 'data', cjson.encode(data or {}))
+  -- An emptied outbox lingers with a TTL (outbox_ack.lua); one holding an entry must not go.
+  if home ~= nil and home ~= '' then redis.call('PERSIST', k) end
 end
 
 -- Blocks expire by TTL, which tells nobody; so each expiring block is also a member of one
--- sorted set per relay (PREFIX .. 'block_expiries', scored by its expiry) that
+-- sorted set per relay (per slot on a cluster: see home above), scored by its expiry, that
 -- block_expire_sweep.lua empties, emitting block.expired as it removes each member, once.
 -- expires_at nil: the block does not expire (or was lifted), so it leaves the set.
-local function note_block_expiry(prefix, tag, expires_at)
+local function note_block_expiry(prefix, tag, expires_at, home)
+  local zk = home_key(prefix, 'block_expiries', home)
   if expires_at then
-    redis.call('ZADD', prefix .. 'block_expiries', expires_at, tag)
+    redis.call('ZADD', zk, expires_at, tag)
   else
-    redis.call('ZREM', prefix .. 'block_expiries', tag)
+    redis.call('ZREM', zk, tag)
   end
 end
 
 -- throttle.started: at most once per subject per [abuse] within (SET NX with that TTL), not
 -- once per refused request.
-local function note_throttle_started(prefix, tag, now, within_ms)
+local function note_throttle_started(prefix, tag, now, within_ms, home)
   if redis.call('SET', key(prefix, 'throttling', tag), fmt_int(now), 'NX', 'PX', within_ms) then
-    emit_event(prefix, 'throttle.started', tag, now, { within_ms = within_ms })
+    emit_event(prefix, 'throttle.started', tag, now, { within_ms = within_ms }, home)
   end
 end
 
 -- ---------------------------------------------------------------------------------------
 -- Reports, evidence, blocks.
 
+-- A report's key from its id, as lib/core/report_slot.h ReportKeyName builds it: a slotted id
+-- 'SLOTTAG.HEX' (what comes before its first '.') is kept in that slot, PREFIX ..
+-- 'report:{SLOTTAG}.HEX'; any other id is PREFIX .. 'report:' .. id.
+local function report_key(prefix, id)
+  local tag, rest = string.match(id, '^([^.]+)(%..*)$')
+  if tag then return prefix .. 'report:{' .. tag .. '}' .. rest end
+  return prefix .. 'report:' .. id
+end
+
 local function create_report(prefix, id, ttl_ms, fields)
-  local k = prefix .. 'report:' .. id
+  local k = report_key(prefix, id)
   local args = {}
   for f, v in pairs(fields) do
     args[#args + 1] = f
@@ -390,7 +423,7 @@ end
 -- The block hash has plain fields for redis-cli; the report carries the same facts plus the
 -- evidence that was current when the block was made.
 local function create_block(prefix, tag, reason, evidence, duration_ms, report_id, report_ttl_ms,
-                            now, source)
+                            now, source, home)
   local k = key(prefix, 'block', tag)
   local expires = ''
   if duration_ms > 0 then expires = fmt_int(now + duration_ms) end
@@ -398,7 +431,7 @@ local function create_block(prefix, tag, reason, evidence, duration_ms, report_i
   redis.call('HSET', k, 'subject', tag, 'reason', reason, 'evidence', evidence,
              'created', fmt_int(now), 'expires', expires, 'report', report_id, 'source', source)
   if duration_ms > 0 then redis.call('PEXPIREAT', k, now + duration_ms) end
-  note_block_expiry(prefix, tag, duration_ms > 0 and now + duration_ms or nil)
+  note_block_expiry(prefix, tag, duration_ms > 0 and now + duration_ms or nil, home)
   local ev = redis.call('LRANGE', key(prefix, 'evidence', tag), 0, -1)
   local ttl = report_ttl_ms
   if duration_ms > 0 and duration_ms > ttl then ttl = duration_ms end
@@ -410,7 +443,7 @@ local function create_block(prefix, tag, reason, evidence, duration_ms, report_i
   redis.call('HSET', hist, 'last_at', fmt_int(now), 'last_duration', fmt_int(duration_ms),
              'last_reason', reason)
   emit_event(prefix, 'block.created', tag, now, { reason = reason, evidence = evidence,
-             expires = expires, report = report_id, source = source })
+             expires = expires, report = report_id, source = source }, home)
   return expires
 end
 
@@ -447,11 +480,12 @@ local function next_block_duration(prefix, tag, now, abuse)
 end
 
 -- Blocks `tag` with an escalated duration and remembers it for the next escalation.
-local function escalate_block(prefix, tag, reason, detail, now, abuse, report_id, report_ttl, source)
+local function escalate_block(prefix, tag, reason, detail, now, abuse, report_id, report_ttl, source,
+                              home)
   local d = next_block_duration(prefix, tag, now, abuse)
-  create_block(prefix, tag, reason, detail, d, report_id, report_ttl, now, source)
+  create_block(prefix, tag, reason, detail, d, report_id, report_ttl, now, source, home)
   -- The report page says a repeat escalates only for blocks made here (not by hand).
-  redis.call('HSET', prefix .. 'report:' .. report_id, 'escalates', '1')
+  redis.call('HSET', report_key(prefix, report_id), 'escalates', '1')
   redis.call('PEXPIRE', key(prefix, 'blockhist', tag), d + abuse.memory)
   return d
 end
@@ -460,9 +494,10 @@ end
 -- abuse.within, blocks it ('rate', escalated): decided inside Redis so that concurrent
 -- instances cannot both (or neither) block. The list holds the latest events + 1 throttle
 -- times; n at once counts as n throttles at the same instant. Returns true if it blocked.
-local function count_throttles(prefix, tag, n, now, abuse, report_id, report_ttl)
+-- home: where its events and the block's expiry go (see emit_event).
+local function count_throttles(prefix, tag, n, now, abuse, report_id, report_ttl, home)
   local tk = key(prefix, 'throttles', tag)
-  note_throttle_started(prefix, tag, now, abuse.within)
+  note_throttle_started(prefix, tag, now, abuse.within, home)
   local stamp = fmt_int(now)
   -- The list keeps events + 1 entries; pushed in chunks so that unpack stays far below
   -- Lua's stack limit whatever the batch and throttle_events.
@@ -479,7 +514,7 @@ local function count_throttles(prefix, tag, n, now, abuse, report_id, report_ttl
   if not (oldest and now - oldest <= abuse.within) then return false end
   escalate_block(prefix, tag, 'rate', 'throttled more than ' .. abuse.events .. ' times within ' ..
                  math.floor(abuse.within / 1000) .. 's', now, abuse, report_id, report_ttl,
-                 'escalation')
+                 'escalation', home)
   redis.call('DEL', tk)
   return true
 end
@@ -737,4 +772,24 @@ local function window_take_back(st, idx, cost)
   end
   redis.call('HSET', st.key, unpack(args))
   return back
+end
+
+-- The opening of subject_count.lua and subject_refund.lua (issue 17): the subject's rate key
+-- and its current and previous reservation slices (slice_keys), checked against the keys a
+-- cluster call declared, each when given: KEYS[1] the rate key (the route key: the slot the
+-- call was routed by is then the slot of every key it touches), KEYS[2] and KEYS[3] the
+-- slices (lib/core/subject_count.cc SubjectCallKeys), so that a slot half migrated answers
+-- TRYAGAIN instead of the script missing a slice. Returns rk, cur, prev, ttl, or nil and an
+-- error reply naming `script`.
+local function subject_call_keys(script, keys, prefix, tag, span, now)
+  local rk = key(prefix, 'rate', tag)
+  if keys[1] and keys[1] ~= rk then
+    return nil, redis.error_reply('ERR ' .. script .. ': KEYS[1] is not ' .. rk)
+  end
+  local cur, prev, ttl = slice_keys(prefix, 'resv', tag, span, now)
+  if keys[2] and (keys[2] ~= cur or keys[3] ~= prev) then
+    return nil, redis.error_reply('ERR ' .. script .. ': KEYS[2], KEYS[3] are not ' .. cur ..
+                                  ', ' .. prev)
+  end
+  return rk, cur, prev, ttl
 end

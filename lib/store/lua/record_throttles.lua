@@ -6,15 +6,18 @@
 -- answered those requests with the block, which records none.
 --
 -- ARGV: prefix, abuse spec (decide_args AbuseSpec().escalation), now (0: Redis TIME),
---       report_ttl, then per subject: tag, n (0 only reads the state), report id for a
---       block, evidence detail (escaped, bounded).
+--       report_ttl, home ('' on one Redis; on a cluster the subjects' slot-tag, see
+--       _common.lua emit_event: every subject of the call is then in that slot), then per
+--       subject: tag, n (0 only reads the state), report id for a block (on a cluster one in
+--       the subject's slot, NewReportId(tag)), evidence detail (escaped, bounded).
 -- Reply: per subject { throttle list length, 1 if the subject is blocked (now or before) }.
 local prefix, abuse_spec, now_arg, report_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local home = check_home(ARGV[5])
 local now = now_ms(now_arg)
 local abuse = parse_abuse(abuse_spec)
 local out = {}
 
-for i = 5, #ARGV - 3, 4 do
+for i = 6, #ARGV - 3, 4 do
   local tag, n, report_id, detail = ARGV[i], tonumber(ARGV[i + 1]) or 0, ARGV[i + 2], ARGV[i + 3]
   local tk = key(prefix, 'throttles', tag)
   if active_block(prefix, tag, now) then
@@ -28,7 +31,7 @@ for i = 5, #ARGV - 3, 4 do
     if n > 1 then what = what .. ', ' .. n .. ' throttles' end
     add_evidence(prefix, tag, { at = now, kind = 'throttle', detail = what .. ')' },
                  abuse.evidence_max, abuse.evidence_ttl)
-    if count_throttles(prefix, tag, n, now, abuse, report_id, report_ttl) then
+    if count_throttles(prefix, tag, n, now, abuse, report_id, report_ttl, home) then
       out[#out + 1] = { 0, 1 }
     else
       out[#out + 1] = { redis.call('LLEN', tk), 0 }

@@ -4,7 +4,7 @@
 -- 'already' (one is pending), 'missing' (no such report).
 local prefix, id, text = ARGV[1], ARGV[3], ARGV[4] or ''
 local now = now_ms(ARGV[2])
-local k = prefix .. 'report:' .. id
+local k = report_key(prefix, id)
 if redis.call('EXISTS', k) == 0 then return 'missing' end
 local r = redis.call('HMGET', k, 'review', 'subject', 'kind', 'reason')
 if r[1] == 'requested' then return 'already' end

@@ -6,7 +6,7 @@
 local prefix, max = ARGV[1], tonumber(ARGV[2])
 local out = { 'ok' }
 for _, id in ipairs(redis.call('LRANGE', prefix .. 'reviews', 0, max - 1)) do
-  local fields = redis.call('HGETALL', prefix .. 'report:' .. id)
+  local fields = redis.call('HGETALL', report_key(prefix, id))
   if #fields > 0 then out[#out + 1] = { id, fields } end
 end
 return out

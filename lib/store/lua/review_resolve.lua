@@ -6,7 +6,7 @@
 -- Reply: { 'ok', resolved_at } or { 'notfound', 'report' } or { 'conflict', message }
 local prefix, id, note, source = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
 local now = now_ms(ARGV[2])
-local k = prefix .. 'report:' .. id
+local k = report_key(prefix, id)
 if redis.call('EXISTS', k) == 0 then return { 'notfound', 'report' } end
 if redis.call('HGET', k, 'review') ~= 'requested' then
   return { 'conflict', 'no review of this report is waiting' }

@@ -9,11 +9,8 @@
 --   [4] the message identity  [5] [policy] buckets  [6] reservation span in ms
 --   [7] [8] [9] the costs: messages, recipients, bytes
 --   [10...] the subject's resolved limits as triples: metric, window_s, max
--- KEYS[2], KEYS[3], when given, must be the current and the previous reservation slice
--- (lib/core/subject_count.cc SubjectCallKeys): a cluster call declares every key it touches,
--- so that a slot half migrated answers TRYAGAIN instead of the script missing a slice.
--- KEYS[1], when given (a cluster call's route key), must be the subject's pd:rate key: the
--- slot the call was routed by is then the slot of every key it touches.
+-- KEYS, when given (a cluster call): the subject's pd:rate key (the route key), the current
+-- and the previous reservation slice (_common.lua subject_call_keys).
 --
 -- Reply: { status, metric, window_s, count, max, retry_after, repeat }
 --   status 'counted' (counted now, or repeat = 1: counted by an earlier call with this
@@ -30,18 +27,11 @@
 local now = now_ms(ARGV[1])
 local prefix, tag, id = ARGV[2], ARGV[3], ARGV[4]
 local buckets, span = tonumber(ARGV[5]), tonumber(ARGV[6])
-local rk = key(prefix, 'rate', tag)
-if KEYS[1] and KEYS[1] ~= rk then
-  return redis.error_reply('ERR subject_count: KEYS[1] is not ' .. rk)
-end
 if id == '' or not buckets or buckets < 1 or not span or span < 1 then
   return redis.error_reply('ERR subject_count: bad arguments')
 end
-
-local cur, prev, ttl = slice_keys(prefix, 'resv', tag, span, now)
-if KEYS[2] and (KEYS[2] ~= cur or KEYS[3] ~= prev) then
-  return redis.error_reply('ERR subject_count: KEYS[2], KEYS[3] are not ' .. cur .. ', ' .. prev)
-end
+local rk, cur, prev, ttl = subject_call_keys('subject_count', KEYS, prefix, tag, span, now)
+if not rk then return cur end
 local rec = slice_get(cur, prev, id)
 if rec then
   local kind = string.sub(rec, 1, 1)

@@ -8,10 +8,7 @@
 -- ARGV (lib/core/subject_count.cc BuildSubjectRefundArgs):
 --   [1] now in ms ('' or 0: Redis TIME)  [2] prefix  [3] the subject tag (escaped)
 --   [4] the message identity  [5] reservation span in ms (as given to subject_count)
--- KEYS[2], KEYS[3], when given, must be the current and the previous reservation slice
--- (lib/core/subject_count.cc SubjectCallKeys): a cluster call declares every key it touches,
--- so that a slot half migrated answers TRYAGAIN instead of the script missing a slice.
--- KEYS[1], when given, must be the subject's pd:rate key (see subject_count.lua).
+-- KEYS, when given (a cluster call): as subject_count.lua's (_common.lua subject_call_keys).
 --
 -- Reply: { status, units }: 'refunded' (units taken back from the windows; 0 when the buckets
 -- had left them), 'already' (refunded before, or a tombstone is there), 'tombstone' (no
@@ -19,18 +16,11 @@
 -- counted).
 local now = now_ms(ARGV[1])
 local prefix, tag, id, span = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local rk = key(prefix, 'rate', tag)
-if KEYS[1] and KEYS[1] ~= rk then
-  return redis.error_reply('ERR subject_refund: KEYS[1] is not ' .. rk)
-end
 if id == '' or not span or span < 1 then
   return redis.error_reply('ERR subject_refund: bad arguments')
 end
-
-local cur, prev, ttl = slice_keys(prefix, 'resv', tag, span, now)
-if KEYS[2] and (KEYS[2] ~= cur or KEYS[3] ~= prev) then
-  return redis.error_reply('ERR subject_refund: KEYS[2], KEYS[3] are not ' .. cur .. ', ' .. prev)
-end
+local rk, cur, prev, ttl = subject_call_keys('subject_refund', KEYS, prefix, tag, span, now)
+if not rk then return cur end
 local rec = slice_get(cur, prev, id)
 if not rec then
   slice_set(cur, ttl, id, 't')

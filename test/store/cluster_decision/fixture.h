@@ -32,19 +32,6 @@ inline Cluster& SharedCluster() {
   return cluster;
 }
 
-inline int OwnerOf(const std::string& tag) {
-  int slot = KeySlot(tag);
-  return slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2;
-}
-
-// The first tag base + N (N = 0, 1, ...) whose slot is on `primary`, skipping `skip` of them.
-inline std::string TagOn(int primary, const std::string& base, int skip = 0) {
-  for (int n = 0;; ++n) {
-    std::string tag = base + std::to_string(n);
-    if (OwnerOf(tag) == primary && skip-- == 0) return tag;
-  }
-}
-
 inline std::string RateKey(const std::string& tag) { return "pd:rate:{" + tag + "}"; }
 
 inline int64_t Total(const std::string& tag, const std::string& suffix = "messages:3600") {

@@ -249,4 +249,9 @@ TEST_CASE("redis_keys: ParseBlockSubject refuses other kinds, empty and oversize
   CHECK(ParseBlockSubject("sender:" + std::string(318, 'b') + "@x").ok());  // 320 bytes
 }
 
+TEST_CASE("GlobEscape: a key prefix in a SCAN pattern matches only itself") {
+  CHECK(GlobEscape("pd:") == "pd:");
+  CHECK(GlobEscape("a*b?c[d]e\\f") == "a\\*b\\?c\\[d\\]e\\\\f");
+}
+
 }  // namespace policyd

@@ -63,6 +63,20 @@ TEST_CASE("report_slot: IsValidReportId takes a slot-tag of 1 to 4 of [0-9a-z], 
   CHECK_FALSE(IsValidReportId("a.0123456789abcdef0123.b"));
 }
 
+TEST_CASE("report_slot: a per-slot key's slot-tag, and only from a key of that shape") {
+  CHECK(SubjectSlotTag("user:alice") == SlotTag(Crc16("user:alice") % kClusterSlots));
+  std::string home(SubjectSlotTag("user:alice"));
+  CHECK(KeySlotTag("pd:events:{" + home + "}", "pd:events:") == home);
+  CHECK(KeySlotTag("pd:events:{zzzz}", "pd:events:") == "zzzz");
+  for (const char* key : {"pd:events", "pd:events:", "pd:events:{}", "pd:events:{a", "pd:events:a}",
+                          "pd:events:{abcde}", "pd:events:{A}", "pd:events:{a}:x",
+                          "pd:events:{a-b}", "pd:events:{a}}", "x:events:{a}",
+                          "pd:block_expiries:{a}"}) {
+    CAPTURE(key);
+    CHECK(KeySlotTag(key, "pd:events:").empty());
+  }
+}
+
 TEST_CASE("report_slot: the auth covers the slot-tag") {
   std::string id = NewReportId("user:alice");
   std::string auth = ReportAuth("sixteen byte key", id);

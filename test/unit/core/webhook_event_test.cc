@@ -20,7 +20,20 @@ TEST_CASE("EventFromStreamEntry reads type, subject, time and data; no type is a
   CHECK(e->type == "block.created");
   CHECK(e->subject == "user:alice");
   CHECK(e->time_ms == 1700000000123u);
+  CHECK(e->public_id() == "1700000000000-0");
   CHECK_FALSE(EventFromStreamEntry("1-0", {{"subject", "user:a"}}).ok());
+}
+
+TEST_CASE("an event relayed on a cluster is known by its outbox id, whichever copy it is") {
+  for (const char* entry : {"1700000000500-0", "1700000000600-0"}) {  // two copies
+    auto e = EventFromStreamEntry(entry, {{"type", "block.created"},
+                                          {"time", "1700000000123"},
+                                          {"outbox", "k3-1700000000000-0"}});
+    REQUIRE(e.ok());
+    CHECK(e->id == entry);  // what the stream and the retry state use
+    CHECK(e->public_id() == "k3-1700000000000-0");
+    CHECK(nlohmann::json::parse(WebhookBody(*e, "", ""))["id"] == "k3-1700000000000-0");
+  }
 }
 
 TEST_CASE("WebhookBody: id, type, RFC 3339 time, unescaped subject, data with report_url") {
