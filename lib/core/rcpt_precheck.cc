@@ -3,25 +3,25 @@
 #include <cstdlib>
 #include <map>
 
-#include "core/decide_args.h"
 #include "core/redis_keys.h"
 
 namespace policyd {
 
 std::optional<RcptPrecheck> PlanRcptPrecheck(const AccessFacts& facts,
-                                             const std::vector<std::string>& args) {
-  if (facts.full || args.size() < kDecideArgsCount) return std::nullopt;
-  if (args[kArgMode] != "decide" || args[kArgStage] != "rcpt" || args[kArgCountAt] != "eom") {
+                                             const DecideSubjects& subjects,
+                                             const Config& config, DecideMode mode) {
+  if (facts.full || mode != DecideMode::kDecide || subjects.state != ProtocolState::kRcpt ||
+      config.policy.count_at != CountAt::kEndOfMessage) {
     return std::nullopt;
   }
   // decide.lua's 4b: any quota field at all takes the script (it knows what a quota is).
   if (!facts.user_quota.empty() || !facts.account_quota.empty()) return std::nullopt;
-  const std::string& prefix = args[kArgPrefix];
-  const std::string& subject = args[kArgSubject];
-  const std::string& sender_tag = args[kArgSenderTag];
+  const std::string& prefix = config.redis.key_prefix;
+  const std::string& subject = subjects.subject;
+  const std::string& sender_tag = subjects.sender_tag;
 
   RcptPrecheck p;
-  p.domain = args[kArgDomain];
+  p.domain = subjects.domain;
   // _access.lua read_block: the subject, and the sender under any user.
   p.exists = {"EXISTS", BuildKey(prefix, "block", subject)};
   if (!sender_tag.empty() && sender_tag != subject) {
@@ -33,11 +33,11 @@ std::optional<RcptPrecheck> PlanRcptPrecheck(const AccessFacts& facts,
   auto tag_of = [&](const std::string& s) -> const std::string* {
     if (s == "user") return &subject;
     if (s == "sender") return &sender_tag;
-    if (s == "ip") return &args[kArgIpTag];
+    if (s == "ip") return &subjects.ip_tag;
     if (s == "account") return &account_tag;
     return nullptr;
   };
-  double size = std::strtod(args[kArgSize].c_str(), nullptr);
+  double size = static_cast<double>(subjects.size);
   auto cost_of = [&](const std::string& m) -> std::optional<double> {
     if (m == "messages" || m == "recipients") return 1.0;
     if (m == "bytes") return size;
