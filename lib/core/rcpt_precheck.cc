@@ -1,7 +1,6 @@
 #include "core/rcpt_precheck.h"
 
 #include <cstdlib>
-#include <map>
 
 #include "core/redis_keys.h"
 
@@ -44,21 +43,26 @@ std::optional<RcptPrecheck> PlanRcptPrecheck(const AccessFacts& facts,
     return std::nullopt;
   };
   // An unauthenticated sender is both the user and the sender subject: one read per tag,
-  // one field per window, however many limits share it.
-  std::map<std::string, std::size_t> read_of;                          // tag -> reads index
-  std::map<std::pair<std::size_t, std::string>, std::size_t> field_of;  // (read, field) -> index
+  // one field per window, however many limits share it. A handful of tags and windows:
+  // found by scanning (a map would allocate a node per entry on every RCPT).
+  std::vector<const std::string*> read_tags;  // the tag of each of p.reads
   for (const ResolvedLimit& l : facts.limits) {
     const std::string* tag = tag_of(l.subject);
     std::optional<double> cost = cost_of(l.metric);
     // As decide.lua: no tag (null sender, no account, unknown subject) or no cost: no check.
     if (tag == nullptr || tag->empty() || !cost || *cost <= 0) continue;
-    auto [r, new_read] = read_of.emplace(*tag, p.reads.size());
-    if (new_read) p.reads.push_back({"HMGET", BuildKey(prefix, "rate", *tag)});
-    std::vector<std::string>& hmget = p.reads[r->second];
+    std::size_t r = 0;
+    while (r < read_tags.size() && *read_tags[r] != *tag) ++r;
+    if (r == read_tags.size()) {
+      read_tags.push_back(tag);
+      p.reads.push_back({"HMGET", BuildKey(prefix, "rate", *tag)});
+    }
+    std::vector<std::string>& hmget = p.reads[r];
     std::string field = l.metric + ":" + l.window_s + ":total";
-    auto [f, new_field] = field_of.emplace(std::make_pair(r->second, field), hmget.size() - 2);
-    if (new_field) hmget.push_back(std::move(field));
-    p.checks.push_back({r->second, f->second, *cost, l.max});
+    std::size_t f = 2;  // after "HMGET" and the key
+    while (f < hmget.size() && hmget[f] != field) ++f;
+    if (f == hmget.size()) hmget.push_back(std::move(field));
+    p.checks.push_back({r, f - 2, *cost, l.max});
   }
   return p;
 }
