@@ -141,15 +141,32 @@ std::string RecipientIdentity(const PolicyRequest& request) {
   return HashHex(IdentityText(f) + NormalizeSender(f.recipient));
 }
 
+DecideSubjects ReadDecideSubjects(const DecisionFields& f) {
+  DecideSubjects s;
+  s.state = f.state;
+  s.size = f.size;
+  s.sender = NormalizeSender(f.sender);
+  s.sender_tag = SubjectTag(SubjectKind::kSender, s.sender);
+  s.subject = f.sasl_username.empty() ? s.sender_tag
+                                      : SubjectTag(SubjectKind::kUser, f.sasl_username);
+  s.domain = SenderDomain(f.sender);
+  s.ip_tag = SubjectTag(SubjectKind::kIp, f.client_address);
+  s.client_hex = IpAddressMatchForm(f.client_address);
+  return s;
+}
+
 std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Config& config,
                                          const DecideOptions& options,
                                          const std::string& plans_spec,
                                          const AbuseSpecs& abuse_spec) {
   const DecisionFields f = ReadDecisionFields(request);  // one pass over the attributes
-  std::string sender = NormalizeSender(f.sender);
-  std::string sender_tag = SubjectTag(SubjectKind::kSender, sender);
-  std::string subject = f.sasl_username.empty() ? sender_tag
-                                                : SubjectTag(SubjectKind::kUser, f.sasl_username);
+  return BuildDecideArgs(f, ReadDecideSubjects(f), config, options, plans_spec, abuse_spec);
+}
+
+std::vector<std::string> BuildDecideArgs(const DecisionFields& f, DecideSubjects s,
+                                         const Config& config, const DecideOptions& options,
+                                         const std::string& plans_spec,
+                                         const AbuseSpecs& abuse_spec) {
   bool eom = f.state == ProtocolState::kEndOfMessage;
   std::string recipient = NormalizeSender(f.recipient);
   // The message and recipient identities share their text: built once.
@@ -169,40 +186,42 @@ std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Con
       recipients += evidence(NormalizeSender(options.recipients[i]));
     }
   }
-  return {
-      options.mode == DecideMode::kExplain ? "explain" : "decide",
-      std::to_string(options.now_ms),
-      config.redis.key_prefix,
-      eom ? "eom" : "rcpt",
-      config.policy.count_at == CountAt::kRcpt ? "rcpt" : "eom",
-      subject,
-      sender_tag,
-      SenderDomain(f.sender),
-      SubjectTag(SubjectKind::kIp, f.client_address),
-      evidence(recipient),
-      std::to_string(f.recipient_count),
-      std::to_string(f.size),
-      std::move(msg_id),
-      std::move(rcpt_id),
-      config.policy.unknown_user,
-      config.policy.default_plan,
-      plans_spec,
-      std::to_string(config.policy.buckets),
-      std::to_string(config.policy.dedup_ttl_ms),
-      options.report_id,
-      std::to_string(config.report.ttl_ms),
-      std::to_string(config.report.acl_dedup_ms),
-      abuse_spec.escalation,
-      evidence(f.client_address),
-      evidence(f.queue_id),
-      evidence(sender),
-      abuse_spec.score,
-      abuse_spec.list_bombing,
-      abuse_spec.rates,
-      IpAddressMatchForm(f.client_address),
-      abuse_spec.quota,
-      std::move(recipients),
-  };
+  // Pushed one by one: a braced list would copy every string (initializer_list is const).
+  std::vector<std::string> args;
+  args.reserve(kDecideArgsCount + 5);  // and the fast path's 5 (AppendFastPathArgs)
+  args.emplace_back(options.mode == DecideMode::kExplain ? "explain" : "decide");
+  args.emplace_back(std::to_string(options.now_ms));
+  args.emplace_back(config.redis.key_prefix);
+  args.emplace_back(eom ? "eom" : "rcpt");
+  args.emplace_back(config.policy.count_at == CountAt::kRcpt ? "rcpt" : "eom");
+  args.emplace_back(std::move(s.subject));
+  args.emplace_back(std::move(s.sender_tag));
+  args.emplace_back(std::move(s.domain));
+  args.emplace_back(std::move(s.ip_tag));
+  args.emplace_back(evidence(recipient));
+  args.emplace_back(std::to_string(f.recipient_count));
+  args.emplace_back(std::to_string(f.size));
+  args.emplace_back(std::move(msg_id));
+  args.emplace_back(std::move(rcpt_id));
+  args.emplace_back(config.policy.unknown_user);
+  args.emplace_back(config.policy.default_plan);
+  args.emplace_back(plans_spec);
+  args.emplace_back(std::to_string(config.policy.buckets));
+  args.emplace_back(std::to_string(config.policy.dedup_ttl_ms));
+  args.emplace_back(options.report_id);
+  args.emplace_back(std::to_string(config.report.ttl_ms));
+  args.emplace_back(std::to_string(config.report.acl_dedup_ms));
+  args.emplace_back(abuse_spec.escalation);
+  args.emplace_back(evidence(f.client_address));
+  args.emplace_back(evidence(f.queue_id));
+  args.emplace_back(evidence(s.sender));
+  args.emplace_back(abuse_spec.score);
+  args.emplace_back(abuse_spec.list_bombing);
+  args.emplace_back(abuse_spec.rates);
+  args.emplace_back(std::move(s.client_hex));
+  args.emplace_back(abuse_spec.quota);
+  args.emplace_back(std::move(recipients));
+  return args;
 }
 
 Result<Verdict> ParseDecideReply(const std::vector<std::string>& f, std::string* facts) {

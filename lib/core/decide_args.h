@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/decision_fields.h"
 #include "core/policy_request.h"
 #include "core/result.h"
 #include "core/verdict.h"
@@ -45,6 +46,21 @@ struct AbuseSpecs {
 std::string PlansSpec(const Config& config);
 AbuseSpecs AbuseSpec(const Config& config);
 
+// What the access cache and the RCPT pre-check read of a request (issue 16), found without
+// hashing, escaping or formatting numbers: a decision builds decide.lua's ARGV only when a
+// script runs (a pre-check answered by plain reads needs only these).
+struct DecideSubjects {
+  ProtocolState state = ProtocolState::kOther;
+  uint64_t size = 0;       // the request's size attribute
+  std::string sender;      // the sender, normalized (NormalizeSender)
+  std::string subject;     // ARGV[6]: user:NAME, or the sender's tag without sasl_username
+  std::string sender_tag;  // ARGV[7]
+  std::string domain;      // ARGV[8]: the sender's domain
+  std::string ip_tag;      // ARGV[9]
+  std::string client_hex;  // ARGV[30]: the client address as 32 hex digits ('' none)
+};
+DecideSubjects ReadDecideSubjects(const DecisionFields& fields);
+
 // ARGV for decide.lua, ARGV[1] to ARGV[32]. plans_spec and abuse_spec come from
 // PlansSpec/AbuseSpec of the same config. REQUIRES: !DecideLocally(request, config).
 // The fast path (issue 16) appends ARGV[33...] (lib/core/access_cache.h AppendFastPathArgs):
@@ -53,12 +69,14 @@ AbuseSpecs AbuseSpec(const Config& config);
 // full path.
 // Indexes (0-based) of the request's access key parts in what this returns:
 constexpr std::size_t kArgSubject = 5, kArgSenderTag = 6, kArgDomain = 7, kArgClientHex = 29;
-// and of what the RCPT pre-check reads (lib/core/rcpt_precheck.h):
-constexpr std::size_t kArgMode = 0, kArgPrefix = 2, kArgStage = 3, kArgCountAt = 4,
-                      kArgIpTag = 8, kArgSize = 11;
 constexpr std::size_t kDecideArgsCount = 32;
 std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Config& config,
                                          const DecideOptions& options,
+                                         const std::string& plans_spec,
+                                         const AbuseSpecs& abuse_spec);
+// The same from the request's fields and their ReadDecideSubjects (taken over).
+std::vector<std::string> BuildDecideArgs(const DecisionFields& fields, DecideSubjects subjects,
+                                         const Config& config, const DecideOptions& options,
                                          const std::string& plans_spec,
                                          const AbuseSpecs& abuse_spec);
 

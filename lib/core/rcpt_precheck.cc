@@ -1,27 +1,26 @@
 #include "core/rcpt_precheck.h"
 
 #include <cstdlib>
-#include <map>
 
-#include "core/decide_args.h"
 #include "core/redis_keys.h"
 
 namespace policyd {
 
 std::optional<RcptPrecheck> PlanRcptPrecheck(const AccessFacts& facts,
-                                             const std::vector<std::string>& args) {
-  if (facts.full || args.size() < kDecideArgsCount) return std::nullopt;
-  if (args[kArgMode] != "decide" || args[kArgStage] != "rcpt" || args[kArgCountAt] != "eom") {
+                                             const DecideSubjects& subjects,
+                                             const Config& config, DecideMode mode) {
+  if (facts.full || mode != DecideMode::kDecide || subjects.state != ProtocolState::kRcpt ||
+      config.policy.count_at != CountAt::kEndOfMessage) {
     return std::nullopt;
   }
   // decide.lua's 4b: any quota field at all takes the script (it knows what a quota is).
   if (!facts.user_quota.empty() || !facts.account_quota.empty()) return std::nullopt;
-  const std::string& prefix = args[kArgPrefix];
-  const std::string& subject = args[kArgSubject];
-  const std::string& sender_tag = args[kArgSenderTag];
+  const std::string& prefix = config.redis.key_prefix;
+  const std::string& subject = subjects.subject;
+  const std::string& sender_tag = subjects.sender_tag;
 
   RcptPrecheck p;
-  p.domain = args[kArgDomain];
+  p.domain = subjects.domain;
   // _access.lua read_block: the subject, and the sender under any user.
   p.exists = {"EXISTS", BuildKey(prefix, "block", subject)};
   if (!sender_tag.empty() && sender_tag != subject) {
@@ -33,32 +32,37 @@ std::optional<RcptPrecheck> PlanRcptPrecheck(const AccessFacts& facts,
   auto tag_of = [&](const std::string& s) -> const std::string* {
     if (s == "user") return &subject;
     if (s == "sender") return &sender_tag;
-    if (s == "ip") return &args[kArgIpTag];
+    if (s == "ip") return &subjects.ip_tag;
     if (s == "account") return &account_tag;
     return nullptr;
   };
-  double size = std::strtod(args[kArgSize].c_str(), nullptr);
+  double size = static_cast<double>(subjects.size);
   auto cost_of = [&](const std::string& m) -> std::optional<double> {
     if (m == "messages" || m == "recipients") return 1.0;
     if (m == "bytes") return size;
     return std::nullopt;
   };
   // An unauthenticated sender is both the user and the sender subject: one read per tag,
-  // one field per window, however many limits share it.
-  std::map<std::string, std::size_t> read_of;                          // tag -> reads index
-  std::map<std::pair<std::size_t, std::string>, std::size_t> field_of;  // (read, field) -> index
+  // one field per window, however many limits share it. A handful of tags and windows:
+  // found by scanning (a map would allocate a node per entry on every RCPT).
+  std::vector<const std::string*> read_tags;  // the tag of each of p.reads
   for (const ResolvedLimit& l : facts.limits) {
     const std::string* tag = tag_of(l.subject);
     std::optional<double> cost = cost_of(l.metric);
     // As decide.lua: no tag (null sender, no account, unknown subject) or no cost: no check.
     if (tag == nullptr || tag->empty() || !cost || *cost <= 0) continue;
-    auto [r, new_read] = read_of.emplace(*tag, p.reads.size());
-    if (new_read) p.reads.push_back({"HMGET", BuildKey(prefix, "rate", *tag)});
-    std::vector<std::string>& hmget = p.reads[r->second];
+    std::size_t r = 0;
+    while (r < read_tags.size() && *read_tags[r] != *tag) ++r;
+    if (r == read_tags.size()) {
+      read_tags.push_back(tag);
+      p.reads.push_back({"HMGET", BuildKey(prefix, "rate", *tag)});
+    }
+    std::vector<std::string>& hmget = p.reads[r];
     std::string field = l.metric + ":" + l.window_s + ":total";
-    auto [f, new_field] = field_of.emplace(std::make_pair(r->second, field), hmget.size() - 2);
-    if (new_field) hmget.push_back(std::move(field));
-    p.checks.push_back({r->second, f->second, *cost, l.max});
+    std::size_t f = 2;  // after "HMGET" and the key
+    while (f < hmget.size() && hmget[f] != field) ++f;
+    if (f == hmget.size()) hmget.push_back(std::move(field));
+    p.checks.push_back({r, f - 2, *cost, l.max});
   }
   return p;
 }

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "core/access_cache.h"
+#include "core/config.h"
+#include "core/decide_args.h"
 #include "core/verdict.h"
 
 namespace policyd {
@@ -36,11 +38,12 @@ struct RcptPrecheck {
   std::string domain;         // the verdict's sender domain (decide.lua's reply carries it)
 };
 
-// The reads for a request with decide.lua's ARGV `args` (BuildDecideArgs) whose access facts
-// are a pass; nullopt when the pre-check cannot be answered by reads: not a RCPT with
+// The reads for a request (its ReadDecideSubjects) decided under config in mode whose access
+// facts are a pass; nullopt when the pre-check cannot be answered by reads: not a RCPT with
 // count_at = "eom" in decide mode, the facts are not a plain pass, or a quota applies.
 std::optional<RcptPrecheck> PlanRcptPrecheck(const AccessFacts& facts,
-                                             const std::vector<std::string>& args);
+                                             const DecideSubjects& subjects,
+                                             const Config& config, DecideMode mode);
 
 // One HMGET's reply: each field's value, nullopt for nil.
 using HashFields = std::vector<std::optional<std::string>>;

@@ -4,6 +4,7 @@
 
 #include "core/access_cache.h"
 #include "core/decide_args.h"
+#include "core/decision_fields.h"
 #include "core/report_token.h"
 
 namespace policyd {
@@ -23,19 +24,18 @@ void PolicyStore::Decide(std::shared_ptr<const Config> config, const PolicyReque
     local->user = request.SaslUsername();
     return callback(std::move(*local));
   }
-  options.report_id = NewReportId();
-  const Specs& specs = SpecsFor(config);
-  std::vector<std::string> args =
-      BuildDecideArgs(request, *config, options, specs.plans, specs.abuse);
+  const DecisionFields fields = ReadDecisionFields(request);  // one pass over the attributes
+  DecideSubjects subjects = ReadDecideSubjects(fields);
   uint64_t timeout = config->server.request_timeout_ms;
   std::string fill_key, any_key, client_key;
+  const AccessFacts* pass = nullptr;  // the access cache's plain pass: decide's fast path
   if (caches_ != nullptr && options.mode == DecideMode::kDecide &&
       caches_->AccessUsable(*config)) {
     // Most users' facts hold for every client address: one entry however many addresses
     // they send from; a user with an IP allow-list has a marker there and entries per address.
-    any_key = AccessKey(args[kArgSubject], args[kArgSenderTag], args[kArgDomain], kAnyClient);
-    client_key = AccessKey(args[kArgSubject], args[kArgSenderTag], args[kArgDomain],
-                           args[kArgClientHex]);
+    any_key = AccessKey(subjects.subject, subjects.sender_tag, subjects.domain, kAnyClient);
+    client_key =
+        AccessKey(subjects.subject, subjects.sender_tag, subjects.domain, subjects.client_hex);
     const std::string* key = &any_key;
     const AccessFacts* facts = caches_->access().Find(any_key);
     if (facts != nullptr && facts->per_client) {
@@ -45,10 +45,15 @@ void PolicyStore::Decide(std::shared_ptr<const Config> config, const PolicyReque
     if (facts != nullptr) {
       if (!facts->full) {
         ++caches_->mutable_counters().access_hits;
-        std::optional<RcptPrecheck> precheck = PlanRcptPrecheck(*facts, args);
-        AppendFastPathArgs(*facts, &args);
-        if (precheck) {
-          return Precheck(std::move(*precheck), std::move(args),
+        pass = facts;
+        // Answered by plain reads most of the time: decide.lua's ARGV (and a report id) are
+        // built only if the reads show no room.
+        if (std::optional<RcptPrecheck> precheck =
+                PlanRcptPrecheck(*facts, subjects, *config, options.mode)) {
+          DeferredDecide deferred{std::move(config), OwnedDecisionFields(fields),
+                                  std::move(subjects), std::move(options), {}};
+          AppendFastPathArgs(*facts, &deferred.fast_path_args);
+          return Precheck(std::move(*precheck), std::move(deferred),
                           std::string(request.SaslUsername()), timeout, std::move(callback));
         }
       }
@@ -56,6 +61,11 @@ void PolicyStore::Decide(std::shared_ptr<const Config> config, const PolicyReque
       fill_key = *key;
     }
   }
+  options.report_id = NewReportId();
+  const Specs& specs = SpecsFor(config);
+  std::vector<std::string> args =
+      BuildDecideArgs(fields, std::move(subjects), *config, options, specs.plans, specs.abuse);
+  if (pass != nullptr) AppendFastPathArgs(*pass, &args);
   std::vector<std::string> fill_args;
   if (!fill_key.empty()) fill_args.assign(args.begin(), args.begin() + 31);  // ARGV 1-31
   RunDecide(std::move(args), std::string(request.SaslUsername()), timeout, std::move(callback));
@@ -83,11 +93,11 @@ void PolicyStore::RunDecide(std::vector<std::string> args, std::string user,
                });
 }
 
-void PolicyStore::Precheck(RcptPrecheck precheck, std::vector<std::string> args,
+void PolicyStore::Precheck(RcptPrecheck precheck, DeferredDecide deferred,
                            std::string user, uint64_t timeout_ms, Callback callback) {
   struct State {
     RcptPrecheck precheck;
-    std::vector<std::string> args;
+    DeferredDecide deferred;
     std::string user;
     Callback callback;
     std::chrono::steady_clock::time_point sent = std::chrono::steady_clock::now();
@@ -99,7 +109,7 @@ void PolicyStore::Precheck(RcptPrecheck precheck, std::vector<std::string> args,
   };
   auto st = std::make_shared<State>();
   st->precheck = std::move(precheck);
-  st->args = std::move(args);
+  st->deferred = std::move(deferred);
   st->user = std::move(user);
   st->callback = std::move(callback);
   st->pending = 1 + st->precheck.reads.size();
@@ -122,7 +132,14 @@ void PolicyStore::Precheck(RcptPrecheck precheck, std::vector<std::string> args,
                      std::chrono::steady_clock::now() - st->sent).count();
     uint64_t left = spent >= 0 && static_cast<uint64_t>(spent) < timeout_ms
                         ? timeout_ms - static_cast<uint64_t>(spent) : 1;
-    RunDecide(std::move(st->args), std::move(st->user), left, std::move(st->callback));
+    DeferredDecide& d = st->deferred;
+    d.options.report_id = NewReportId();
+    const Specs& specs = SpecsFor(d.config);
+    std::vector<std::string> args = BuildDecideArgs(
+        d.fields.View(), std::move(d.subjects), *d.config, d.options, specs.plans, specs.abuse);
+    args.insert(args.end(), std::make_move_iterator(d.fast_path_args.begin()),
+                std::make_move_iterator(d.fast_path_args.end()));
+    RunDecide(std::move(args), std::move(st->user), left, std::move(st->callback));
   };
   client_->Command(st->precheck.exists, timeout_ms, [st, done](Result<RedisValue> r) {
     if (!r.ok()) {

@@ -18,6 +18,7 @@
 
 #include "core/config.h"
 #include "core/decide_args.h"
+#include "core/decision_fields.h"
 #include "core/policy_request.h"
 #include "core/rcpt_precheck.h"
 #include "core/result.h"
@@ -54,9 +55,18 @@ class PolicyStore {
   // Runs decide.lua with args and hands its verdict (for user) to callback.
   void RunDecide(std::vector<std::string> args, std::string user, uint64_t timeout_ms,
                  Callback callback);
-  // The pre-check's reads; decide.lua (args: with the fast path's) when they show no room.
-  void Precheck(RcptPrecheck precheck, std::vector<std::string> args, std::string user,
-                uint64_t timeout_ms, Callback callback);
+  // What decide.lua's ARGV are built from if the pre-check's reads show no room (the
+  // decision can outlive its request).
+  struct DeferredDecide {
+    std::shared_ptr<const Config> config;
+    OwnedDecisionFields fields;
+    DecideSubjects subjects;
+    DecideOptions options;
+    std::vector<std::string> fast_path_args;  // AppendFastPathArgs of the cached pass
+  };
+  // The pre-check's reads; decide.lua (on the fast path) when they show no room.
+  void Precheck(RcptPrecheck precheck, DeferredDecide deferred,
+                std::string user, uint64_t timeout_ms, Callback callback);
   // Asks access_facts for a request's facts (decide's ARGV 1-31 in args): kept under any_key,
   // or for a user with an IP allow-list under client_key with a marker under any_key.
   // filling: the key looked up (in filling_ while the call is in flight).

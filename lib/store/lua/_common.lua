@@ -118,13 +118,16 @@ end
 
 -- The window of one limit as read by window_read_all: { names, bs, cur, cur_field, cutoff,
 -- buckets, window_s, total, first, cur_count, first_moved, expired (field names to drop, or
--- nil), key }.
+-- false), key }.
 local function window_state(k, names, window_s, buckets, now)
   local bs = math.ceil(window_s * 1000 / buckets)
   local cur = math.floor(now / bs)
   if names.cur ~= cur then names.cur, names.cur_field = cur, bucket_name(names, cur) end
+  -- Every field window_settle sets is in the constructor: a table that grows past its
+  -- constructor's size is rehashed, which costs Redis's Lua more than the fields do.
   return { key = k, names = names, bs = bs, cur = cur, cur_field = names.cur_field,
-           cutoff = cur - buckets, buckets = buckets, window_s = window_s }
+           cutoff = cur - buckets, buckets = buckets, window_s = window_s, total = 0,
+           first = false, cur_count = 0, first_moved = false, expired = false }
 end
 
 -- Completes a state from its three fields' values, reading expired buckets when the window

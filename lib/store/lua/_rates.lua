@@ -27,7 +27,9 @@ end)
 -- that left the window, so a busy subject's hash never holds more than RATE_BUCKETS + 1 fields.
 local function rate_count(k, n, now, rates)
   local cur = math.floor(now / rates.bucket)
-  local v = redis.call('HINCRBY', k, int_name(cur), n)
+  -- The increment as text (int_name: a table lookup): Redis 7.0 formats a Lua number
+  -- argument with snprintf.
+  local v = redis.call('HINCRBY', k, int_name(cur), int_name(n))
   if v == n then
     redis.call('PEXPIRE', k, rates.window + rates.bucket)
     local old = {}

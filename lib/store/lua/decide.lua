@@ -217,7 +217,8 @@ for _, l in ipairs(limits) do
       g.states[n], g.costs[n] = st, c
     end
     local n = #check_l + 1
-    check_l[n], check_st[n], check_c[n], check_tag[n] = l, st, c, tag
+    check_l[n], check_st[n], check_c[n] = l, st, c
+    if explain then check_tag[n] = tag end
   end
 end
 for _, g in ipairs(groups) do window_read_all(g.key, g.states) end

@@ -232,6 +232,34 @@ TEST_CASE("decide_args: BuildDecideArgs puts each value where decide.lua reads i
   CHECK(argv(kArgClientHex + 1) == "00000000000000000000ffffc000020a");
 }
 
+TEST_CASE("decide_args: ReadDecideSubjects holds what BuildDecideArgs sends in ARGV 6-9, 30") {
+  // The access cache and the RCPT pre-check read these before (or without) the ARGV.
+  PolicyRequest r = TypicalRequest();
+  DecisionFields f = ReadDecisionFields(r);
+  DecideSubjects s = ReadDecideSubjects(f);
+  std::vector<std::string> a = Args(r, TestConfig());
+  CHECK(s.state == ProtocolState::kEndOfMessage);
+  CHECK(s.size == 2048);
+  CHECK(s.sender == "alice@example.com");
+  CHECK(s.subject == a[kArgSubject]);
+  CHECK(s.sender_tag == a[kArgSenderTag]);
+  CHECK(s.domain == a[kArgDomain]);
+  CHECK(s.ip_tag == a[8]);
+  CHECK(s.client_hex == a[kArgClientHex]);
+  // Built from an owned copy of the fields (the pre-check's fallback): the same ARGV.
+  OwnedDecisionFields owned(f);
+  const Config c = TestConfig();
+  CHECK(BuildDecideArgs(owned.View(), s, c, {}, PlansSpec(c), AbuseSpec(c)) == a);
+  // Without sasl_username the subject is the sender's tag.
+  PolicyRequest unauthenticated;
+  for (const auto& [name, value] : r.attributes()) {
+    if (name != "sasl_username") unauthenticated.Add(name, value);
+  }
+  DecideSubjects u = ReadDecideSubjects(ReadDecisionFields(unauthenticated));
+  CHECK(u.subject == "sender:alice@example.com");
+  CHECK(u.subject == u.sender_tag);
+}
+
 TEST_CASE("decide_args: ARGV[32] carries the collected recipients at END-OF-MESSAGE only") {
   Config c = TestConfig();
   c.policy.count_at = CountAt::kEndOfMessage;

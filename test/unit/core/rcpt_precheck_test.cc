@@ -12,21 +12,30 @@
 namespace policyd {
 namespace {
 
-// decide.lua's ARGV as BuildDecideArgs lays it out, with the parts the pre-check reads.
-std::vector<std::string> Args(std::string subject, std::string sender_tag,
-                              std::string stage = "rcpt", std::string count_at = "eom",
-                              std::string size = "0") {
-  std::vector<std::string> a(kDecideArgsCount);
-  a[kArgMode] = "decide";
-  a[kArgPrefix] = "pd:";
-  a[kArgStage] = std::move(stage);
-  a[kArgCountAt] = std::move(count_at);
-  a[kArgSubject] = std::move(subject);
-  a[kArgSenderTag] = std::move(sender_tag);
-  a[kArgDomain] = "example.com";
-  a[kArgIpTag] = "ip:192.0.2.9";
-  a[kArgSize] = std::move(size);
-  return a;
+// A request as the pre-check sees it (ReadDecideSubjects), the config and mode it is decided
+// under.
+struct Request {
+  DecideSubjects subjects;
+  Config config;
+  DecideMode mode = DecideMode::kDecide;
+};
+
+Request Args(std::string subject, std::string sender_tag, std::string stage = "rcpt",
+             std::string count_at = "eom", uint64_t size = 0) {
+  Request r;
+  r.config.redis.key_prefix = "pd:";
+  r.config.policy.count_at = count_at == "eom" ? CountAt::kEndOfMessage : CountAt::kRcpt;
+  r.subjects.state = stage == "eom" ? ProtocolState::kEndOfMessage : ProtocolState::kRcpt;
+  r.subjects.subject = std::move(subject);
+  r.subjects.sender_tag = std::move(sender_tag);
+  r.subjects.domain = "example.com";
+  r.subjects.ip_tag = "ip:192.0.2.9";
+  r.subjects.size = size;
+  return r;
+}
+
+std::optional<RcptPrecheck> Plan(const AccessFacts& facts, const Request& r) {
+  return PlanRcptPrecheck(facts, r.subjects, r.config, r.mode);
 }
 
 AccessFacts Pass(std::string limits, std::string account = "acme") {
@@ -39,7 +48,7 @@ TEST_CASE("rcpt pre-check: the block keys read_block checks, one HMGET per subje
   AccessFacts f = Pass(
       "user:messages:3600:100,user:recipients:3600:500,sender:messages:60:10,"
       "account:recipients:86400:1000,ip:bytes:60:5000,user:messages:60:5");
-  std::optional<RcptPrecheck> p = PlanRcptPrecheck(f, Args("user:alice", "sender:a@example.com"));
+  std::optional<RcptPrecheck> p = Plan(f, Args("user:alice", "sender:a@example.com"));
   REQUIRE(p);
   CHECK(p->exists == std::vector<std::string>{"EXISTS", "pd:block:{user:alice}",
                                               "pd:block:{sender:a@example.com}"});
@@ -61,8 +70,7 @@ TEST_CASE("rcpt pre-check: the block keys read_block checks, one HMGET per subje
 TEST_CASE("rcpt pre-check: an unauthenticated sender is user and sender, each window read once") {
   AccessFacts f = Pass("user:messages:3600:100,sender:messages:3600:50,ip:bytes:60:5000", "");
   std::optional<RcptPrecheck> p =
-      PlanRcptPrecheck(f, Args("sender:a@example.com", "sender:a@example.com", "rcpt", "eom",
-                               "2000"));
+      Plan(f, Args("sender:a@example.com", "sender:a@example.com", "rcpt", "eom", 2000));
   REQUIRE(p);
   CHECK(p->exists == std::vector<std::string>{"EXISTS", "pd:block:{sender:a@example.com}"});
   REQUIRE(p->reads.size() == 2);
@@ -82,7 +90,7 @@ TEST_CASE("rcpt pre-check: an unauthenticated sender is user and sender, each wi
 TEST_CASE("rcpt pre-check: no null sender, account or unknown subject window is read") {
   AccessFacts f = Pass("sender:messages:60:1,account:messages:60:1,host:messages:60:1,"
                        "user:widgets:60:1", "");
-  std::optional<RcptPrecheck> p = PlanRcptPrecheck(f, Args("user:bob", ""));
+  std::optional<RcptPrecheck> p = Plan(f, Args("user:bob", ""));
   REQUIRE(p);
   CHECK(p->exists == std::vector<std::string>{"EXISTS", "pd:block:{user:bob}"});
   CHECK(p->reads.empty());
@@ -94,24 +102,24 @@ TEST_CASE("rcpt pre-check: no null sender, account or unknown subject window is 
 
 TEST_CASE("rcpt pre-check: only a RCPT with count_at = eom, decide mode, a pass, no quota") {
   AccessFacts f = Pass("user:messages:3600:100");
-  CHECK(PlanRcptPrecheck(f, Args("user:a", "sender:a@x", "rcpt", "eom")));
-  CHECK_FALSE(PlanRcptPrecheck(f, Args("user:a", "sender:a@x", "eom", "eom")));
-  CHECK_FALSE(PlanRcptPrecheck(f, Args("user:a", "sender:a@x", "rcpt", "rcpt")));
-  std::vector<std::string> explain = Args("user:a", "sender:a@x");
-  explain[kArgMode] = "explain";
-  CHECK_FALSE(PlanRcptPrecheck(f, explain));
+  CHECK(Plan(f, Args("user:a", "sender:a@x", "rcpt", "eom")));
+  CHECK_FALSE(Plan(f, Args("user:a", "sender:a@x", "eom", "eom")));
+  CHECK_FALSE(Plan(f, Args("user:a", "sender:a@x", "rcpt", "rcpt")));
+  Request explain = Args("user:a", "sender:a@x");
+  explain.mode = DecideMode::kExplain;
+  CHECK_FALSE(Plan(f, explain));
   AccessFacts quota = f;
   quota.user_quota = "500";
-  CHECK_FALSE(PlanRcptPrecheck(quota, Args("user:a", "sender:a@x")));
+  CHECK_FALSE(Plan(quota, Args("user:a", "sender:a@x")));
   quota = f;
   quota.account_quota = "10000";
-  CHECK_FALSE(PlanRcptPrecheck(quota, Args("user:a", "sender:a@x")));
-  CHECK_FALSE(PlanRcptPrecheck(AccessFacts{}, Args("user:a", "sender:a@x")));  // 'full'
+  CHECK_FALSE(Plan(quota, Args("user:a", "sender:a@x")));
+  CHECK_FALSE(Plan(AccessFacts{}, Args("user:a", "sender:a@x")));  // 'full'
 }
 
 TEST_CASE("rcpt pre-check: room only when no block key exists and every total has room") {
   AccessFacts f = Pass("user:messages:3600:10,user:recipients:3600:20");
-  std::optional<RcptPrecheck> p = PlanRcptPrecheck(f, Args("user:a", "sender:a@x"));
+  std::optional<RcptPrecheck> p = Plan(f, Args("user:a", "sender:a@x"));
   REQUIRE(p);
   using S = std::optional<std::string>;
   CHECK(PrecheckHasRoom(*p, 0, {{S(), S()}}));  // nothing counted yet
