@@ -8,13 +8,15 @@
 -- 1. Blocks: the subject itself, then the envelope sender under any user. Returns the
 -- blocked tag and its block (active_block), or nil. decide's fast path checks them too: a
 -- block another decision created a moment ago (escalation) is in force before policyd hears
--- of it, so the replies around an escalation stay exact. reader: see _common.lua REDIS_READER.
+-- of it, so the replies around an escalation stay exact. reader: _common.lua REDIS_READER
+-- when nil (decide's fast path).
 local function read_block(prefix, subject, sender_tag, now, facts, reader)
   local block_keys = { key(prefix, 'block', subject) }
   if sender_tag ~= '' and sender_tag ~= subject then
     block_keys[2] = key(prefix, 'block', sender_tag)
   end
   -- Most requests have no block at all: one EXISTS answers that for both subjects.
+  reader = reader or REDIS_READER
   if reader.exists(block_keys) == 0 then return nil end
   local tags = { subject }
   if block_keys[2] then tags[2] = sender_tag end
