@@ -275,6 +275,18 @@ TEST_CASE("cluster access: the cluster answers what access_facts answers on one 
     ++compared;
   }
   CHECK(compared == static_cast<int>(scenarios.size()));
+
+  // A read that fails (a user key of the wrong type) fails the whole answer, as on one Redis.
+  // (The cluster reads the user even when a block answers first, so there it fails also
+  // where one Redis answers 'full': a failed fill is only a fill not kept.)
+  both.Del({user_key, grants_key, account_key, domains_key, sender_block(sender)});
+  both.Put({"SET", user_key, "not a hash"});
+  Strings args = AccessArgs(AccessConfig("dunno"), user, sender);
+  CHECK(both.OnOne(args).front().find("WRONGTYPE") != std::string::npos);
+  Result<Strings> failed = both.OnCluster(args);
+  REQUIRE(!failed.ok());
+  CHECK(failed.error().message.find("WRONGTYPE") != std::string::npos);
+  both.Del({user_key});
 }
 
 }  // namespace policyd::test
