@@ -34,6 +34,25 @@ void ClusterScriptRunner::Run(std::string_view name, std::vector<std::string> ke
   argv.push_back(std::to_string(keys.size()));
   for (auto& k : keys) argv.push_back(std::move(k));
   for (auto& a : args) argv.push_back(std::move(a));
+  Send(slot, std::move(argv), timeout_ms, std::move(callback));
+}
+
+void ClusterScriptRunner::RunKeyless(std::string_view name, uint16_t slot,
+                                     std::vector<std::string> args, uint64_t timeout_ms,
+                                     RedisClient::Callback callback) {
+  const Script* script = FindScript(name);
+  assert(script != nullptr);
+  std::vector<std::string> argv;
+  argv.reserve(args.size() + 3);
+  argv.push_back(script->read_only ? "FCALL_RO" : "FCALL");
+  argv.push_back(script->function);
+  argv.push_back("0");
+  for (auto& a : args) argv.push_back(std::move(a));
+  Send(slot, std::move(argv), timeout_ms, std::move(callback));
+}
+
+void ClusterScriptRunner::Send(uint16_t slot, std::vector<std::string> argv,
+                               uint64_t timeout_ms, RedisClient::Callback callback) {
   auto shared = std::make_shared<std::vector<std::string>>(std::move(argv));
   cluster_->Command(
       slot, *shared, timeout_ms,

@@ -40,6 +40,12 @@ class ClusterScriptRunner {
   void Run(std::string_view name, std::vector<std::string> keys, std::vector<std::string> args,
            uint64_t timeout_ms, RedisClient::Callback callback);
 
+  // A function that declares no keys (access_eval.lua: it reads only its ARGV) may run on
+  // any primary: sent to the one serving `slot` (a slot the caller just used, so the
+  // connection is up), with FCALL_RO when the script writes nothing.
+  void RunKeyless(std::string_view name, uint16_t slot, std::vector<std::string> args,
+                  uint64_t timeout_ms, RedisClient::Callback callback);
+
   // Loads of the library on every primary after "function not found"; calls that find it
   // missing while a load is in flight wait for that one.
   uint64_t reloads() const { return reloads_; }
@@ -47,6 +53,10 @@ class ClusterScriptRunner {
  private:
   // Loads the library on every ready primary (one load at a time), then runs `then` and every
   // retry that queued meanwhile.
+  // Sends argv (an FCALL) to slot's primary; "function not found" loads the library on every
+  // primary and sends it again, once.
+  void Send(uint16_t slot, std::vector<std::string> argv, uint64_t timeout_ms,
+            RedisClient::Callback callback);
   void ReloadThen(uint16_t slot, uint64_t timeout_ms, std::function<void()> then);
 
   ClusterClient* cluster_;

@@ -8,18 +8,20 @@
 -- 1. Blocks: the subject itself, then the envelope sender under any user. Returns the
 -- blocked tag and its block (active_block), or nil. decide's fast path checks them too: a
 -- block another decision created a moment ago (escalation) is in force before policyd hears
--- of it, so the replies around an escalation stay exact.
-local function read_block(prefix, subject, sender_tag, now, facts)
+-- of it, so the replies around an escalation stay exact. reader: _common.lua REDIS_READER
+-- when nil (decide's fast path).
+local function read_block(prefix, subject, sender_tag, now, facts, reader)
   local block_keys = { key(prefix, 'block', subject) }
   if sender_tag ~= '' and sender_tag ~= subject then
     block_keys[2] = key(prefix, 'block', sender_tag)
   end
   -- Most requests have no block at all: one EXISTS answers that for both subjects.
-  if redis.call('EXISTS', unpack(block_keys)) == 0 then return nil end
+  reader = reader or REDIS_READER
+  if reader.exists(block_keys) == 0 then return nil end
   local tags = { subject }
   if block_keys[2] then tags[2] = sender_tag end
   for _, tag in ipairs(tags) do
-    local b = active_block(prefix, tag, now)
+    local b = active_block(prefix, tag, now, reader)
     if b then
       facts.block = { subject = tag, reason = b.reason, expires = b.expires }
       return tag, b
@@ -29,7 +31,8 @@ local function read_block(prefix, subject, sender_tag, now, facts)
 end
 
 -- a: { prefix, subject, sender_tag, domain, client, client_hex, unknown_user, default_plan,
---      plans (parsed), now, facts (a table the checks describe themselves in) }.
+--      plans (parsed), now, facts (a table the checks describe themselves in), reader (where
+--      every read goes: _common.lua REDIS_READER when nil) }.
 -- Returns an outcome: { kind = 'pass' | 'block' | 'unknown_dunno' | 'ip' | 'acl', ... } with
 -- user (the record, {} when unknown or not a user), account (nil: none), plan, plan_name,
 -- user_mode, acct_quota, unknown (true: no such user); 'block' adds tag and block, 'acl'
@@ -37,9 +40,10 @@ end
 local function read_access(a)
   local facts, prefix, subject, sender_tag = a.facts, a.prefix, a.subject, a.sender_tag
   local out = { kind = 'pass', user = {}, user_mode = 'explicit' }
+  local reader = a.reader or REDIS_READER
 
   -- 1. Blocks.
-  local tag, b = read_block(prefix, subject, sender_tag, a.now, facts)
+  local tag, b = read_block(prefix, subject, sender_tag, a.now, facts, reader)
   if tag then
     out.kind, out.tag, out.block = 'block', tag, b
     return out
@@ -49,7 +53,8 @@ local function read_access(a)
   local is_user = string.sub(subject, 1, 5) == 'user:'
   local plan_name, acl_reason = a.default_plan, nil
   if is_user then
-    out.user, out.account, plan_name, out.acct_quota = load_user(prefix, subject, a.default_plan)
+    out.user, out.account, plan_name, out.acct_quota = load_user(prefix, subject, a.default_plan,
+                                                                 reader)
     if next(out.user) == nil then
       facts.user = 'unknown'
       if a.unknown_user == 'dunno' then
@@ -99,7 +104,7 @@ local function read_access(a)
       if out.account then
         local dk = key(prefix, 'domains', 'account:' .. out.account)
         for _, c in ipairs(domain_candidates(domain, true)) do
-          if redis.call('HGET', dk, c) == 'verified' then verified = c break end
+          if reader.hget(dk, c) == 'verified' then verified = c break end
         end
       end
       facts.verified = verified or false
@@ -111,7 +116,7 @@ local function read_access(a)
         local gk = key(prefix, 'grants', subject)
         local granted = false
         for _, c in ipairs(domain_candidates(domain, false)) do
-          if redis.call('SISMEMBER', gk, c) == 1 then granted = c break end
+          if reader.sismember(gk, c) == 1 then granted = c break end
         end
         facts.granted = granted or false
         if not granted then
@@ -151,4 +156,29 @@ local function parse_limits(text)
   end
   limits_memo[text], limits_memo_size = v, limits_memo_size + 1
   return v
+end
+
+-- access_facts.lua's and access_eval.lua's read_access argument from decide.lua's ARGV 1-31
+-- (only the mode, clock, prefix, subject, sender tag, domain, client, unknown_user,
+-- default_plan and plans are read), reading through `reader`.
+local function access_request(argv, reader)
+  return { prefix = argv[3], subject = argv[6], sender_tag = argv[7], domain = argv[8],
+           client = argv[24], client_hex = argv[30], unknown_user = argv[15],
+           default_plan = argv[16], plans = parse_plans(argv[17]), now = now_ms(argv[2]),
+           facts = {}, reader = reader }
+end
+
+-- read_access' outcome as access_facts.lua answers it (lib/core/access_cache.h
+-- ParseAccessFacts): { 'full', per client } when the request must take decide's full path (a
+-- block on either subject, an unknown user, an IP or ACL refusal: anything but a plain pass),
+-- else { 'pass', the request's resolved limits (format_limits of effective_limits), account
+-- ('' none), the user's quota field ('' none), the account's quota ('' none), per client }.
+-- per client: '1' when the user has an IP allow-list (the answer holds for this client
+-- address only: policyd keys it by the address then), else '0'.
+local function access_reply(a)
+  local per_client = (a.user.ip_allow_match or '') ~= '' and '1' or '0'
+  if a.kind ~= 'pass' or a.unknown then return { 'full', per_client } end
+  return { 'pass', format_limits(effective_limits(a.plan, a.user)), a.account or '',
+           a.user.quota or '', a.acct_quota and string.format('%.17g', a.acct_quota) or '',
+           per_client }
 end

@@ -64,6 +64,21 @@ local function hash_to_table(flat)
   return t
 end
 
+-- Where the reads of who may send (_access.lua read_access, and the load_user and
+-- active_block it calls) go: REDIS_READER reads this Redis, as decide.lua and
+-- access_facts.lua do; access_eval.lua (issue 17, Redis Cluster) passes a reader over records
+-- policyd fetched beforehand from the slots they live in. One implementation of the access
+-- logic, whichever Redis holds the keys. exists: how many of `keys` exist; hgetall: the hash as
+-- a table ({} when absent; callers must not modify it); hmget, hget, sismember as the
+-- commands answer (false for a missing field, 1 or 0).
+local REDIS_READER = {
+  exists = function(keys) return redis.call('EXISTS', unpack(keys)) end,
+  hgetall = function(k) return hash_to_table(redis.call('HGETALL', k)) end,
+  hmget = function(k, ...) return redis.call('HMGET', k, ...) end,
+  hget = function(k, field) return redis.call('HGET', k, field) end,
+  sismember = function(k, member) return redis.call('SISMEMBER', k, member) end,
+}
+
 -- Domain patterns. A grant 'example.com' matches only itself; '*.example.com' matches
 -- example.com and every subdomain. An account's verified domain also covers its subdomains
 -- (whoever controls example.com's DNS controls a.example.com's). Candidates are listed most
@@ -451,9 +466,10 @@ local function create_block(prefix, tag, reason, evidence, duration_ms, report_i
 end
 
 -- The active block of a subject, or nil. Expiry is checked against now (not only the key's
--- TTL) so that an injected clock in tests sees the same expiry Redis would apply.
-local function active_block(prefix, tag, now)
-  local b = redis.call('HMGET', key(prefix, 'block', tag), 'reason', 'expires', 'report')
+-- TTL) so that an injected clock in tests sees the same expiry Redis would apply. reader:
+-- REDIS_READER when nil.
+local function active_block(prefix, tag, now, reader)
+  local b = (reader or REDIS_READER).hmget(key(prefix, 'block', tag), 'reason', 'expires', 'report')
   if not b[1] then return nil end
   local expires = tonumber(b[2])
   if expires and expires <= now then return nil end
@@ -595,15 +611,17 @@ end)
 
 -- A user's record ({} when unknown), its account name (nil unless it is a safe name) and the
 -- plan name decisions use: the user's own plan, else the account's, else default_plan.
-local function load_user(prefix, subject, default_plan)
-  local user = hash_to_table(redis.call('HGETALL', key(prefix, 'user', subject)))
+-- reader: REDIS_READER when nil.
+local function load_user(prefix, subject, default_plan, reader)
+  reader = reader or REDIS_READER
+  local user = reader.hgetall(key(prefix, 'user', subject))
   if next(user) == nil then return user, nil, default_plan end
   local account = nil
   if user.account and string.match(user.account, SAFE_NAME) then account = user.account end
   local acct_plan, acct_quota = nil, nil
   if account then
     -- One read for both: the account's plan and its monthly quota (issue 19), if any.
-    local a = redis.call('HMGET', key(prefix, 'account', 'account:' .. account), 'plan', 'quota')
+    local a = reader.hmget(key(prefix, 'account', 'account:' .. account), 'plan', 'quota')
     acct_plan, acct_quota = a[1], tonumber(a[2])
     if acct_plan == '' or acct_plan == false then acct_plan = nil end  -- no plan of its own
   end
