@@ -1,11 +1,13 @@
-// Issue 17: reports and review requests on a real Redis Cluster (3 primaries) through
-// ReportStore. A report is read in its subject's slot; a review request lands in the queue of
-// that slot (pd:reviews:{SLOTTAG}, next to the report) with its event in the slot's outbox; the
-// review list reads every slot's queue over every primary and merges them newest first; a
-// resolve takes the review out of its queue.
+// Reports and review requests through ReportStore: on one Redis (one queue, pd:reviews) and,
+// issue 17, on a real Redis Cluster (3 primaries), where a report is read in its subject's
+// slot, a review request lands in the queue of that slot (pd:reviews:{SLOTTAG}, next to the
+// report) with its event in the slot's outbox, the review list reads every slot's queue over
+// every primary and merges them newest first, and a resolve takes the review out of its queue.
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -17,41 +19,43 @@
 #include "core/review_queue.h"
 #include "store/cluster_script_runner.h"
 #include "store/report_store.h"
+#include "store/script_runner.h"
 
 namespace policyd::test {
 namespace {
 
 std::string Home(const std::string& tag) { return std::string(SubjectSlotTag(tag)); }
 
-// A ReportStore on the cluster whose calls run to completion one at a time.
+// Synchronous calls of a ReportStore, on one Redis or a cluster: run_until runs the store's
+// loop until its argument is true.
 struct Reports {
-  explicit Reports(int port) : router(port), runner(&router.client()),
-                               store(&router.client(), &runner) {}
+  using RunUntil = std::function<void(std::function<bool()>)>;
+  Reports(ReportStore* store, RunUntil run_until) : store(store), run_until(std::move(run_until)) {}
 
   template <typename T, typename Start>
   T Await(Start start) {
     std::optional<T> out;
     start([&out](T r) { out = std::move(r); });
-    router.RunUntil([&out] { return out.has_value(); });
+    run_until([&out] { return out.has_value(); });
     REQUIRE(out.has_value());
     return std::move(*out);
   }
 
   std::optional<Report> Get(const std::string& id) {
     auto r = Await<Result<std::optional<Report>>>(
-        [&](auto done) { store.Get(config, id, done); });
+        [&](auto done) { store->Get(config, id, done); });
     REQUIRE(r.ok());
     return *r;
   }
   std::string Request(const std::string& id) {
     auto r = Await<Result<std::string>>(
-        [&](auto done) { store.RequestReview(config, id, "please look", done); });
+        [&](auto done) { store->RequestReview(config, id, "please look", done); });
     REQUIRE(r.ok());
     return *r;
   }
   std::vector<std::string> List(std::size_t max) {
     auto r = Await<Result<std::vector<Report>>>(
-        [&](auto done) { store.ListReviews(config, max, done); });
+        [&](auto done) { store->ListReviews(config, max, done); });
     REQUIRE(r.ok());
     std::vector<std::string> ids;
     for (const Report& report : *r) ids.push_back(report.id);
@@ -59,28 +63,52 @@ struct Reports {
   }
   std::string Resolve(const std::string& id) {  // the script's first word
     auto r = Await<Result<RedisValue>>(
-        [&](auto done) { store.ResolveReview(config, id, "fixed", "api", done); });
+        [&](auto done) { store->ResolveReview(config, id, "fixed", "api", done); });
     REQUIRE(r.ok());
     return r->elements.empty() ? r->AsString() : r->elements[0].AsString();
   }
 
-  Result<RedisValue> Script(const std::string& name, const std::string& route_key,
-                            std::vector<std::string> args) {
-    return Await<Result<RedisValue>>(
-        [&](auto done) { runner.Run(name, route_key, std::move(args), 2000, done); });
+  Config config = TestConfig();
+  ReportStore* store;
+  RunUntil run_until;
+};
+
+// One Redis client on a private loop.
+struct OneRedis {
+  explicit OneRedis(int port) {
+    uv_loop_init(&loop);
+    RedisEndpoint ep;
+    ep.host = "127.0.0.1";
+    ep.port = port;
+    client = std::make_unique<RedisClient>(&loop, ep, RedisClientOptions{});
+    client->Start();
+    RunUntil([this] { return client->ready(); });
+    REQUIRE(client->ready());
+  }
+  ~OneRedis() {
+    bool stopped = false;
+    client->Stop([&] { stopped = true; });
+    while (!stopped) uv_run(&loop, UV_RUN_ONCE);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    client.reset();
+    uv_loop_close(&loop);
+  }
+  void RunUntil(const std::function<bool()>& done) {
+    for (int i = 0; i < 100000 && !done(); ++i) uv_run(&loop, UV_RUN_ONCE);
   }
 
-  Config config = TestConfig();
-  Router router;
-  ClusterScriptRunner runner;
-  ReportStore store;
+  uv_loop_t loop;
+  std::unique_ptr<RedisClient> client;
 };
 
 }  // namespace
 
 TEST_CASE("cluster reviews: read, request, list over every primary, resolve") {
   Cluster cluster;
-  Reports reports(cluster.nodes[0]->port());
+  Router router(cluster.nodes[0]->port());
+  ClusterScriptRunner runner(&router.client());
+  ReportStore store(&router.client(), &runner);
+  Reports reports(&store, [&router](std::function<bool()> done) { router.RunUntil(done); });
   // Four users: two on primary 0 (two slots, two queues on one primary), one on each other.
   std::string users[4] = {TagOn(0, "user:r"), TagOn(0, "user:r", 1), TagOn(1, "user:r"),
                           TagOn(2, "user:r")};
@@ -88,10 +116,12 @@ TEST_CASE("cluster reviews: read, request, list over every primary, resolve") {
   std::vector<std::string> ids;
   for (const std::string& u : users) {
     std::string id = NewReportId(u);
-    Result<RedisValue> r = reports.Script(
-        "block_add", "pd:block:{" + u + "}",
-        {"pd:", "0", u, "manual", "test", "3600000", id, "3600000", "10", "3600000", "policyctl",
-         Home(u)});
+    auto r = reports.Await<Result<RedisValue>>([&](auto done) {
+      runner.Run("block_add", "pd:block:{" + u + "}",
+                 {"pd:", "0", u, "manual", "test", "3600000", id, "3600000", "10", "3600000",
+                  "policyctl", Home(u)},
+                 2000, done);
+    });
     REQUIRE(r.ok());
     ids.push_back(id);
   }
@@ -143,7 +173,7 @@ TEST_CASE("cluster reviews: read, request, list over every primary, resolve") {
 
   // A list that SCAN finds but that is not a queue of ours is left alone.
   std::string stray = "pd:reviews:{user:x}";
-  CHECK(reports.router.Call(stray, {"LPUSH", stray, ids[0]}).ok());
+  CHECK(router.Call(stray, {"LPUSH", stray, ids[0]}).ok());
 
   // The list: every pending review once, newest request first, bounded.
   std::vector<std::string> newest_first(ids.rbegin(), ids.rend());
@@ -162,6 +192,39 @@ TEST_CASE("cluster reviews: read, request, list over every primary, resolve") {
   // A report that expired while its review waited is left out of the list.
   cluster.nodes[0]->Cmd({"DEL", "pd:" + ReportKeyName(ids[4])});
   CHECK(reports.List(100) == std::vector<std::string>{ids[3], ids[1], ids[0]});
+}
+
+}  // namespace policyd::test
+
+namespace policyd::test {
+
+TEST_CASE("reviews on one Redis: one queue pd:reviews, listed newest first, resolved") {
+  RedisServer redis;
+  OneRedis one(redis.port());
+  ScriptRunner scripts(one.client.get());
+  ReportStore store(one.client.get(), &scripts);
+  Reports reports(&store, [&one](std::function<bool()> done) { one.RunUntil(done); });
+  std::vector<std::string> ids;
+  for (const char* user : {"user:a", "user:b", "user:c"}) {
+    ids.push_back(NewReportId());
+    redis.Cmd({"HSET", "pd:report:" + ids.back(), "kind", "acl", "subject", user});
+  }
+  CHECK(reports.Get(ids[1])->fields["subject"] == "user:b");
+  for (const std::string& id : ids) {
+    CHECK(reports.Request(id) == "requested");
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+  CHECK(reports.Request(ids[0]) == "already");
+  CHECK(redis.Cmd({"LRANGE", "pd:reviews", "0", "-1"}) ==
+        std::vector<std::string>{ids[2], ids[1], ids[0]});
+  CHECK(redis.Cmd({"KEYS", "pd:reviews:*"}).empty());
+  CHECK(redis.Cmd({"KEYS", "pd:events:*"}).empty());
+  CHECK(redis.CmdOne({"XLEN", "pd:events"}) == "3");
+  CHECK(reports.List(100) == std::vector<std::string>{ids[2], ids[1], ids[0]});
+  CHECK(reports.List(1) == std::vector<std::string>{ids[2]});
+  CHECK(reports.Resolve(ids[1]) == "ok");
+  CHECK(reports.Resolve(ids[1]) == "conflict");
+  CHECK(reports.List(100) == std::vector<std::string>{ids[2], ids[0]});
 }
 
 }  // namespace policyd::test
