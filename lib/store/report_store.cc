@@ -28,6 +28,18 @@ Error NotOnCluster(const char* what) {
 
 }  // namespace
 
+Result<std::vector<Report>> ReviewListReports(const RedisValue& reply) {
+  std::vector<Report> out;
+  for (std::size_t i = 1; i < reply.elements.size(); ++i) {
+    const RedisValue& e = reply.elements[i];
+    if (e.elements.size() != 2) return Error{ErrorCode::kInternal, "bad review_list entry"};
+    std::vector<std::string> flat;
+    for (const RedisValue& v : e.elements[1].elements) flat.push_back(v.AsString());
+    out.push_back(MakeReport(e.elements[0].AsString(), flat));
+  }
+  return out;
+}
+
 void CountRateOutcome(const SignalOutcome& outcome, const std::string& kind, Metrics* metrics) {
   if (outcome.outcome == "warned") ++metrics->rate_warnings[kind];
   if (outcome.outcome == "duplicate") ++metrics->duplicate_feedback[kind];
@@ -78,15 +90,7 @@ void ReportStore::ListQueue(const Config& config, const std::string& home, std::
             [callback = std::move(callback)](Result<RedisValue> reply) {
               Result<RedisValue> r = std::move(reply);  // error replies are Errors
               if (!r.ok()) return callback(r.error());
-              std::vector<Report> out;
-              for (std::size_t i = 1; i < r->elements.size(); ++i) {
-                const RedisValue& e = r->elements[i];
-                if (e.elements.size() != 2) continue;
-                std::vector<std::string> flat;
-                for (const RedisValue& v : e.elements[1].elements) flat.push_back(v.AsString());
-                out.push_back(MakeReport(e.elements[0].AsString(), flat));
-              }
-              callback(std::move(out));
+              callback(ReviewListReports(*r));
             });
 }
 

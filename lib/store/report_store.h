@@ -32,6 +32,10 @@ struct SignalOutcome {
   std::string outcome;  // scored, counted, warned, blocked or duplicate
 };
 
+// review_list.lua's reply ({ 'ok', { id, { field, value, ... } }, ... }) as Reports, in its
+// order; kInternal for an entry of another shape.
+Result<std::vector<Report>> ReviewListReports(const RedisValue& reply);
+
 // Adds a signal's rate outcome to the metrics: a warning or a duplicate feedback id.
 void CountRateOutcome(const SignalOutcome& outcome, const std::string& kind, Metrics* metrics);
 
