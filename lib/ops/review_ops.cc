@@ -1,6 +1,5 @@
 #include "ops/review_ops.h"
 
-
 #include "core/report_token.h"
 #include "ops/admin_input.h"
 #include "ops/op_input.h"

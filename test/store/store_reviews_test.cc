@@ -42,8 +42,7 @@ struct Reports {
   }
 
   std::optional<Report> Get(const std::string& id) {
-    auto r = Await<Result<std::optional<Report>>>(
-        [&](auto done) { store->Get(config, id, done); });
+    auto r = Await<Result<std::optional<Report>>>([&](auto done) { store->Get(config, id, done); });
     REQUIRE(r.ok());
     return *r;
   }
@@ -127,8 +126,8 @@ TEST_CASE("cluster reviews: read, request, list over every primary, resolve") {
   }
   // A second report of the first user, in the same slot: its review shares the user's queue.
   std::string second = NewReportId(users[0]);
-  cluster.nodes[0]->Cmd({"HSET", "pd:" + ReportKeyName(second), "kind", "acl", "subject",
-                         users[0], "review", "none"});
+  cluster.nodes[0]->Cmd({"HSET", "pd:" + ReportKeyName(second), "kind", "acl", "subject", users[0],
+                         "review", "none"});
   ids.push_back(second);
   int primary_of[5] = {primary[0], primary[1], primary[2], primary[3], 0};
 
@@ -157,7 +156,8 @@ TEST_CASE("cluster reviews: read, request, list over every primary, resolve") {
     std::string home(ReportIdSlotTag(ids[i]));
     std::string queue = "pd:reviews:{" + home + "}";
     CHECK(KeySlot(queue) == KeySlot("pd:" + ReportKeyName(ids[i])));
-    std::vector<std::string> queued = cluster.nodes[primary_of[i]]->Cmd({"LRANGE", queue, "0", "-1"});
+    std::vector<std::string> queued =
+        cluster.nodes[primary_of[i]]->Cmd({"LRANGE", queue, "0", "-1"});
     CHECK(std::count(queued.begin(), queued.end(), ids[i]) == 1);
     // review.requested waits in the slot's outbox for the relay.
     std::vector<std::string> outbox =

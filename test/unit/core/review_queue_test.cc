@@ -63,8 +63,7 @@ TEST_CASE("review_queue: equal times order by id; a bad review_at sorts last, no
       {Pending("y", "200"), Pending("none", "")},
       {Pending("huge", "123456789012345678901234")},
   };
-  CHECK(Ids(MergeReviews(queues, 10)) ==
-        std::vector<std::string>{"y", "x", "none", "huge", "bad"});
+  CHECK(Ids(MergeReviews(queues, 10)) == std::vector<std::string>{"y", "x", "none", "huge", "bad"});
 }
 
 }  // namespace
