@@ -1,10 +1,9 @@
 #include "ops/review_ops.h"
 
-#include <map>
-
 #include "core/report_token.h"
 #include "ops/admin_input.h"
 #include "ops/op_input.h"
+#include "store/report_store.h"
 
 namespace policyd::ops {
 namespace {
@@ -29,27 +28,30 @@ Result<AdminCall> ListReviews(const Config& config, const nlohmann::json& input)
   call.argv = {config.redis.key_prefix, std::to_string(limit)};
   call.result = [base = config.report.base_url,
                  secret = config.report.secret](const RedisValue& r) -> Result<nlohmann::json> {
-    nlohmann::json reviews = nlohmann::json::array();
-    for (std::size_t i = 1; i < r.elements.size(); ++i) {
-      const RedisValue& e = r.elements[i];
-      if (e.elements.size() != 2) return Error{ErrorCode::kInternal, "bad review_list entry"};
-      std::string id = e.elements[0].AsString();
-      std::map<std::string, std::string> f;
-      const auto& flat = e.elements[1].elements;
-      for (std::size_t k = 0; k + 1 < flat.size(); k += 2) {
-        f[flat[k].AsString()] = flat[k + 1].AsString();
-      }
-      reviews.push_back({{"id", id},
-                         {"requested", f["review_at"]},
-                         {"kind", f["kind"]},
-                         {"subject", f["subject"]},
-                         {"reason", f["reason"]},
-                         {"text", f["review_text"]},
-                         {"url", ReportUrl(base, secret, id)}});
-    }
-    return nlohmann::json{{"reviews", reviews}};
+    Result<std::vector<Report>> reports = ReviewListReports(r);
+    if (!reports.ok()) return reports.error();
+    return ReviewsJson(*reports, base, secret);
   };
   return call;
+}
+
+nlohmann::json ReviewsJson(const std::vector<Report>& reports, const std::string& base_url,
+                           const std::string& secret) {
+  nlohmann::json reviews = nlohmann::json::array();
+  for (const Report& report : reports) {
+    auto field = [&](const char* name) {
+      auto it = report.fields.find(name);
+      return it == report.fields.end() ? std::string() : it->second;
+    };
+    reviews.push_back({{"id", report.id},
+                       {"requested", field("review_at")},
+                       {"kind", field("kind")},
+                       {"subject", field("subject")},
+                       {"reason", field("reason")},
+                       {"text", field("review_text")},
+                       {"url", ReportUrl(base_url, secret, report.id)}});
+  }
+  return nlohmann::json{{"reviews", reviews}};
 }
 
 Result<AdminCall> ResolveReview(const Config& config, const nlohmann::json& input,

@@ -10,15 +10,22 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
+#include "core/report_page.h"
 #include "ops/admin_call.h"
 
 namespace policyd::ops {
 
 Result<AdminCall> ListReviews(const Config& config, const nlohmann::json& input);
+// The list's result from its reports (newest request first), each with its page's URL
+// ([report] base_url, secret): {"reviews": [...]}. On one Redis ListReviews's call reads them
+// (review_list.lua); on a cluster ReportStore::ListReviews does (issue 17).
+nlohmann::json ReviewsJson(const std::vector<Report>& reports, const std::string& base_url,
+                           const std::string& secret);
 Result<AdminCall> ResolveReview(const Config& config, const nlohmann::json& input,
                                 const std::string& source);
 Result<AdminCall> ResolveReviewApi(const Config& config, const nlohmann::json& input);

@@ -1,11 +1,15 @@
 #include "store/report_store.h"
 
 #include <algorithm>
+#include <set>
 
+#include "core/cluster_slot.h"
 #include "core/decide_args.h"
 #include "core/redis_keys.h"
 #include "core/report_slot.h"
 #include "core/report_token.h"
+#include "core/review_queue.h"
+#include "store/cluster_scan.h"
 
 namespace policyd {
 namespace {
@@ -17,63 +21,119 @@ Result<RedisValue> Checked(Result<RedisValue> r) {
   return r;
 }
 
+// What ReportStore does not do on a cluster yet (issue 17: each needs a shape of its own).
+Error NotOnCluster(const char* what) {
+  return Error{ErrorCode::kInternal, std::string(what) + " are not built on a Redis Cluster yet"};
+}
+
 }  // namespace
+
+Result<std::vector<Report>> ReviewListReports(const RedisValue& reply) {
+  std::vector<Report> out;
+  for (std::size_t i = 1; i < reply.elements.size(); ++i) {
+    const RedisValue& e = reply.elements[i];
+    if (e.elements.size() != 2) return Error{ErrorCode::kInternal, "bad review_list entry"};
+    std::vector<std::string> flat;
+    for (const RedisValue& v : e.elements[1].elements) flat.push_back(v.AsString());
+    out.push_back(MakeReport(e.elements[0].AsString(), flat));
+  }
+  return out;
+}
 
 void CountRateOutcome(const SignalOutcome& outcome, const std::string& kind, Metrics* metrics) {
   if (outcome.outcome == "warned") ++metrics->rate_warnings[kind];
   if (outcome.outcome == "duplicate") ++metrics->duplicate_feedback[kind];
 }
 
+void ReportStore::Read(std::vector<std::string> argv, uint64_t timeout_ms,
+                       RedisClient::Callback callback) {
+  if (cluster_) {
+    uint16_t slot = KeySlot(argv[1]);
+    return cluster_->Command(slot, std::move(argv), timeout_ms, std::move(callback));
+  }
+  client_->Command(std::move(argv), timeout_ms, std::move(callback));
+}
+
+void ReportStore::RunScript(std::string_view name, std::string route_key,
+                            std::vector<std::string> args, uint64_t timeout_ms,
+                            RedisClient::Callback callback) {
+  if (cluster_scripts_) {
+    return cluster_scripts_->Run(name, std::move(route_key), std::move(args), timeout_ms,
+                                 std::move(callback));
+  }
+  scripts_->Run(name, std::move(args), timeout_ms, std::move(callback));
+}
+
+std::string ReportStore::HomeOf(const Config& config, const std::string& id) const {
+  return cluster_ ? std::string(ReviewQueueTag(config.redis.key_prefix, id)) : std::string();
+}
+
 void ReportStore::Get(const Config& config, const std::string& id,
                       std::function<void(Result<std::optional<Report>>)> callback) {
-  client_->Command({"HGETALL", config.redis.key_prefix + ReportKeyName(id)},
-                   config.server.request_timeout_ms,
-                   [id, callback = std::move(callback)](Result<RedisValue> reply) {
-                     Result<RedisValue> r = Checked(std::move(reply));
-                     if (!r.ok()) return callback(r.error());
-                     if (r->elements.empty()) return callback(std::optional<Report>());
-                     std::vector<std::string> flat;
-                     for (const RedisValue& v : r->elements) flat.push_back(v.AsString());
-                     callback(std::optional<Report>(MakeReport(id, flat)));
-                   });
+  Read({"HGETALL", config.redis.key_prefix + ReportKeyName(id)}, config.server.request_timeout_ms,
+       [id, callback = std::move(callback)](Result<RedisValue> reply) {
+         Result<RedisValue> r = Checked(std::move(reply));
+         if (!r.ok()) return callback(r.error());
+         if (r->elements.empty()) return callback(std::optional<Report>());
+         std::vector<std::string> flat;
+         for (const RedisValue& v : r->elements) flat.push_back(v.AsString());
+         callback(std::optional<Report>(MakeReport(id, flat)));
+       });
+}
+
+void ReportStore::ListQueue(const Config& config, const std::string& home, std::size_t max,
+                            std::function<void(Result<std::vector<Report>>)> callback) {
+  const std::string& prefix = config.redis.key_prefix;
+  std::string queue = home.empty() ? prefix + "reviews" : prefix + "reviews:{" + home + "}";
+  RunScript("review_list", queue, {prefix, std::to_string(max), home},
+            config.server.request_timeout_ms,
+            [callback = std::move(callback)](Result<RedisValue> reply) {
+              Result<RedisValue> r = std::move(reply);  // error replies are Errors
+              if (!r.ok()) return callback(r.error());
+              callback(ReviewListReports(*r));
+            });
 }
 
 void ReportStore::ListReviews(const Config& config, std::size_t max,
                               std::function<void(Result<std::vector<Report>>)> callback) {
   if (max == 0) return callback(std::vector<Report>());
-  uint64_t timeout = config.server.request_timeout_ms;
-  auto snapshot = std::make_shared<const Config>(config);  // used again when the ids arrive
-  client_->Command(
-      {"LRANGE", config.redis.key_prefix + "reviews", "0", std::to_string(max - 1)}, timeout,
-      [this, snapshot, callback = std::move(callback)](Result<RedisValue> reply) {
-        Result<RedisValue> r = Checked(std::move(reply));
-        if (!r.ok()) return callback(r.error());
-        struct Pending {
-          std::vector<std::optional<Report>> reports;
-          std::size_t left = 0;
-          std::optional<Error> error;
-        };
-        auto pending = std::make_shared<Pending>();
-        pending->reports.resize(r->elements.size());
-        pending->left = r->elements.size();
-        if (pending->left == 0) return callback(std::vector<Report>());
-        // One HGETALL per report, all in flight at once; the last reply assembles the list.
-        for (std::size_t i = 0; i < r->elements.size(); ++i) {
-          Get(*snapshot, r->elements[i].AsString(),
-              [pending, i, callback](Result<std::optional<Report>> report) {
-                if (report.ok()) {
-                  pending->reports[i] = std::move(*report);
-                } else if (!pending->error) {
-                  pending->error = report.error();
-                }
-                if (--pending->left > 0) return;
-                if (pending->error) return callback(*pending->error);
-                std::vector<Report> out;
-                for (auto& rep : pending->reports) {
-                  if (rep) out.push_back(std::move(*rep));
-                }
-                callback(std::move(out));
-              });
+  if (!cluster_) return ListQueue(config, "", max, std::move(callback));
+  // Every queue's slot-tag first (a key may come twice; a key SCAN finds is not trusted to be
+  // ours unless it is exactly PREFIXreviews:{TAG}), then review_list on each at once.
+  struct Walk {
+    std::set<std::string> homes;
+    std::vector<std::vector<Report>> lists;
+    std::size_t left = 0;
+    std::optional<Error> error;
+  };
+  auto walk = std::make_shared<Walk>();
+  auto snapshot = std::make_shared<const Config>(config);  // used again when the scan ends
+  std::string head = config.redis.key_prefix + "reviews:";
+  ScanPrimaries(
+      cluster_, GlobEscape(head) + "{*", "list", config.server.request_timeout_ms,
+      [walk, head](const std::string& key) {
+        std::string_view home = KeySlotTag(key, head);
+        if (!home.empty()) walk->homes.emplace(home);
+      },
+      [this, walk, snapshot, max, callback = std::move(callback)](bool ok) {
+        if (!ok) return callback(Error{ErrorCode::kInternal, "review queues: SCAN failed"});
+        if (walk->homes.empty()) return callback(std::vector<Report>());
+        walk->lists.resize(walk->homes.size());
+        walk->left = walk->homes.size();
+        std::size_t i = 0;
+        for (const std::string& home : walk->homes) {
+          ListQueue(*snapshot, home, max,
+                    [walk, i, max, callback](Result<std::vector<Report>> list) {
+                      if (list.ok()) {
+                        walk->lists[i] = std::move(*list);
+                      } else if (!walk->error) {
+                        walk->error = list.error();
+                      }
+                      if (--walk->left > 0) return;
+                      if (walk->error) return callback(*walk->error);
+                      callback(MergeReviews(std::move(walk->lists), max));
+                    });
+          ++i;
         }
       });
 }
@@ -81,13 +141,23 @@ void ReportStore::ListReviews(const Config& config, std::size_t max,
 void ReportStore::RequestReview(const Config& config, const std::string& id,
                                 const std::string& text,
                                 std::function<void(Result<std::string>)> callback) {
-  scripts_->Run("review", {config.redis.key_prefix, "0", id, text},
-                config.server.request_timeout_ms,
-                [callback = std::move(callback)](Result<RedisValue> reply) {
-                  Result<RedisValue> r = std::move(reply);  // error replies are Errors
-                  if (!r.ok()) return callback(r.error());
-                  callback(r->AsString());
-                });
+  const std::string& prefix = config.redis.key_prefix;
+  RunScript("review", prefix + ReportKeyName(id), {prefix, "0", id, text, HomeOf(config, id)},
+            config.server.request_timeout_ms,
+            [callback = std::move(callback)](Result<RedisValue> reply) {
+              Result<RedisValue> r = std::move(reply);  // error replies are Errors
+              if (!r.ok()) return callback(r.error());
+              callback(r->AsString());
+            });
+}
+
+void ReportStore::ResolveReview(const Config& config, const std::string& id,
+                                const std::string& note, const std::string& source,
+                                RedisClient::Callback callback) {
+  const std::string& prefix = config.redis.key_prefix;
+  RunScript("review_resolve", prefix + ReportKeyName(id),
+            {prefix, "0", id, note, source, HomeOf(config, id)}, config.server.request_timeout_ms,
+            std::move(callback));
 }
 
 void ReportStore::GetAclToday(const Config& config, const Report& report,
@@ -103,7 +173,7 @@ void ReportStore::GetAclToday(const Config& config, const Report& report,
   // subject is the tag decide.lua wrote (already escaped, core/redis_keys.h).
   const std::string& prefix = config.redis.key_prefix;
   uint64_t timeout = config.server.request_timeout_ms;
-  client_->Command(
+  Read(
       {"HGETALL", BuildKey(prefix, "domains", "account:" + account)}, timeout,
       [this, prefix, subject, timeout, callback = std::move(callback)](Result<RedisValue> reply) {
         Result<RedisValue> r = Checked(std::move(reply));
@@ -112,21 +182,20 @@ void ReportStore::GetAclToday(const Config& config, const Report& report,
         for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
           today->account_domains[r->elements[i].AsString()] = r->elements[i + 1].AsString();
         }
-        client_->Command({"SMEMBERS", BuildKey(prefix, "grants", subject)}, timeout,
-                         [today, callback](Result<RedisValue> reply) {
-                           Result<RedisValue> g = Checked(std::move(reply));
-                           if (!g.ok()) return callback(g.error());
-                           for (const RedisValue& v : g->elements) {
-                             today->grants.push_back(v.AsString());
-                           }
-                           callback(std::move(*today));
-                         });
+        Read({"SMEMBERS", BuildKey(prefix, "grants", subject)}, timeout,
+             [today, callback](Result<RedisValue> reply) {
+               Result<RedisValue> g = Checked(std::move(reply));
+               if (!g.ok()) return callback(g.error());
+               for (const RedisValue& v : g->elements) today->grants.push_back(v.AsString());
+               callback(std::move(*today));
+             });
       });
 }
 
 void ReportStore::IngestSignals(const Config& config, const std::vector<Signal>& signals,
                                 const std::string& source,
                                 std::function<void(Result<std::vector<SignalOutcome>>)> callback) {
+  if (cluster_) return callback(NotOnCluster("signals"));
   AbuseSpecs specs = AbuseSpec(config);
   std::vector<std::string> args = {config.redis.key_prefix, "0", specs.escalation, specs.score,
                                    std::to_string(config.report.ttl_ms), source, specs.rates};
@@ -152,6 +221,7 @@ void ReportStore::IngestSignals(const Config& config, const std::vector<Signal>&
 void ReportStore::AccountRates(
     const Config& config, uint64_t timeout_ms,
     std::function<void(Result<std::vector<AccountRateRow>>)> callback) {
+  if (cluster_) return callback(NotOnCluster("account rates"));
   scripts_->Run(
       "account_rates",
       {config.redis.key_prefix, "0", AbuseSpec(config).rates, std::to_string(kMaxRatedAccounts)},
@@ -171,6 +241,7 @@ void ReportStore::AccountRates(
 }
 
 void ReportStore::Ping(uint64_t timeout_ms, std::function<void(bool)> callback) {
+  if (cluster_) return callback(cluster_->ready());
   client_->Command({"PING"}, timeout_ms, [callback = std::move(callback)](Result<RedisValue> r) {
     callback(r.ok() && !r->IsError());
   });

@@ -1,5 +1,8 @@
 // Reports, review requests and signals in Redis, for the HTTP side and policyctl: the only
-// code that reads report hashes and calls review.lua and signal.lua.
+// code that reads report hashes and calls review.lua and signal.lua. On one Redis or on a
+// Redis Cluster (issue 17): there a report's reads and its review scripts run in the report's
+// slot (the review queue PREFIXreviews:{TAG} is in it, core/review_queue.h), and the list of
+// reviews reads every slot's queue, found by SCAN on each primary.
 #pragma once
 
 #include <functional>
@@ -13,6 +16,8 @@
 #include "core/report_page.h"
 #include "core/result.h"
 #include "core/signals.h"
+#include "store/cluster_client.h"
+#include "store/cluster_script_runner.h"
 #include "store/redis_client.h"
 #include "store/script_runner.h"
 
@@ -27,24 +32,41 @@ struct SignalOutcome {
   std::string outcome;  // scored, counted, warned, blocked or duplicate
 };
 
+// review_list.lua's reply ({ 'ok', { id, { field, value, ... } }, ... }) as Reports, in its
+// order; kInternal for an entry of another shape.
+Result<std::vector<Report>> ReviewListReports(const RedisValue& reply);
+
 // Adds a signal's rate outcome to the metrics: a warning or a duplicate feedback id.
 void CountRateOutcome(const SignalOutcome& outcome, const std::string& kind, Metrics* metrics);
 
 class ReportStore {
  public:
+  // One Redis.
   ReportStore(RedisClient* client, ScriptRunner* scripts) : client_(client), scripts_(scripts) {}
+  // A Redis Cluster: Get, ListReviews, RequestReview, ResolveReview and GetAclToday are built;
+  // IngestSignals and AccountRates answer an error (their cluster shape is not built yet), and
+  // client()/scripts() must not be called.
+  ReportStore(ClusterClient* cluster, ClusterScriptRunner* scripts)
+      : cluster_(cluster), cluster_scripts_(scripts) {}
 
   // nullopt when the report does not exist (or expired). REQUIRES: IsValidReportId(id).
   void Get(const Config& config, const std::string& id,
            std::function<void(Result<std::optional<Report>>)> callback);
-  // Reports whose review was requested (review.lua's list), newest request first, at most
-  // max; reports that expired since are left out.
+  // Reports whose review was requested and is not resolved (review_list.lua), newest request
+  // first, at most max; reports that expired since are left out. On a cluster review_list runs
+  // on every slot's queue (SCAN MATCH PREFIXreviews:{* TYPE list on each primary), all at once,
+  // and the lists are merged (MergeReviews); a failed SCAN or call fails the whole list.
   void ListReviews(const Config& config, std::size_t max,
                    std::function<void(Result<std::vector<Report>>)> callback);
   // "requested", "already" (one is pending) or "missing". text: the customer's words,
   // already checked (CheckReviewText); stored as the report's review_text.
   void RequestReview(const Config& config, const std::string& id, const std::string& text,
                      std::function<void(Result<std::string>)> callback);
+  // review_resolve.lua in the report's slot: its reply as the script gives it ({ 'ok', at },
+  // { 'notfound', ... }, { 'conflict', ... }; ops/review_ops.h reads it). note: checked by
+  // the caller; source: 'policyctl' or 'api'.
+  void ResolveReview(const Config& config, const std::string& id, const std::string& note,
+                     const std::string& source, RedisClient::Callback callback);
   // For an ACL report's page: the account's domains and the user's grants as they are now
   // (two reads, each in its subject's slot). Empty for other reports and unknown accounts.
   void GetAclToday(const Config& config, const Report& report,
@@ -57,16 +79,30 @@ class ReportStore {
   // (account_rates.lua), newest first, at most kMaxRatedAccounts: for GET /metrics.
   void AccountRates(const Config& config, uint64_t timeout_ms,
                     std::function<void(Result<std::vector<AccountRateRow>>)> callback);
-  // true when Redis answers PING within timeout.
+  // true when Redis answers PING within timeout (on a cluster: every primary is connected).
   void Ping(uint64_t timeout_ms, std::function<void(bool)> callback);
 
-  // The loop's client and scripts, for the admin API's operations (lib/ops).
+  // The loop's client and scripts, for the admin API's operations (lib/ops). REQUIRES: one
+  // Redis.
   RedisClient& client() { return *client_; }
   ScriptRunner& scripts() { return *scripts_; }
 
  private:
-  RedisClient* client_;
-  ScriptRunner* scripts_;
+  // A plain command whose key is argv[1], on one Redis or on that key's primary.
+  void Read(std::vector<std::string> argv, uint64_t timeout_ms, RedisClient::Callback callback);
+  // A script whose keys are all in route_key's slot (ignored on one Redis).
+  void RunScript(std::string_view name, std::string route_key, std::vector<std::string> args,
+                 uint64_t timeout_ms, RedisClient::Callback callback);
+  // review_list.lua on one queue: home '' (one Redis) or a slot-tag found by SCAN.
+  void ListQueue(const Config& config, const std::string& home, std::size_t max,
+                 std::function<void(Result<std::vector<Report>>)> callback);
+  // The queue slot-tag that review.lua and review_resolve.lua are given for report `id`.
+  std::string HomeOf(const Config& config, const std::string& id) const;
+
+  RedisClient* client_ = nullptr;  // one Redis
+  ScriptRunner* scripts_ = nullptr;
+  ClusterClient* cluster_ = nullptr;  // or a cluster
+  ClusterScriptRunner* cluster_scripts_ = nullptr;
 };
 
 }  // namespace policyd
