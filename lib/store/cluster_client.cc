@@ -197,6 +197,7 @@ void ClusterClient::OnMap(Result<RedisValue> reply) {
     }
   }
   UpdateReady();
+  if (map.ok() && map_listener_) map_listener_();
   if (!ready_) {
     uv_timer_stop(&map_timer_);
     uv_timer_start(

@@ -48,6 +48,10 @@ class ClusterClient {
     ready_listener_ = std::move(listener);
   }
 
+  // Runs after every map read (CLUSTER SLOTS answered), for what follows the set of
+  // primaries (ClusterInvalidation); the map may or may not have changed.
+  void SetMapListener(std::function<void()> listener) { map_listener_ = std::move(listener); }
+
   // The primaries of the current map, for what runs on each of them (FUNCTION LOAD, SCAN).
   std::vector<RedisClient*> Primaries();
 
@@ -89,6 +93,7 @@ class ClusterClient {
   int clients_running_ = 0;
   std::function<void()> stop_done_;
   std::function<void(bool)> ready_listener_;
+  std::function<void()> map_listener_;
 };
 
 }  // namespace policyd
