@@ -68,7 +68,8 @@ DecideSubjects ReadDecideSubjects(const DecisionFields& fields);
 // user's quota field ('' none), ARGV[37] the account's quota ('' none). Without them: the
 // full path.
 // Indexes (0-based) of the request's access key parts in what this returns:
-constexpr std::size_t kArgSubject = 5, kArgSenderTag = 6, kArgDomain = 7, kArgClientHex = 29;
+constexpr std::size_t kArgPrefix = 2, kArgSubject = 5, kArgSenderTag = 6, kArgDomain = 7,
+                      kArgClientHex = 29;
 constexpr std::size_t kDecideArgsCount = 32;
 std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Config& config,
                                          const DecideOptions& options,
