@@ -23,29 +23,18 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from script_cost import (CALLS, CLIENTS, USERS, access_facts, commandstats,  # noqa: E402
-                         cpu_seconds, fast_path)
-import systems  # noqa: E402
+from script_cost import (CALLS, CLIENTS, USERS, access_facts, benchmark,  # noqa: E402
+                         ceiling_system, commandstats, cpu_seconds, fast_path)
 
 
 def measure(env, command):
     """(µs per call by INFO commandstats, µs of redis-server CPU per call) of one command."""
-    env.redis.cmd("CONFIG", "RESETSTAT")
-    cpu_before = cpu_seconds(env.redis.proc.pid)
-    run = subprocess.run(["redis-benchmark", "-p", str(env.redis.port), "-c", str(CLIENTS),
-                          "-n", str(CALLS), "-r", str(USERS), "-q"] + command,
-                         capture_output=True, text=True, timeout=600)
-    if run.returncode != 0 or "rror" in run.stdout + run.stderr:
-        raise RuntimeError(f"redis-benchmark failed: {run.stdout[-300:]} {run.stderr[-300:]}")
-    cpu = (cpu_seconds(env.redis.proc.pid) - cpu_before) * 1e6 / CALLS
-    stats = commandstats(env.redis)
-    calls, usec = stats[command[0].lower()]
-    return usec / calls, cpu
+    us, _, cpu = benchmark(env, command)
+    return us, cpu
 
 
 def key(prefix, ktype, tag):
@@ -77,14 +66,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", required=True, help="build directory with policyd, policyd-bench")
     opts = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="policyd-rcpt-cost-")
-    env = systems.Env(tmp, opts.build)
-    policyd = systems.PolicydSystem(env, 1_000_000_000, three_limits=True)
-    try:
-        policyd.start()
-        ceiling = systems.Ceiling(env, policyd)
-        ceiling.start()
-        ceiling.reset(USERS)
+    with ceiling_system(opts.build, "rcpt-cost") as (env, policyd, ceiling):
         measure(env, ["FCALL", env.function, "0"] + ceiling.args["eom"])  # fill the windows
         rcpt = ceiling.args["rcpt"]
         _, limits_text, account = access_facts(env, rcpt)[:3]
@@ -132,10 +114,6 @@ def main():
         subprocess.run(["redis-cli", "-p", str(env.redis.port), "--pipe"], input=resp,
                        capture_output=True, text=True, check=True)
         drive("policyd, fast path script (before)")
-    finally:
-        policyd.stop()
-        env.stop()
-        subprocess.run(["rm", "-rf", tmp])
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ Also measured (issue 16):
 """
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -64,28 +65,53 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(env, args, script):
-    """script: Lua text run by EVALSHA, or None for FCALL of the library's decide.
-    Returns (µs per call by INFO commandstats, the commands inside, µs of redis-server CPU
-    per call). commandstats times are wall-clock: on a busy machine they include time the
-    server was not running; the process's CPU time does not (but includes reading requests
-    and writing replies)."""
-    if script is None:
-        call = ["FCALL", env.function, "0"]
-    else:
-        call = ["EVALSHA", env.redis.cmd("SCRIPT", "LOAD", script), "0"]
+def benchmark(env, command):
+    """redis-benchmark -c CLIENTS -n CALLS -r USERS of one command (__rand_int__ in it: one of
+    USERS). Returns (µs per call of command[0] by INFO commandstats, the commands it ran
+    inside as (name, calls, usec), µs of redis-server CPU per call). commandstats times are
+    wall-clock: on a busy machine they include time the server was not running; the process's
+    CPU time does not (but includes reading requests and writing replies)."""
     env.redis.cmd("CONFIG", "RESETSTAT")
     cpu_before = cpu_seconds(env.redis.proc.pid)
     run = subprocess.run(["redis-benchmark", "-p", str(env.redis.port), "-c", str(CLIENTS),
-                          "-n", str(CALLS), "-r", str(USERS), "-q"] + call + args,
+                          "-n", str(CALLS), "-r", str(USERS), "-q"] + command,
                          capture_output=True, text=True, timeout=600)
     if run.returncode != 0 or "rror" in run.stdout + run.stderr:
         raise RuntimeError(f"redis-benchmark failed: {run.stdout[-300:]} {run.stderr[-300:]}")
     cpu = (cpu_seconds(env.redis.proc.pid) - cpu_before) * 1e6 / CALLS
     stats = commandstats(env.redis)
-    calls, usec = stats.pop(call[0].lower())
+    calls, usec = stats.pop(command[0].lower())
     inner = [(n, c, u) for n, (c, u) in stats.items() if not n.startswith("config")]
     return usec / calls, inner, cpu
+
+
+def measure(env, args, script):
+    """benchmark() of decide's ARGV `args` run by script: Lua text run by EVALSHA, or None
+    for FCALL of the library's decide."""
+    if script is None:
+        call = ["FCALL", env.function, "0"]
+    else:
+        call = ["EVALSHA", env.redis.cmd("SCRIPT", "LOAD", script), "0"]
+    return benchmark(env, call + args)
+
+
+@contextlib.contextmanager
+def ceiling_system(build, name):
+    """redis-server and policyd (3-limit plan) in a temporary directory, USERS users seeded:
+    yields (env, policyd, ceiling); stops both and removes the directory afterwards."""
+    tmp = tempfile.mkdtemp(prefix=f"policyd-{name}-")
+    env = systems.Env(tmp, build)
+    policyd = systems.PolicydSystem(env, 1_000_000_000, three_limits=True)
+    try:
+        policyd.start()
+        ceiling = systems.Ceiling(env, policyd)
+        ceiling.start()
+        ceiling.reset(USERS)
+        yield env, policyd, ceiling
+    finally:
+        policyd.stop()
+        env.stop()
+        subprocess.run(["rm", "-rf", tmp])
 
 
 SPEC_ARGV = (17, 23, 27, 29, 31)  # decide.lua's ARGV numbers of the configuration strings
@@ -170,15 +196,7 @@ def main():
     ap.add_argument("--sections", action="store_true",
                     help="only the fast END-OF-MESSAGE, cut before each section of decide.lua")
     opts = ap.parse_args()
-    build = opts.build
-    tmp = tempfile.mkdtemp(prefix="policyd-script-cost-")
-    env = systems.Env(tmp, build)
-    policyd = systems.PolicydSystem(env, 1_000_000_000, three_limits=True)
-    try:
-        policyd.start()
-        ceiling = systems.Ceiling(env, policyd)
-        ceiling.start()
-        ceiling.reset(USERS)
+    with ceiling_system(opts.build, "script-cost") as (env, _, ceiling):
         with open(os.path.join(systems.LUA_DIR, "_common.lua")) as f:
             prelude = f.read() + "\n"
         with open(os.path.join(systems.LUA_DIR, "decide.lua")) as f:
@@ -221,10 +239,6 @@ def main():
             if "decide" in name:
                 print(f"  {name:20s} rcpt {t['rcpt']:6.1f}  eom {t['eom']:6.1f}  "
                       f"average {(t['rcpt'] + t['eom']) / 2:6.1f}")
-    finally:
-        policyd.stop()
-        env.stop()
-        subprocess.run(["rm", "-rf", tmp])
 
 
 if __name__ == "__main__":
