@@ -29,19 +29,6 @@ bool AclPossible(const std::vector<std::string>& args) {
 
 }  // namespace
 
-std::vector<std::string> DomainCandidates(std::string_view domain, bool with_parents) {
-  std::vector<std::string> out{std::string(domain)};
-  std::string_view rest = domain;
-  while (!rest.empty()) {
-    out.push_back("*." + std::string(rest));
-    std::size_t dot = rest.find('.');
-    if (dot == std::string_view::npos) break;
-    rest.remove_prefix(dot + 1);
-    if (with_parents) out.emplace_back(rest);
-  }
-  return out;
-}
-
 AccessReads PlanAccessReads(const std::vector<std::string>& args) {
   assert(args.size() > kArgClientHex);
   const std::string& prefix = args[kArgPrefix];

@@ -12,14 +12,9 @@
 #include <string_view>
 #include <vector>
 
-namespace policyd {
+#include "core/domain_candidates.h"
 
-// _common.lua domain_candidates, the same list in the same order: the domain, then '*.' and
-// each parent ('*.a.example.com', '*.example.com', '*.com'), with_parents adding the bare
-// parents after each ('example.com', 'com'). The Lua function stays the one that decides; this
-// twin only says which fields and members to fetch, and a store test checks that both agree
-// over a table of domains (test/store/cluster_decision/cluster_access_test.cc).
-std::vector<std::string> DomainCandidates(std::string_view domain, bool with_parents);
+namespace policyd {
 
 // Round 1, from the request alone (decide.lua's ARGV 1-31, lib/core/decide_args.h).
 struct AccessReads {

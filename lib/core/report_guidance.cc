@@ -6,6 +6,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "core/domain_candidates.h"
 #include "core/report_page.h"
 #include "core/utf8.h"
 
@@ -18,21 +19,6 @@ constexpr uint64_t kSecondMs = 1000, kMinuteMs = 60 * kSecondMs, kHourMs = 60 * 
 std::string FieldOf(const Report& r, const char* name) {
   auto it = r.fields.find(name);
   return it == r.fields.end() ? std::string() : it->second;
-}
-
-// decide.lua's domain_candidates: the domain, "*." + it and each parent's "*." form, with the
-// parents themselves when with_parents (account domains cover their subdomains).
-std::vector<std::string> DomainCandidates(std::string_view domain, bool with_parents) {
-  std::vector<std::string> out = {std::string(domain)};
-  std::string_view rest = domain;
-  while (!rest.empty()) {
-    out.push_back("*." + std::string(rest));
-    std::size_t dot = rest.find('.');
-    if (dot == std::string_view::npos) break;
-    rest.remove_prefix(dot + 1);
-    if (with_parents) out.emplace_back(rest);
-  }
-  return out;
 }
 
 bool ReadUint(std::string_view text, uint64_t* out) {

@@ -24,30 +24,16 @@ void ClusterScriptRunner::Run(std::string_view name, std::string route_key,
 void ClusterScriptRunner::Run(std::string_view name, std::vector<std::string> keys,
                               std::vector<std::string> args, uint64_t timeout_ms,
                               RedisClient::Callback callback) {
-  const Script* script = FindScript(name);
-  assert(script != nullptr && !keys.empty());
+  assert(!keys.empty());
   uint16_t slot = KeySlot(keys.front());
-  std::vector<std::string> argv;
-  argv.reserve(args.size() + keys.size() + 3);
-  argv.push_back("FCALL");
-  argv.push_back(script->function);
-  argv.push_back(std::to_string(keys.size()));
-  for (auto& k : keys) argv.push_back(std::move(k));
-  for (auto& a : args) argv.push_back(std::move(a));
+  std::vector<std::string> argv = FcallArgv(name, std::move(keys), std::move(args));
   Send(slot, std::move(argv), timeout_ms, std::move(callback));
 }
 
 void ClusterScriptRunner::RunKeyless(std::string_view name, uint16_t slot,
                                      std::vector<std::string> args, uint64_t timeout_ms,
                                      RedisClient::Callback callback) {
-  const Script* script = FindScript(name);
-  assert(script != nullptr);
-  std::vector<std::string> argv;
-  argv.reserve(args.size() + 3);
-  argv.push_back(script->read_only ? "FCALL_RO" : "FCALL");
-  argv.push_back(script->function);
-  argv.push_back("0");
-  for (auto& a : args) argv.push_back(std::move(a));
+  std::vector<std::string> argv = FcallArgv(name, {}, std::move(args));
   Send(slot, std::move(argv), timeout_ms, std::move(callback));
 }
 

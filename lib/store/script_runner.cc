@@ -87,6 +87,20 @@ bool IsFunctionMissing(const Result<RedisValue>& r) {
   return r.ok() && r->IsError() && r->str.rfind("ERR Function not found", 0) == 0;
 }
 
+std::vector<std::string> FcallArgv(std::string_view name, std::vector<std::string> keys,
+                                   std::vector<std::string> args) {
+  const Script* script = FindScript(name);
+  assert(script != nullptr);
+  std::vector<std::string> argv;
+  argv.reserve(args.size() + keys.size() + 3);
+  argv.push_back(script->read_only ? "FCALL_RO" : "FCALL");
+  argv.push_back(script->function);
+  argv.push_back(std::to_string(keys.size()));
+  for (auto& k : keys) argv.push_back(std::move(k));
+  for (auto& a : args) argv.push_back(std::move(a));
+  return argv;
+}
+
 Result<RedisValue> ErrorReplyAsError(Result<RedisValue> r) {
   if (r.ok() && r->IsError()) return Error{ErrorCode::kInternal, r->str};
   return r;
@@ -94,14 +108,7 @@ Result<RedisValue> ErrorReplyAsError(Result<RedisValue> r) {
 
 void ScriptRunner::Run(std::string_view name, std::vector<std::string> args, uint64_t timeout_ms,
                        RedisClient::Callback callback) {
-  const Script* script = FindScript(name);
-  assert(script != nullptr);
-  std::vector<std::string> argv;
-  argv.reserve(args.size() + 3);
-  argv.push_back(script->read_only ? "FCALL_RO" : "FCALL");
-  argv.push_back(script->function);
-  argv.push_back("0");
-  for (auto& a : args) argv.push_back(std::move(a));
+  std::vector<std::string> argv = FcallArgv(name, {}, std::move(args));
   auto shared = std::make_shared<std::vector<std::string>>(std::move(argv));
   client_->Command(
       *shared, timeout_ms,  // by reference: the ARGV is formatted, not copied

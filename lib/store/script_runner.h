@@ -38,6 +38,11 @@ const FunctionLibrary& Library();
 const Script* FindScript(std::string_view name);
 const std::vector<Script>& AllScripts();
 
+// The command that calls script `name` (FCALL, or FCALL_RO for a read-only one) with `keys`
+// declared and `args` as ARGV. REQUIRES: FindScript(name) != nullptr.
+std::vector<std::string> FcallArgv(std::string_view name, std::vector<std::string> keys,
+                                   std::vector<std::string> args);
+
 // Redis's answer to an FCALL of a function its library does not have (yet).
 bool IsFunctionMissing(const Result<RedisValue>& r);
 
