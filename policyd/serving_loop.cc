@@ -22,7 +22,8 @@ Status ServingLoop::Start() {
     if (Status s = http_->Start(context_.config()->http.listen); !s.ok()) return s;
   }
   context_.StartRedis();
-  if (primary_) {
+  // On a cluster, webhook delivery and the expiry sweep are not wired yet (issue 17).
+  if (primary_ && !context_.cluster()) {
     webhooks_ = std::make_unique<WebhookDeliverer>(&context_);
     webhooks_->Start();
     expiries_ = std::make_unique<BlockExpirySweeper>(&context_);

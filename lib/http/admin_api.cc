@@ -66,6 +66,10 @@ void HttpServer::ServeAdmin(const HttpRequest& request, Reply reply) {
   std::string route(match.route->path);
   std::string method = request.method;
   bool write = match.route->scope == AdminScope::kWrite;
+  if (!cfg.redis.cluster.empty()) {  // issue 17: the operations' cluster shape is not built yet
+    return reply(PlainError(503, "unavailable",
+                            "the admin API is not served on Redis Cluster yet"));
+  }
   ops::RunAdminCall(reports_->client(), reports_->scripts(), std::move(*call),
                     cfg.server.request_timeout_ms,
                     [reply, route, method, write](Result<nlohmann::json> r) {

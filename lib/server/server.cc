@@ -55,7 +55,13 @@ Connection* Server::Find(uint64_t id) {
 
 void Server::Decide(const std::shared_ptr<const Config>& config, const PolicyRequest& request,
                     uint64_t conn_id, uint64_t seq, DecideOptions options) {
-  LocalRefusals* refusals = context_->refusals();
+  LocalRefusals* refusals = context_->refusals();  // null on a cluster (not built there yet)
+  if (!refusals) {
+    auto done = [this, conn_id, seq](Result<Verdict> verdict) {
+      if (Connection* c = Find(conn_id)) c->OnDecided(seq, std::move(verdict));
+    };
+    return context_->Decide(config, request, std::move(done), std::move(options));
+  }
   if (std::optional<Verdict> local = refusals->Answer(*config, request)) {
     if (Connection* c = Find(conn_id)) c->OnDecided(seq, std::move(*local));
     return;
@@ -65,7 +71,7 @@ void Server::Decide(const std::shared_ptr<const Config>& config, const PolicyReq
     if (verdict.ok()) context_->refusals()->Learn(ticket, *verdict);
     if (Connection* c = Find(conn_id)) c->OnDecided(seq, std::move(verdict));
   };
-  context_->store()->Decide(config, request, std::move(done), std::move(options));
+  context_->Decide(config, request, std::move(done), std::move(options));
 }
 
 void Server::RecordDecision(const PolicyRequest& request, const Verdict& verdict,

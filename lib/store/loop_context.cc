@@ -11,6 +11,7 @@ LoopContext::LoopContext(uv_loop_t* loop, std::shared_ptr<const Config> config,
 LoopContext::~LoopContext() = default;
 
 Status LoopContext::Open() {
+  if (!config_->redis.cluster.empty()) return OpenCluster();
   Result<std::unique_ptr<RedisClient>> client = MakeRedisClient(loop_, config_->redis);
   if (!client.ok()) return client.error();
   redis_ = std::move(*client);
@@ -22,7 +23,35 @@ Status LoopContext::Open() {
   return Ok{};
 }
 
+Status LoopContext::OpenCluster() {
+  Result<std::unique_ptr<ClusterClient>> cluster = MakeClusterClient(loop_, config_->redis);
+  if (!cluster.ok()) return cluster.error();
+  cluster_ = std::move(*cluster);
+  cluster_scripts_ = std::make_unique<ClusterScriptRunner>(cluster_.get());
+  cluster_store_ =
+      std::make_unique<ClusterPolicyStore>(loop_, cluster_.get(), cluster_scripts_.get());
+  reports_ = std::make_unique<ReportStore>(cluster_.get(), cluster_scripts_.get());
+  return Ok{};
+}
+
+void LoopContext::Decide(std::shared_ptr<const Config> config, const PolicyRequest& request,
+                         PolicyStore::Callback callback, DecideOptions options) {
+  if (cluster_store_) {
+    cluster_store_->Decide(std::move(config), request, std::move(callback), std::move(options));
+  } else {
+    store_->Decide(std::move(config), request, std::move(callback), std::move(options));
+  }
+}
+
 void LoopContext::StartRedis() {
+  if (cluster_) {
+    cluster_->SetReadyListener([this](bool ready) {
+      redis_ready_ = ready;
+      if (ready) cluster_scripts_->LoadAll(config_->server.request_timeout_ms);
+    });
+    cluster_->Start();
+    return;
+  }
   redis_->SetReadyListener([this](bool ready) {
     redis_ready_ = ready;
     refusals_->OnDecisionConnection(ready);  // empties the cache before the next decision
@@ -37,6 +66,7 @@ void LoopContext::set_config(std::shared_ptr<const Config> config) {
 }
 
 void LoopContext::Stop(std::function<void()> done) {
+  if (cluster_) return cluster_->Stop(std::move(done));
   refusals_->Stop([] {});
   redis_->Stop(std::move(done));
 }

@@ -22,6 +22,9 @@
 #include "core/config.h"
 #include "core/metrics.h"
 #include "core/result.h"
+#include "store/cluster_client.h"
+#include "store/cluster_policy_store.h"
+#include "store/cluster_script_runner.h"
 #include "store/local_refusals.h"
 #include "store/policy_store.h"
 #include "store/redis_client.h"
@@ -46,7 +49,8 @@ class LoopContext {
   LoopContext(const LoopContext&) = delete;
   LoopContext& operator=(const LoopContext&) = delete;
 
-  // Creates the Redis client and the stores; fails only on a malformed [redis] url.
+  // Creates the Redis client (or, with [redis] cluster, the cluster router) and the stores;
+  // fails only on a malformed [redis] url or cluster seed.
   Status Open();
   // Connects; each time Redis becomes ready the scripts are loaded.
   void StartRedis();
@@ -60,9 +64,20 @@ class LoopContext {
   // Also forgets the local refusals: the new config's limits and messages apply to the next
   // request.
   void set_config(std::shared_ptr<const Config> config);
+  // Decides one request on one Redis (PolicyStore) or on a cluster (ClusterPolicyStore), as
+  // PolicyStore::Decide. REQUIRES: Open() succeeded.
+  void Decide(std::shared_ptr<const Config> config, const PolicyRequest& request,
+              PolicyStore::Callback callback, DecideOptions options = {});
+
+  // One Redis: null on a cluster.
   PolicyStore* store() { return store_.get(); }
   RedisClient* redis() { return redis_.get(); }  // for webhook delivery's stream commands
-  // 421s answered without Redis (issue 16); null until Open().
+  // A Redis Cluster ([redis] cluster): null on one Redis.
+  ClusterClient* cluster() { return cluster_.get(); }
+  ClusterScriptRunner* cluster_scripts() { return cluster_scripts_.get(); }
+  ClusterPolicyStore* cluster_store() { return cluster_store_.get(); }
+  // 421s answered without Redis (issue 16); null until Open(), and on a cluster (not built
+  // there yet).
   LocalRefusals* refusals() { return refusals_.get(); }
   ReportStore* reports() { return reports_.get(); }
 
@@ -74,11 +89,16 @@ class LoopContext {
   bool redis_ready() const { return redis_ready_; }
 
  private:
+  Status OpenCluster();
+
   uv_loop_t* loop_;
   std::shared_ptr<const Config> config_;
   SharedState* shared_;
   std::unique_ptr<RedisClient> redis_;
   std::unique_ptr<PolicyStore> store_;
+  std::unique_ptr<ClusterClient> cluster_;
+  std::unique_ptr<ClusterScriptRunner> cluster_scripts_;
+  std::unique_ptr<ClusterPolicyStore> cluster_store_;
   std::unique_ptr<ReportStore> reports_;
   std::unique_ptr<LocalRefusals> refusals_;
   std::mutex metrics_mutex_;

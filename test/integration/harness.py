@@ -162,6 +162,7 @@ threads = {threads}
 
 [redis]
 url = "redis://127.0.0.1:{redis_port}/0"
+{redis_cluster}
 reconnect_min = "50ms"
 reconnect_max = "500ms"
 connect_timeout = "500ms"
@@ -185,7 +186,9 @@ class Policyd:
 
     def __init__(self, tmpdir, redis_port, extra="", listen=None, request_timeout="1s",
                  max_connections=4096, on_redis_error="defer", log_level="info",
-                 server_extra="", binary=None):
+                 server_extra="", binary=None, cluster=None):
+        """cluster: a RedisCluster to use ([redis] cluster = its nodes as seeds) instead of
+        the redis-server on redis_port (then ignored)."""
         self.dir = tempfile.mkdtemp(dir=tmpdir, prefix="policyd-")
         self.port = free_port()
         self.unix_path = os.path.join(self.dir, "policyd.sock")
@@ -193,10 +196,16 @@ class Policyd:
                                                       f"unix:{self.unix_path}"]
         self.config_path = os.path.join(self.dir, "policyd.toml")
         self.threads = int(os.environ.get("POLICYD_THREADS", "1"))
+        redis_cluster = ""
+        if cluster is not None:
+            redis_port = 6379  # with cluster, url gives only credentials
+            redis_cluster = "cluster = [" + ", ".join(
+                f'"127.0.0.1:{n.port}"' for n in cluster.nodes) + "]"
         self.config_text = BASE_CONFIG.format(
             listen="[" + ", ".join(f'"{l}"' for l in listens) + "]",
             request_timeout=request_timeout, max_connections=max_connections,
-            redis_port=redis_port, on_redis_error=on_redis_error, log_level=log_level,
+            redis_port=redis_port, redis_cluster=redis_cluster,
+            on_redis_error=on_redis_error, log_level=log_level,
             extra=extra, server_extra=server_extra,
             threads=self.threads)
         with open(self.config_path, "w") as f:
