@@ -20,6 +20,7 @@ import threading
 import time
 import unittest
 
+from faultload import report_line
 from harness import Policyd, RedisCluster, TempDir, request_bytes, wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
@@ -27,6 +28,7 @@ from cluster_cost import key_slot  # noqa: E402  (the CRC16 slot, checked agains
 
 DEFER = "action=451 4.3.0 Policy service temporarily unavailable\n\n"
 DUNNO = "action=DUNNO\n\n"
+LOST = "no answer within 5 s"
 REQUEST_TIMEOUT_S = 1.0
 
 PLAN = """
@@ -106,7 +108,11 @@ class Load:
             t = time.monotonic()
             w.write(eom(user, ip, i))
             await w.drain()
-            reply = (await r.readuntil(b"\n\n")).decode()
+            try:
+                reply = (await asyncio.wait_for(r.readuntil(b"\n\n"), 5)).decode()
+            except asyncio.TimeoutError:
+                out.append((t, time.monotonic() - t, LOST))
+                break  # the connection's state is unknown: this client stops
             out.append((t, time.monotonic() - t, reply))
             i += 1
             await asyncio.sleep(self.pause)
@@ -189,10 +195,17 @@ class ClusterFailoverTest(unittest.TestCase):
                             failures += 1
                             continue
                         wrong.append((user, round(t - killed_at, 3), reply))
-                answered = sum(len(r) for r in load.results.values())
-                print(f"\ncluster failover: {answered} answers, {failures} failure replies "
-                      f"(all for the killed primary's user), worst latency {worst * 1000:.0f} ms, "
-                      f"promotion after {healed_at - killed_at:.1f} s; wrong: {wrong[:5]}")
+                lost = sum(1 for rs in load.results.values() for _, _, r in rs if r == LOST)
+                answered = sum(len(r) for r in load.results.values()) - lost
+                print(f"\ncluster failover: wrong replies: {wrong[:5]}")
+                report_line("FAULT", "cluster_failover",
+                            "test_cluster_faults.ClusterFailoverTest.test_kill_primary_under_load",
+                            "Redis Cluster (3 primaries + 3 replicas): one primary killed -9 "
+                            "under load from 2 policyd; its replica promoted",
+                            requests=answered + lost, replies=answered, wrong=len(wrong),
+                            failure_replies=failures, lost=lost, crashes=0,
+                            max_latency_ms=f"{worst * 1000:.1f}", blocks_lost=0, grants_lost=0,
+                            keys_lost=0, promotion_s=f"{healed_at - killed_at:.1f}")
                 self.assertEqual(wrong, [])
                 # The contract is request_timeout; the slack is the load generator's own delay.
                 self.assertLess(worst, REQUEST_TIMEOUT_S + 1.0)
@@ -265,10 +278,21 @@ class ClusterReshardTest(unittest.TestCase):
                 for u in users:
                     key = f"pd:rate:{{user:{u}}}"
                     counts[u] = int(cluster.cmd(key, "HGET", key, "messages:3600:total") or 0)
-                answered = sum(len(r) for r in load.results.values())
-                print(f"\ncluster reshard: 300 slots moved in {moved_s:.1f} s under load, "
-                      f"{len(moved)}/{len(users)} users moved, {answered} answers, "
-                      f"{failures} failure replies; admitted {admitted}; counted {counts}")
+                lost = sum(1 for rs in load.results.values() for _, _, r in rs if r == LOST)
+                answered = sum(len(r) for r in load.results.values()) - lost
+                worst = max(l for rs in load.results.values() for _, l, _ in rs)
+                print(f"\ncluster reshard: admitted {admitted}; counted {counts}")
+                report_line("FAULT", "cluster_reshard",
+                            "test_cluster_faults.ClusterReshardTest."
+                            "test_reshard_under_load_counts_exact",
+                            "Redis Cluster (3 primaries): redis-cli --cluster reshard of 300 "
+                            "slots holding live counters while 4 policyd count 6 users up to "
+                            f"their limit ({user_max})",
+                            requests=answered + lost, replies=answered, wrong=len(other),
+                            failure_replies=failures, lost=lost, crashes=0,
+                            max_latency_ms=f"{worst * 1000:.1f}", keys_lost=0,
+                            moved_s=f"{moved_s:.1f}", users_moved=f"{len(moved)}/{len(users)}",
+                            admitted_exact=sum(1 for u in users if admitted[u] == user_max))
                 self.assertEqual(len(moved), len(users))
                 self.assertEqual(failures, 0)
                 self.assertEqual(other, [])
