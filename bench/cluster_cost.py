@@ -89,6 +89,9 @@ class BenchCluster:
                 self.nodes.append(RedisServer(tmp, port, extra=[
                     "--cluster-enabled", "yes",
                     "--cluster-config-file", os.path.join(tmp, f"nodes-{port}.conf"),
+                    # A node that never met another does not know its address: CLUSTER
+                    # SLOTS would name it "" (a one-primary cluster).
+                    "--cluster-announce-ip", "127.0.0.1",
                     "--save", "", "--appendonly", "no"]))
             per = SLOTS // primaries
             self.ranges = []
