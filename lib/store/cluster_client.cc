@@ -172,16 +172,16 @@ void ClusterClient::ReadMap() {
   }
   map_read_in_flight_ = true;
   from->Command({"CLUSTER", "SLOTS"}, options_.connect_timeout_ms,
-                [this](Result<RedisValue> reply) {
+                [this, host = from->endpoint().host](Result<RedisValue> reply) {
                   map_read_in_flight_ = false;
-                  OnMap(std::move(reply));
+                  OnMap(std::move(reply), host);
                 });
 }
 
-void ClusterClient::OnMap(Result<RedisValue> reply) {
+void ClusterClient::OnMap(Result<RedisValue> reply, const std::string& asked_host) {
   if (stopping_) return;
   Result<ClusterMap> map = reply.ok() && !reply->IsError()
-                               ? ClusterMap::FromClusterSlots(*reply)
+                               ? ClusterMap::FromClusterSlots(*reply, asked_host)
                                : Result<ClusterMap>(Error{ErrorCode::kUnavailable,
                                                           reply.ok() ? reply->str
                                                                      : reply.error().message});

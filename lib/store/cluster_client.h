@@ -71,7 +71,7 @@ class ClusterClient {
   void Park(std::shared_ptr<Call> call);  // retried every kRetryMs until its deadline
   void RetryParked();
   void ReadMap();
-  void OnMap(Result<RedisValue> reply);
+  void OnMap(Result<RedisValue> reply, const std::string& asked_host);  // read from asked_host
   void ReadMapSoon();
   void UpdateReady();
   void OnHandlesClosed();

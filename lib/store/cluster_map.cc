@@ -11,7 +11,8 @@ Error Bad(const std::string& what) {
 
 }  // namespace
 
-Result<ClusterMap> ClusterMap::FromClusterSlots(const RedisValue& reply) {
+Result<ClusterMap> ClusterMap::FromClusterSlots(const RedisValue& reply,
+                                                std::string_view asked_host) {
   if (reply.type != RedisValue::Type::kArray) return Bad("not an array");
   ClusterMap map;
   map.slot_owner_.fill(-1);
@@ -27,13 +28,19 @@ Result<ClusterMap> ClusterMap::FromClusterSlots(const RedisValue& reply) {
       return Bad(fmt::format("range {} is {}-{}, outside 0-16383", i, start, end));
     }
     const RedisValue& node = range.elements[2];
+    bool unknown_host = node.type == RedisValue::Type::kArray && !node.elements.empty() &&
+                        (node.elements[0].type == RedisValue::Type::kNil ||
+                         (node.elements[0].type == RedisValue::Type::kString &&
+                          node.elements[0].str.empty()));
     if (node.type != RedisValue::Type::kArray || node.elements.size() < 2 ||
-        node.elements[0].type != RedisValue::Type::kString ||
-        node.elements[1].type != RedisValue::Type::kInteger || node.elements[0].str.empty() ||
+        (node.elements[0].type != RedisValue::Type::kString && !unknown_host) ||
+        (unknown_host && asked_host.empty()) ||
+        node.elements[1].type != RedisValue::Type::kInteger ||
         node.elements[1].integer <= 0 || node.elements[1].integer > 65535) {
       return Bad(fmt::format("range {}: its primary is not [host, port, ...]", i));
     }
-    int owner = map.IndexOf({node.elements[0].str, static_cast<uint16_t>(node.elements[1].integer)});
+    std::string host = unknown_host ? std::string(asked_host) : node.elements[0].str;
+    int owner = map.IndexOf({host, static_cast<uint16_t>(node.elements[1].integer)});
     for (int64_t s = start; s <= end; ++s) map.slot_owner_[s] = static_cast<int16_t>(owner);
   }
   return map;

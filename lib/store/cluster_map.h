@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/cluster_slot.h"
@@ -26,7 +27,12 @@ class ClusterMap {
   // A range past 16383, a start after its end, a node without host or port, or a reply that is
   // not that shape is kInvalid naming what is wrong. Slots no range covers stay unassigned
   // (a cluster being created or resharded): NodeFor answers -1 for them.
-  static Result<ClusterMap> FromClusterSlots(const RedisValue& reply);
+  // A primary named by a NULL endpoint (its address is unknown: behind a load balancer) or by
+  // "" (it does not know its own address: a cluster of one node, or one not yet joined) is
+  // on the host the map was read from, `asked_host`, with the port given (the CLUSTER SLOTS
+  // documentation says so); with no asked_host that is an error.
+  static Result<ClusterMap> FromClusterSlots(const RedisValue& reply,
+                                             std::string_view asked_host = {});
 
   // The primaries, each once, in the order the reply first names them.
   const std::vector<ClusterNode>& primaries() const { return primaries_; }

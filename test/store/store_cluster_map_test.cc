@@ -55,6 +55,21 @@ TEST_CASE("ClusterMap: a primary serving two ranges is one node; uncovered slots
   CHECK(ClusterMap::FromClusterSlots(Arr({}))->AssignedSlots() == 0);
 }
 
+TEST_CASE("ClusterMap: a primary of unknown address is on the host the map was read from") {
+  // A one-node cluster's node does not know its address ("", redis-server 7.0); a node behind
+  // a load balancer is announced NULL.
+  RedisValue nil_host = Arr({RedisValue{}, Int(30002), Str("id"), Arr({})});
+  RedisValue reply = Arr({
+      Arr({Int(0), Int(8191), Node("", 30001)}),
+      Arr({Int(8192), Int(16383), nil_host}),
+  });
+  Result<ClusterMap> map = ClusterMap::FromClusterSlots(reply, "10.0.0.5");
+  REQUIRE(map.ok());
+  REQUIRE(map->primaries().size() == 2);
+  CHECK(map->primaries()[0] == ClusterNode{"10.0.0.5", 30001});
+  CHECK(map->primaries()[1] == ClusterNode{"10.0.0.5", 30002});
+}
+
 TEST_CASE("ClusterMap: malformed replies are errors naming the problem") {
   struct Case {
     RedisValue reply;
@@ -66,7 +81,8 @@ TEST_CASE("ClusterMap: malformed replies are errors naming the problem") {
       {Arr({Arr({Int(0), Int(16384), Node("h", 1)})}), "outside 0-16383"},
       {Arr({Arr({Int(9), Int(5), Node("h", 1)})}), "outside 0-16383"},
       {Arr({Arr({Int(-1), Int(5), Node("h", 1)})}), "outside 0-16383"},
-      {Arr({Arr({Int(0), Int(5), Node("", 1)})}), "its primary is not"},
+      {Arr({Arr({Int(0), Int(5), Node("", 1)})}), "its primary is not"},  // no asked host
+      {Arr({Arr({Int(0), Int(5), Arr({RedisValue{}})})}), "its primary is not"},
       {Arr({Arr({Int(0), Int(5), Node("h", 0)})}), "its primary is not"},
       {Arr({Arr({Int(0), Int(5), Node("h", 70000)})}), "its primary is not"},
       {Arr({Arr({Int(0), Int(5), Str("h:1")})}), "its primary is not"},
