@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/config.h"
+#include "../text_contains.h"
 
 namespace policyd::testing {
 
@@ -29,10 +30,6 @@ inline std::string ErrorsOf(std::string_view text) {
   Result<Config> config = ParseSnippet(text);
   CHECK_MESSAGE(!config.ok(), "expected an error for:\n", text);
   return config.ok() ? "" : config.error().message;
-}
-
-inline bool Contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
 }
 
 }  // namespace policyd::testing

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "../text_contains.h"
 
 namespace policyd {
 namespace {
@@ -20,9 +21,7 @@ bool AllPrintable(std::string_view s) {
   return true;
 }
 
-bool Contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
-}
+using testing::Contains;
 
 }  // namespace
 

@@ -7,13 +7,12 @@
 #include <string>
 
 #include "core/report_page.h"
+#include "../text_contains.h"
 
 namespace policyd {
 namespace {
 
-bool Contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
-}
+using testing::Contains;
 
 Report AclReport(const std::string& mode, const std::string& domain = "shop.example") {
   return MakeReport("0123456789abcdef0123",

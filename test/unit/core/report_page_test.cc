@@ -1,6 +1,7 @@
 // The report page renders customers' data: every value is escaped, whatever field or evidence
 // entry it arrives in; MakeReport and FormatUtc turn stored strings into what the page shows.
 #include "core/report_page.h"
+#include "../text_contains.h"
 
 #include <doctest/doctest.h>
 
@@ -17,9 +18,7 @@ const std::vector<std::string> kPayloads = {
     "</td></tr></table><script>alert(1)</script>",
 };
 
-bool Contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
-}
+using testing::Contains;
 
 // No payload survives as markup: no tag from it, no attribute break-out.
 void CheckInert(const std::string& page) {

@@ -1,6 +1,7 @@
 // Signal batches from the API: both JSON forms, the batch and evidence bounds, and errors that
 // name the entry and the bad value.
 #include "core/signals.h"
+#include "../text_contains.h"
 
 #include <doctest/doctest.h>
 
@@ -30,9 +31,7 @@ std::string ErrorOf(std::string_view json) {
   return r.ok() ? "" : r.error().message;
 }
 
-bool Contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
-}
+using testing::Contains;
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "policyctl/verb_table.h"
+#include "../text_contains.h"
 
 namespace policyd::admin {
 namespace {
@@ -24,9 +25,7 @@ std::string ErrorOf(std::vector<std::string> argv) {
   return r.error().message;
 }
 
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using testing::Contains;
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/redis_keys.h"
+#include "../text_contains.h"
 
 namespace policyd::admin {
 namespace {
@@ -19,9 +20,7 @@ std::string ErrorOf(const Result<T>& r) {
   return r.error().message;
 }
 
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using testing::Contains;
 
 }  // namespace
 
