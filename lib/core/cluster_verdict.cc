@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <utility>
 
 namespace policyd {
 namespace {
@@ -83,6 +84,14 @@ std::vector<TaggedLimit> RequestLimits(const std::vector<ResolvedLimit>& limits,
     kinds->push_back(l.subject);
   }
   return out;
+}
+
+ReplyParts Parts(std::string action, std::string rule, std::string report) {
+  ReplyParts p;
+  p.action = std::move(action);
+  p.rule = std::move(rule);
+  p.report = std::move(report);
+  return p;
 }
 
 Result<Verdict> ClusterVerdict(const ReplyParts& p, const std::vector<std::string>& args) {

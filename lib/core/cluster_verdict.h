@@ -57,6 +57,8 @@ struct ReplyParts {
   int64_t count = 0, max = 0, window_s = 0, retry_after = 0;
   std::string created_block;
 };
+// A verdict without a limit: action, rule, and the report ('' none).
+ReplyParts Parts(std::string action, std::string rule, std::string report = "");
 Result<Verdict> ClusterVerdict(const ReplyParts& parts, const std::vector<std::string>& args);
 
 // The verdict parts of a refusing subject's outcome (its limit's subject word: the first limit

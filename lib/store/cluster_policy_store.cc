@@ -1,6 +1,8 @@
 #include "store/cluster_policy_store.h"
 
+#include <algorithm>
 #include <chrono>
+#include <string>
 #include <utility>
 
 #include "core/report_slot.h"
@@ -84,12 +86,12 @@ void ClusterPolicyStore::Decide(std::shared_ptr<const Config> config,
 
 void ClusterPolicyStore::Decided(const std::shared_ptr<Request>& r, AccessOutcome outcome) {
   if (outcome.kind == "block") {
-    return r->Answer({.action = "block",
-                      .rule = "block " + outcome.block_tag + " reason=" + outcome.block_reason,
-                      .report = outcome.block_report});
+    return r->Answer(Parts("block",
+                           "block " + outcome.block_tag + " reason=" + outcome.block_reason,
+                           outcome.block_report));
   }
   if (outcome.kind == "unknown_dunno") {
-    return r->Answer({.action = "dunno", .rule = "unknown-user dunno"});
+    return r->Answer(Parts("dunno", "unknown-user dunno"));
   }
   if (outcome.kind == "ip" || outcome.kind == "acl") return Report(r, outcome);
   Rates(r, outcome);
@@ -124,7 +126,7 @@ void ClusterPolicyStore::Report(const std::shared_ptr<Request>& r, const AccessO
 
 void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOutcome& o) {
   std::optional<RateStage> stage = ReadRateStage(r->args);
-  if (!stage) return r->Answer({.action = "dunno", .rule = "no rate check at this stage"});
+  if (!stage) return r->Answer(Parts("dunno", "no rate check at this stage"));
   r->stage = std::move(*stage);
   r->limits = RequestLimits(o.limits, r->args, o.account, &r->kinds);
   if (!r->stage.counting) return Precheck(r);
@@ -140,7 +142,7 @@ void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOu
       case CombinedVerdict::Kind::kAdmit: {
         bool repeat = !d.outcomes.empty();
         for (const SubjectOutcome& o : d.outcomes) repeat = repeat && o.repeat;
-        return r->Answer({.action = "dunno", .rule = repeat ? "counted (repeat)" : "counted"});
+        return r->Answer(Parts("dunno", repeat ? "counted (repeat)" : "counted"));
       }
       case CombinedVerdict::Kind::kRefuse:
         return Throttled(r, RateRefusalOf(d.calls[d.verdict.deciding],
@@ -166,7 +168,7 @@ void ClusterPolicyStore::Precheck(const std::shared_ptr<Request>& r) {
   c->outcomes.resize(c->calls.size());
   c->waiting = c->calls.size();
   if (c->waiting == 0) {
-    return r->Answer({.action = "dunno", .rule = "pre-check within limits"});
+    return r->Answer(Parts("dunno", "pre-check within limits"));
   }
   SubjectCallContext ctx;
   ctx.prefix = r->args[kArgPrefix];
@@ -182,7 +184,7 @@ void ClusterPolicyStore::Precheck(const std::shared_ptr<Request>& r) {
            if (--c->waiting > 0) return;
            CombinedVerdict v = CombineSubjectOutcomes(c->outcomes);
            if (v.kind == CombinedVerdict::Kind::kAdmit) {
-             return r->Answer({.action = "dunno", .rule = "pre-check within limits"});
+             return r->Answer(Parts("dunno", "pre-check within limits"));
            }
            if (v.kind == CombinedVerdict::Kind::kRefuse) {
              return Throttled(r, RateRefusalOf(c->calls[v.deciding], c->outcomes[v.deciding],
