@@ -86,6 +86,16 @@ std::vector<TaggedLimit> RequestLimits(const std::vector<ResolvedLimit>& limits,
   return out;
 }
 
+std::vector<std::string> SentTags(const std::vector<std::string>& args,
+                                  const std::string& account) {
+  std::vector<std::string> tags{args[kArgSubject]};
+  if (!args[kArgSenderTag].empty() && args[kArgSenderTag] != args[kArgSubject]) {
+    tags.push_back(args[kArgSenderTag]);
+  }
+  if (!account.empty()) tags.push_back("account:" + account);
+  return tags;
+}
+
 ReplyParts Parts(std::string action, std::string rule, std::string report) {
   ReplyParts p;
   p.action = std::move(action);

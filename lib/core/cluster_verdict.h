@@ -50,6 +50,11 @@ std::vector<TaggedLimit> RequestLimits(const std::vector<ResolvedLimit>& limits,
                                        const std::string& account,
                                        std::vector<std::string>* kinds);
 
+// The subjects whose sent messages an admitted message counts (_rates.lua count_sent's): the
+// subject, the sender tag when it is another, the account ('' none).
+std::vector<std::string> SentTags(const std::vector<std::string>& args,
+                                  const std::string& account);
+
 // decide.lua's reply fields for one verdict (reply(...) in decide.lua): action, rule, report,
 // the args' sender domain, metric, count, max, window_s, retry_after, facts '', created block.
 struct ReplyParts {

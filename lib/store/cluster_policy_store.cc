@@ -19,6 +19,7 @@ struct ClusterPolicyStore::Request {
   RateStage stage;
   std::vector<TaggedLimit> limits;
   std::vector<std::string> kinds;  // each limit's subject word
+  std::string account;             // '' none
 
   void Answer(const ReplyParts& parts) {
     Result<Verdict> v = ClusterVerdict(parts, args);
@@ -129,6 +130,7 @@ void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOu
   if (!stage) return r->Answer(Parts("dunno", "no rate check at this stage"));
   r->stage = std::move(*stage);
   r->limits = RequestLimits(o.limits, r->args, o.account, &r->kinds);
+  r->account = o.account;
   if (!r->stage.counting) return Precheck(r);
   SubjectCallContext ctx;
   ctx.prefix = r->args[kArgPrefix];
@@ -142,6 +144,7 @@ void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOu
       case CombinedVerdict::Kind::kAdmit: {
         bool repeat = !d.outcomes.empty();
         for (const SubjectOutcome& o : d.outcomes) repeat = repeat && o.repeat;
+        if (!repeat && r->stage.costs.messages > 0) CountSent(*r);
         return r->Answer(Parts("dunno", repeat ? "counted (repeat)" : "counted"));
       }
       case CombinedVerdict::Kind::kRefuse:
@@ -155,6 +158,15 @@ void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOu
                              "rate check: an earlier attempt of this request was given up"});
     }
   });
+}
+
+void ClusterPolicyStore::CountSent(const Request& r) {
+  const std::vector<std::string>& a = r.args;
+  if (a[28].empty()) return;  // no [abuse] rates
+  for (const std::string& tag : SentTags(a, r.account)) {
+    scripts_->Run("sent_count", a[kArgPrefix] + "sent:{" + tag + "}",
+                  {a[kArgPrefix], tag, a[1], a[28]}, Left(r), [](Result<RedisValue>) {});
+  }
 }
 
 void ClusterPolicyStore::Precheck(const std::shared_ptr<Request>& r) {

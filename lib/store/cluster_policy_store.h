@@ -11,8 +11,7 @@
 // the same calls in check-only mode, which write nothing); then, only for a refusal or a
 // refusal's report, one call in the user's slot.
 //
-// Not yet as on one Redis: monthly quotas, list-bombing, the sent counters of the complaint
-// and bounce rates (count_sent), a message counted once per transaction with count_at =
+// Not yet as on one Redis: monthly quotas, list-bombing, a message counted once per transaction with count_at =
 // rcpt (every counted RCPT costs a message here), explain mode (kUnavailable), and the
 // loop's access cache (set_caches is kept, not read).
 #pragma once
@@ -64,6 +63,10 @@ class ClusterPolicyStore {
   void Report(const std::shared_ptr<Request>& r, const AccessOutcome& outcome);
   void Rates(const std::shared_ptr<Request>& r, const AccessOutcome& outcome);
   void Precheck(const std::shared_ptr<Request>& r);
+  // An admitted message's sent counters (sent_count.lua in each subject's slot), sent with
+  // the verdict and not waited for: a count lost to a crash only makes a rate a message
+  // smaller.
+  void CountSent(const Request& r);
   // A rate refusal: the verdict, after record_throttles in the user's slot (unless the
   // refusal is a repeat of one already recorded).
   void Throttled(const std::shared_ptr<Request>& r, RateRefusal refusal);

@@ -6,6 +6,7 @@
 // user, its account and the client address sit on three different primaries.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
@@ -67,6 +68,23 @@ struct Twin {
     auto r = router.Call(argv[1], argv);
     REQUIRE_MESSAGE(r.ok(), r.error().message);
     REQUIRE(!r->IsError());
+  }
+  // A hash's fields and values, sorted, on one Redis and on the cluster.
+  Strings SortedHash(const std::string& key, bool on_cluster) {
+    Strings flat;
+    if (on_cluster) {
+      auto r = router.Call(key, {"HGETALL", key});
+      REQUIRE(r.ok());
+      for (const RedisValue& v : r->elements) flat.push_back(v.AsString());
+    } else {
+      flat = single.Cmd({"HGETALL", key});
+    }
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (std::size_t i = 0; i + 1 < flat.size(); i += 2) pairs.push_back({flat[i], flat[i + 1]});
+    std::sort(pairs.begin(), pairs.end());
+    Strings out;
+    for (auto& [f, v] : pairs) out.push_back(f + "=" + v);
+    return out;
   }
   Result<Verdict> OnCluster(const PolicyRequest& req, uint64_t now) {
     std::optional<Result<Verdict>> out;
@@ -195,7 +213,7 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
        .expect = {D, D, R}},
   };
 
-  int compared = 0;
+  int compared = 0, sent_compared = 0;
   for (std::size_t s = 0; s < scenarios.size(); ++s) {
     const Scenario& sc = scenarios[s];
     CAPTURE(sc.name);
@@ -244,7 +262,19 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
       last_report[1] = clu->report_id;
       ++compared;
     }
+    // The sent counters (the complaint and bounce rates' divisors) of every subject decide.lua
+    // counted, counted alike on the cluster (sent after the verdicts: waited for).
+    Strings sent_keys = twin.single.Cmd({"KEYS", "pd:sent:*"});
+    for (const std::string& k : sent_keys) {
+      CAPTURE(k);
+      Strings want = twin.SortedHash(k, false);
+      twin.router.RunUntil([&] { return twin.SortedHash(k, true) == want; }, 3000);
+      CHECK(twin.SortedHash(k, true) == want);
+      ++sent_compared;
+    }
   }
+  std::printf("cluster policy store: %d sent counters compared\n", sent_compared);
+  CHECK(sent_compared > 10);
   std::printf("cluster policy store: %d requests compared over %zu scenarios\n", compared,
               scenarios.size());
   CHECK(compared == 43);
