@@ -61,8 +61,9 @@ void ClusterPolicyStore::Decide(std::shared_ptr<const Config> config,
   options.report_id = NewReportId(subjects.subject);
   auto r = std::make_shared<Request>();
   r->config = std::move(config);
-  r->args = BuildDecideArgs(fields, std::move(subjects), *r->config, options,
-                            PlansSpec(*r->config), AbuseSpec(*r->config));
+  const DecideSpecsCache::Specs& specs = specs_.For(r->config);
+  r->args = BuildDecideArgs(fields, std::move(subjects), *r->config, options, specs.plans,
+                            specs.abuse);
   r->user = std::string(request.SaslUsername());
   uint64_t timeout = r->config->server.request_timeout_ms;
   r->deadline = uv_now(loop_) + timeout;

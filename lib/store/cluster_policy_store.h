@@ -79,6 +79,7 @@ class ClusterPolicyStore {
   ClusterAccess access_;
   // Made at the first decision, with its config's request_timeout (refunds in flight use it).
   std::unique_ptr<ClusterDecision> decision_;
+  DecideSpecsCache specs_;
   LocalRefusals* caches_ = nullptr;
 };
 
