@@ -155,6 +155,15 @@ DecideSubjects ReadDecideSubjects(const DecisionFields& f) {
   return s;
 }
 
+const DecideSpecsCache::Specs& DecideSpecsCache::For(const std::shared_ptr<const Config>& config) {
+  if (config_ != config.get()) {
+    specs_ = {PlansSpec(*config), AbuseSpec(*config)};
+    config_ = config.get();
+    hold_ = config;
+  }
+  return specs_;
+}
+
 std::vector<std::string> BuildDecideArgs(const PolicyRequest& request, const Config& config,
                                          const DecideOptions& options,
                                          const std::string& plans_spec,

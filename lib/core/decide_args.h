@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,22 @@ struct AbuseSpecs {
 };
 std::string PlansSpec(const Config& config);
 AbuseSpecs AbuseSpec(const Config& config);
+
+// PlansSpec and AbuseSpec of the config last asked for, computed once per config: a store
+// decides many requests under one config. Keeps that config alive (its address stays unique).
+class DecideSpecsCache {
+ public:
+  struct Specs {
+    std::string plans;
+    AbuseSpecs abuse;
+  };
+  const Specs& For(const std::shared_ptr<const Config>& config);
+
+ private:
+  const Config* config_ = nullptr;
+  std::shared_ptr<const Config> hold_;
+  Specs specs_;
+};
 
 // What the access cache and the RCPT pre-check read of a request (issue 16), found without
 // hashing, escaping or formatting numbers: a decision builds decide.lua's ARGV only when a

@@ -44,6 +44,7 @@ struct ClusterAccess::Fill {
   std::vector<std::string> args;  // access_eval's ARGV: decide's 1-31, then the records
   uint64_t deadline = 0;          // uv_now
   uint16_t slot = 0;              // where access_eval runs: the subject's primary
+  std::string script;             // access_eval or access_decide
   Callback callback;
   std::vector<std::string> user_fields;
   void Fail(Error e) {
@@ -58,8 +59,9 @@ uint64_t ClusterAccess::Left(const Fill& fill) const {
 }
 
 void ClusterAccess::Read(std::vector<std::string> decide_args, uint64_t timeout_ms,
-                         Callback callback) {
+                         Callback callback, std::string script) {
   auto fill = std::make_shared<Fill>();
+  fill->script = std::move(script);
   fill->args = std::move(decide_args);
   fill->deadline = uv_now(loop_) + timeout_ms;
   fill->callback = std::move(callback);
@@ -127,11 +129,11 @@ void ClusterAccess::ReadAccount(std::shared_ptr<Fill> fill) {
 void ClusterAccess::Eval(std::shared_ptr<Fill> fill) {
   uint64_t left = Left(*fill);
   if (left == 0) return fill->Fail({ErrorCode::kTimeout, "access facts on a cluster: timed out"});
-  scripts_->RunKeyless("access_eval", fill->slot, std::move(fill->args), left,
+  scripts_->RunKeyless(fill->script, fill->slot, std::move(fill->args), left,
                        [fill](Result<RedisValue> r) {
                          if (!r.ok()) return fill->Fail(r.error());
                          if (r->type != RedisValue::Type::kArray) {
-                           return fill->Fail(Unexpected("access_eval"));
+                           return fill->Fail(Unexpected(fill->script));
                          }
                          std::vector<std::string> fields;
                          for (const RedisValue& v : r->elements) fields.push_back(v.AsString());

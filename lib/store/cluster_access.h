@@ -38,8 +38,11 @@ class ClusterAccess {
       : loop_(loop), cluster_(cluster), scripts_(scripts) {}
 
   // decide_args: decide.lua's ARGV 1-31 of the request (what access_facts.lua takes). The
-  // callback runs once, within timeout_ms over both rounds and the call.
-  void Read(std::vector<std::string> decide_args, uint64_t timeout_ms, Callback callback);
+  // callback runs once, within timeout_ms over both rounds and the call. script: the keyless
+  // function that evaluates the records, access_eval (the access cache's answer) or
+  // access_decide (a decision's, lib/core/cluster_verdict.h ParseAccessOutcome).
+  void Read(std::vector<std::string> decide_args, uint64_t timeout_ms, Callback callback,
+            std::string script = "access_eval");
 
  private:
   struct Fill;

@@ -1,23 +1,37 @@
 // Where decisions meet a Redis Cluster (issue 17): PolicyStore's Decide when a request's
 // subjects (user, sender, account, client IP) live in different slots, so that no one script
-// can decide it. The access facts are read slot by slot (ClusterAccess) or come from the
-// loop's access cache; each subject's windows are checked and counted in its own slot with a
+// can decide it. The access facts are read slot by slot (ClusterAccess, evaluated by
+// access_decide.lua); each subject's windows are checked and counted in its own slot with a
 // reservation that is refunded when another subject refuses (ClusterDecision); what belongs
-// to the user (reports, throttles and their escalation, list-bombing, the answer a repeat
-// gets) is written in the user's slot.
+// to the user (ACL and IP reports, throttles and their escalation) is written in the user's
+// slot. The verdicts carry decide.lua's fields (lib/core/cluster_verdict.h).
+//
+// A decision, in round trips: the access reads (two rounds, then access_decide on one
+// primary); then, for a pass, every subject's subject_count at once (the RCPT pre-check:
+// the same calls in check-only mode, which write nothing); then, only for a refusal or a
+// refusal's report, one call in the user's slot.
+//
+// Not yet as on one Redis: monthly quotas, list-bombing, a message counted once per transaction with count_at =
+// rcpt (every counted RCPT costs a message here), explain mode (kUnavailable), and the
+// loop's access cache (set_caches is kept, not read).
 #pragma once
 
 #include <uv.h>
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "core/cluster_verdict.h"
 #include "core/config.h"
 #include "core/decide_args.h"
 #include "core/policy_request.h"
 #include "core/result.h"
 #include "core/verdict.h"
+#include "store/cluster_access.h"
 #include "store/cluster_client.h"
+#include "store/cluster_decision.h"
 #include "store/cluster_script_runner.h"
 #include "store/local_refusals.h"
 
@@ -29,7 +43,7 @@ class ClusterPolicyStore {
 
   // All must outlive the store and every call in flight.
   ClusterPolicyStore(uv_loop_t* loop, ClusterClient* cluster, ClusterScriptRunner* scripts)
-      : loop_(loop), cluster_(cluster), scripts_(scripts) {}
+      : loop_(loop), cluster_(cluster), scripts_(scripts), access_(loop, cluster, scripts) {}
   ClusterPolicyStore(const ClusterPolicyStore&) = delete;
   ClusterPolicyStore& operator=(const ClusterPolicyStore&) = delete;
 
@@ -40,11 +54,32 @@ class ClusterPolicyStore {
   ClusterScriptRunner& scripts() { return *scripts_; }
   // The loop's caches (access cache); null: always read the access facts.
   void set_caches(LocalRefusals* caches) { caches_ = caches; }
+  // The rate checks' refunds and second tries (tests print them); null before a decision.
+  const ClusterDecision* decisions() const { return decision_.get(); }
 
  private:
+  struct Request;
+  void Decided(const std::shared_ptr<Request>& r, AccessOutcome outcome);
+  void Report(const std::shared_ptr<Request>& r, const AccessOutcome& outcome);
+  void Rates(const std::shared_ptr<Request>& r, const AccessOutcome& outcome);
+  void Precheck(const std::shared_ptr<Request>& r);
+  // An admitted message's sent counters (sent_count.lua in each subject's slot), sent with
+  // the verdict and not waited for: a count lost to a crash only makes a rate a message
+  // smaller.
+  void CountSent(const Request& r);
+  // A rate refusal: the verdict, after record_throttles in the user's slot (unless the
+  // refusal is a repeat of one already recorded).
+  void Throttled(const std::shared_ptr<Request>& r, RateRefusal refusal);
+  // Milliseconds left of the request's timeout (at least 1).
+  uint64_t Left(const Request& r) const;
+
   uv_loop_t* loop_;
   ClusterClient* cluster_;
   ClusterScriptRunner* scripts_;
+  ClusterAccess access_;
+  // Made at the first decision, with its config's request_timeout (refunds in flight use it).
+  std::unique_ptr<ClusterDecision> decision_;
+  DecideSpecsCache specs_;
   LocalRefusals* caches_ = nullptr;
 };
 

@@ -9,15 +9,6 @@
 
 namespace policyd {
 
-const PolicyStore::Specs& PolicyStore::SpecsFor(const std::shared_ptr<const Config>& config) {
-  if (specs_config_ != config.get()) {
-    specs_ = {PlansSpec(*config), AbuseSpec(*config)};
-    specs_config_ = config.get();
-    specs_hold_ = config;  // keeps the pointer unique while cached
-  }
-  return specs_;
-}
-
 void PolicyStore::Decide(std::shared_ptr<const Config> config, const PolicyRequest& request,
                          Callback callback, DecideOptions options) {
   if (std::optional<Verdict> local = DecideLocally(request, *config)) {
@@ -62,7 +53,7 @@ void PolicyStore::Decide(std::shared_ptr<const Config> config, const PolicyReque
     }
   }
   options.report_id = NewReportId();
-  const Specs& specs = SpecsFor(config);
+  const DecideSpecsCache::Specs& specs = specs_.For(config);
   std::vector<std::string> args =
       BuildDecideArgs(fields, std::move(subjects), *config, options, specs.plans, specs.abuse);
   if (pass != nullptr) AppendFastPathArgs(*pass, &args);
@@ -134,7 +125,7 @@ void PolicyStore::Precheck(RcptPrecheck precheck, DeferredDecide deferred,
                         ? timeout_ms - static_cast<uint64_t>(spent) : 1;
     DeferredDecide& d = st->deferred;
     d.options.report_id = NewReportId();
-    const Specs& specs = SpecsFor(d.config);
+    const DecideSpecsCache::Specs& specs = specs_.For(d.config);
     std::vector<std::string> args = BuildDecideArgs(
         d.fields.View(), std::move(d.subjects), *d.config, d.options, specs.plans, specs.abuse);
     args.insert(args.end(), std::make_move_iterator(d.fast_path_args.begin()),

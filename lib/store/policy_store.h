@@ -47,11 +47,6 @@ class PolicyStore {
   void set_caches(LocalRefusals* caches) { caches_ = caches; }
 
  private:
-  struct Specs {
-    std::string plans;
-    AbuseSpecs abuse;
-  };
-  const Specs& SpecsFor(const std::shared_ptr<const Config>& config);
   // Runs decide.lua with args and hands its verdict (for user) to callback.
   void RunDecide(std::vector<std::string> args, std::string user, uint64_t timeout_ms,
                  Callback callback);
@@ -75,9 +70,7 @@ class PolicyStore {
 
   RedisClient* client_;
   ScriptRunner scripts_;
-  const Config* specs_config_ = nullptr;
-  std::shared_ptr<const Config> specs_hold_;
-  Specs specs_;
+  DecideSpecsCache specs_;
   // A burst of misses (a cold start, many new users at once) costs Redis a full decision each
   // and at most this many access_facts calls at a time; later requests fill what is left.
   static constexpr std::size_t kMaxFillsInFlight = 16;

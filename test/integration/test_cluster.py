@@ -7,7 +7,7 @@ import subprocess
 import time
 import unittest
 
-from harness import POLICYD, RedisCluster, TempDir
+from harness import POLICYD, Policyd, RedisCluster, TempDir, request_bytes
 
 CLUSTER_CONFIG = """
 [redis]
@@ -76,6 +76,33 @@ class ClusterConfigTest(unittest.TestCase):
             r = self.run_policyd(tmp, 'sentinels = ["127.0.0.1:26379"]', "--check-config")
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("redis.cluster: set together with redis.sentinels", r.stderr)
+
+    def test_serves_on_a_cluster(self):
+        """policyd -c with [redis] cluster = the nodes of a real cluster answers decisions."""
+        with TempDir() as tmp:
+            cluster = RedisCluster(tmp)
+            p = Policyd(tmp, None, cluster=cluster, extra="""
+[plans.default]
+limits = [ { subject = "user", metric = "messages", max = 10, window = "1h" } ]
+""")
+            try:
+                p.start()
+                p.wait_redis_ready()
+                key = "pd:user:{user:cfg}"
+                cluster.cmd(key, "HSET", key, "account", "cfg", "mode", "account")
+                key = "pd:domains:{account:cfg}"
+                cluster.cmd(key, "HSET", key, "example.com", "verified")
+                c = p.client()
+                c.send(request_bytes(protocol_state="END-OF-MESSAGE", sasl_username="cfg",
+                                     sender="cfg@example.com", recipient="r@dest.example",
+                                     recipient_count=1, size=10, client_address="192.0.2.9",
+                                     client_port=1, instance="cfg.1"))
+                self.assertEqual(c.read_reply(), "DUNNO")
+                key = "pd:rate:{user:cfg}"
+                self.assertEqual(cluster.cmd(key, "HGET", key, "messages:3600:total"), "1")
+            finally:
+                p.stop()
+                cluster.stop()
 
 
 if __name__ == "__main__":

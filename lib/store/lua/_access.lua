@@ -182,3 +182,76 @@ local function access_reply(a)
            a.user.quota or '', a.acct_quota and string.format('%.17g', a.acct_quota) or '',
            per_client }
 end
+
+-- The records access_eval.lua and access_decide.lua are given (their ARGV from `first` on, the
+-- layout access_eval.lua describes) as a reader for read_access. A read of anything not sent
+-- is an error, never a silent "absent": a request policyd planned differently from
+-- read_access fails instead of answering wrongly.
+local function prefetched_reader(argv, first)
+  local hashes, fields, members = {}, {}, {}
+  local i, n_argv = first, #argv
+  while i <= n_argv do
+    local kind, k, n = argv[i], argv[i + 1], tonumber(argv[i + 2])
+    if not (k and n and n >= 0 and n == math.floor(n) and i + 2 + 2 * n <= n_argv) then
+      error('access_eval: malformed record at ARGV[' .. i .. ']')
+    end
+    local t = {}
+    for j = i + 3, i + 1 + 2 * n, 2 do
+      local f, v = argv[j], argv[j + 1]
+      if kind == 'h' then
+        t[f] = v
+      elseif kind == 'f' then
+        t[f] = v ~= '' and string.sub(v, 2) or false
+      elseif kind == 'm' then
+        t[f] = v == '1'
+      end
+    end
+    if kind == 'h' then hashes[k] = t
+    elseif kind == 'f' then fields[k] = t
+    elseif kind == 'm' then members[k] = t
+    else error('access_eval: unknown record kind at ARGV[' .. i .. ']') end
+    i = i + 3 + 2 * n
+  end
+  local function sent(v, what)
+    if v == nil then error('access_eval: ' .. what .. ' was not prefetched') end
+    return v
+  end
+  local function hash(k) return sent(hashes[k], k) end
+  return {
+    exists = function(keys)
+      local c = 0
+      for _, k in ipairs(keys) do
+        if next(hash(k)) ~= nil then c = c + 1 end
+      end
+      return c
+    end,
+    hgetall = hash,
+    hmget = function(k, ...)
+      local t, out = hash(k), {}
+      for j, f in ipairs({ ... }) do out[j] = t[f] or false end
+      return out
+    end,
+    hget = function(k, f)
+      if hashes[k] then return hashes[k][f] or false end
+      return sent(sent(fields[k], k)[f], k .. ' field ' .. f)
+    end,
+    sismember = function(k, m)
+      return sent(sent(members[k], k)[m], k .. ' member ' .. m) and 1 or 0
+    end,
+  }
+end
+
+-- read_access' outcome as access_decide.lua answers it for a decision on a Redis Cluster
+-- (lib/core/cluster_verdict.h ParseAccessOutcome): { kind, resolved limits (format_limits,
+-- '' unless kind is 'pass'), account ('' none), the user's quota field, the account's quota,
+-- blocked tag, block reason, block report, ACL reason, the mode an ACL report names
+-- ('unknown': no such user), plan name }. kind is read_access' ('pass' also for an unknown
+-- user under a plan).
+local function access_outcome(a)
+  local limits, tag, reason, report = '', a.tag or '', '', ''
+  if a.kind == 'pass' then limits = format_limits(effective_limits(a.plan, a.user)) end
+  if a.block then reason, report = a.block.reason or '', a.block.report or '' end
+  return { a.kind, limits, a.account or '', a.user.quota or '',
+           a.acct_quota and string.format('%.17g', a.acct_quota) or '', tag, reason, report,
+           a.reason or '', next(a.user) and a.user_mode or 'unknown', a.plan_name or '' }
+end

@@ -429,6 +429,39 @@ local function create_report(prefix, id, ttl_ms, fields)
   return id
 end
 
+-- The report of an IP allow-list or ACL refusal (decide.lua; refusal_report.lua on a cluster,
+-- in the user's slot): one per (user, client address) or (user, sender domain) for [report]
+-- acl_dedup, so a sender retrying a refused message does not fill Redis with reports.
+-- r: { kind = 'ip' | 'acl', subject, client, client_hex, domain, sender, queue_id, now,
+--      reason (acl), mode, account, plan (acl: the report page's guidance) }.
+-- create false (explain): only an existing report is looked up. Returns its id, '' none.
+local function refusal_report(prefix, r, report_id, report_ttl, dedup_ms, create)
+  local dedup
+  if r.kind == 'ip' then
+    dedup = key(prefix, 'iprep', r.subject, r.client_hex)
+  else
+    dedup = key(prefix, 'aclrep', r.subject, r.domain)
+  end
+  local id = redis.call('GET', dedup)
+  if not id and create then
+    local fields
+    if r.kind == 'ip' then
+      fields = { kind = 'ip', subject = r.subject, reason = 'client address ' .. r.client ..
+                   ' is not in the IP allow-list of ' .. r.subject, sender = r.sender,
+                 client = r.client, created = fmt_int(r.now), expires = '', review = 'none',
+                 queue_id = r.queue_id }
+    else
+      fields = { kind = 'acl', subject = r.subject, reason = r.reason, domain = r.domain,
+                 sender = r.sender, created = fmt_int(r.now), expires = '', review = 'none',
+                 client = r.client, queue_id = r.queue_id, mode = r.mode, account = r.account,
+                 plan = r.plan }
+    end
+    id = create_report(prefix, report_id, report_ttl, fields)
+    redis.call('SET', dedup, id, 'PX', dedup_ms)
+  end
+  return id or ''
+end
+
 -- Appends one evidence entry (JSON) to a subject's capped list.
 local function add_evidence(prefix, tag, entry, max_entries, ttl_ms)
   local k = key(prefix, 'evidence', tag)

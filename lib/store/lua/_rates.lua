@@ -58,6 +58,8 @@ end
 -- decide.lua, for a counted message: one count per subject (user and sender; once when the
 -- unauthenticated sender is both) and for the user's account (account_tag, or nil): an
 -- account's rate is shown, never blocked on.
+-- On a Redis Cluster policyd counts the same subjects one call each (sent_count.lua,
+-- lib/core/cluster_verdict.h SentTags): keep the two in step.
 local function count_sent(prefix, subject, sender_tag, now, rates_spec, account_tag)
   if rates_spec == nil or rates_spec == '' then return end
   local rates = parse_rates(rates_spec)

@@ -138,34 +138,17 @@ else
     return reply('block', 'block ' .. a.tag .. ' reason=' .. a.block.reason, a.block.report)
   elseif a.kind == 'unknown_dunno' then
     return reply('dunno', 'unknown-user dunno')
-  elseif a.kind == 'ip' then
-    -- A refusal has a report, one per (user, client address) for [report] acl_dedup.
-    local dedup = key(prefix, 'iprep', subject, client_hex)
-    local id = redis.call('GET', dedup)
-    if not id and not explain then
-      id = create_report(prefix, report_id, report_ttl, {
-        kind = 'ip', subject = subject, reason = 'client address ' .. client ..
-          ' is not in the IP allow-list of ' .. subject, sender = sender, client = client,
-        created = fmt_int(now), expires = '', review = 'none', queue_id = queue_id })
-      redis.call('SET', dedup, id, 'PX', acl_dedup)
-    end
-    return reply('ip', 'ip ' .. client .. ' not in allow-list', id or '')
-  elseif a.kind == 'acl' then
-    local dedup = key(prefix, 'aclrep', subject, domain)
-    local id = redis.call('GET', dedup)
-    if not id and not explain then
-      id = create_report(prefix, report_id, report_ttl, {
-        kind = 'acl', subject = subject, reason = a.reason, domain = domain, sender = sender,
-        created = fmt_int(now), expires = '', review = 'none', client = client,
-        queue_id = queue_id,
-        -- for the report page's guidance: the user's mode ('unknown': no such user), account,
-        -- plan
-        mode = next(user) and a.user_mode or 'unknown', account = account or '',
-        plan = plan_name })
-      redis.call('SET', dedup, id, 'PX', acl_dedup)
-    end
+  elseif a.kind == 'ip' or a.kind == 'acl' then
+    -- A refusal has a report, one per (user, client address or domain) for [report]
+    -- acl_dedup (_common.lua refusal_report).
+    local id = refusal_report(prefix, {
+      kind = a.kind, subject = subject, client = client, client_hex = client_hex,
+      domain = domain, sender = sender, queue_id = queue_id, now = now, reason = a.reason,
+      mode = next(user) and a.user_mode or 'unknown', account = account or '',
+      plan = plan_name }, report_id, report_ttl, acl_dedup, not explain)
+    if a.kind == 'ip' then return reply('ip', 'ip ' .. client .. ' not in allow-list', id) end
     facts.acl = a.reason
-    return reply('acl', 'acl ' .. a.reason, id or '')
+    return reply('acl', 'acl ' .. a.reason, id)
   end
 end
 

@@ -6,7 +6,8 @@
 --
 -- ARGV (lib/core/subject_count.cc BuildSubjectCountArgs):
 --   [1] now in ms ('' or 0: Redis TIME)  [2] prefix  [3] the subject tag (escaped)
---   [4] the message identity  [5] [policy] buckets  [6] reservation span in ms
+--   [4] the message identity ('': check only -- the RCPT pre-check with count_at = eom --
+--       nothing is counted or recorded: 'counted' then means there is room)  [5] [policy] buckets  [6] reservation span in ms
 --   [7] [8] [9] the costs: messages, recipients, bytes
 --   [10...] the subject's resolved limits as triples: metric, window_s, max
 -- KEYS, when given (a cluster call): the subject's pd:rate key (the route key), the current
@@ -27,12 +28,13 @@
 local now = now_ms(ARGV[1])
 local prefix, tag, id = ARGV[2], ARGV[3], ARGV[4]
 local buckets, span = tonumber(ARGV[5]), tonumber(ARGV[6])
-if id == '' or not buckets or buckets < 1 or not span or span < 1 then
+local check_only = id == ''
+if not buckets or buckets < 1 or not span or span < 1 then
   return redis.error_reply('ERR subject_count: bad arguments')
 end
 local rk, cur, prev, ttl = subject_call_keys('subject_count', KEYS, prefix, tag, span, now)
 if not rk then return cur end
-local rec = slice_get(cur, prev, id)
+local rec = not check_only and slice_get(cur, prev, id)
 if rec then
   local kind = string.sub(rec, 1, 1)
   if kind == 'c' then return { 'counted', '', 0, 0, 0, 0, 1 } end
@@ -71,12 +73,14 @@ if #states > 0 then window_read_all(rk, states) end
 for _, l in ipairs(checks) do
   if l.st.total + l.cost > l.max then
     local retry = window_retry(l.st, l.cost, l.max, now)
+    if check_only then return { 'refused', l.metric, l.window, l.st.total, l.max, retry, 0 } end
     slice_set(cur, ttl, id, 'r|' .. l.metric .. '|' .. fmt_int(l.window) .. '|' ..
               fmt_int(l.st.total) .. '|' .. fmt_int(l.max) .. '|' .. fmt_int(retry))
     return { 'refused', l.metric, l.window, l.st.total, l.max, retry, 0 }
   end
 end
 
+if check_only then return { 'counted', '', 0, 0, 0, 0, 0 } end
 window_add_all(rk, states, costs)
 local parts = {}
 for i, st in ipairs(states) do

@@ -493,3 +493,22 @@ TEST_CASE("decide_args: score spec numbers match parse_score's pattern for any v
 }
 
 }  // namespace policyd
+
+namespace policyd {
+
+TEST_CASE("decide_args: DecideSpecsCache computes the specs once per config") {
+  auto a = std::make_shared<Config>(TestConfig());
+  a->abuse.throttle_events = 7;
+  auto b = std::make_shared<Config>(*a);
+  b->abuse.throttle_events = 9;
+  DecideSpecsCache cache;
+  const DecideSpecsCache::Specs* first = &cache.For(a);
+  CHECK(first->abuse.escalation == AbuseSpec(*a).escalation);
+  CHECK(first->plans == PlansSpec(*a));
+  CHECK(&cache.For(a) == first);
+  CHECK(cache.For(b).abuse.escalation == AbuseSpec(*b).escalation);
+  CHECK(cache.For(b).abuse.escalation != AbuseSpec(*a).escalation);
+  CHECK(cache.For(a).abuse.escalation == AbuseSpec(*a).escalation);
+}
+
+}  // namespace policyd
