@@ -1,11 +1,16 @@
 #include "ops/block_ops.h"
 
 #include <map>
+#include <memory>
+#include <optional>
+#include <set>
 
 #include "core/redis_keys.h"
+#include "core/report_slot.h"
 #include "core/report_token.h"
 #include "ops/admin_input.h"
 #include "ops/op_input.h"
+#include "store/cluster_scan.h"
 
 namespace policyd::ops {
 namespace {
@@ -18,12 +23,59 @@ Result<std::string> SubjectOf(const nlohmann::json& input) {
   return *tag;
 }
 
+// Where a block's event and expiry entry go (_common.lua emit_event): the subject's slot on a
+// cluster, the relay's one outbox on one Redis.
+std::string HomeOf(const Config& config, const std::string& tag) {
+  return config.redis.cluster.empty() ? "" : std::string(SubjectSlotTag(tag));
+}
+
 nlohmann::json HashJson(const RedisValue& flat) {
   nlohmann::json out = nlohmann::json::object();
   for (std::size_t i = 0; i + 1 < flat.elements.size(); i += 2) {
     out[flat.elements[i].AsString()] = flat.elements[i + 1].AsString();
   }
   return out;
+}
+
+nlohmann::json BlocksJson(const std::vector<RedisValue>& hashes, const std::string& cursor) {
+  nlohmann::json blocks = nlohmann::json::array();
+  for (const RedisValue& b : hashes) blocks.push_back(HashJson(b));
+  return nlohmann::json{{"blocks", blocks}, {"next_cursor", cursor}};
+}
+
+// block list on a Redis Cluster: the blocks of every primary in one page (next_cursor "0"), as
+// SCAN MATCH PREFIXblock:{* TYPE hash on each primary at once finds them (each key once), then
+// each block's HGETALL on its own slot's primary. The same filter as block_list.lua.
+void ListClusterBlocks(AdminBackend backend, const std::string& prefix, const std::string& reason,
+                       uint64_t timeout_ms, AdminDone done) {
+  struct Walk {
+    std::set<std::string> keys;
+    std::vector<RedisValue> blocks;
+    std::size_t left = 0;
+    std::optional<Error> error;
+  };
+  auto walk = std::make_shared<Walk>();
+  ScanPrimaries(
+      backend.cluster_client(), GlobEscape(prefix + "block:") + "{*", "hash", timeout_ms,
+      [walk](const std::string& key) { walk->keys.insert(key); },
+      [backend, walk, reason, timeout_ms, done = std::move(done)](bool ok) mutable {
+        if (!ok) return done(Error{ErrorCode::kUnavailable, "block list: SCAN failed"});
+        if (walk->keys.empty()) return done(BlocksJson({}, "0"));
+        walk->left = walk->keys.size();
+        for (const std::string& key : walk->keys) {
+          backend.Command(key, {"HGETALL", key}, timeout_ms,
+                          [walk, reason, done](Result<RedisValue> r) {
+                            if (!r.ok() && !walk->error) walk->error = r.error();
+                            if (r.ok() && !r->IsError() && !r->elements.empty() &&
+                                (reason.empty() || HashJson(*r).value("reason", "") == reason)) {
+                              walk->blocks.push_back(std::move(*r));
+                            }
+                            if (--walk->left > 0) return;
+                            if (walk->error) return done(*walk->error);
+                            done(BlocksJson(walk->blocks, "0"));
+                          });
+        }
+      });
 }
 
 }  // namespace
@@ -51,13 +103,15 @@ Result<AdminCall> AddBlock(const Config& config, const nlohmann::json& input,
   if (!evidence_text.ok()) return evidence_text.error();
   Result<std::string> evidence = admin::CheckEvidence(evidence_text->value_or(""));
   if (!evidence.ok()) return FieldError("evidence", evidence.error().message);
-  std::string report = NewReportId();
+  bool cluster = !config.redis.cluster.empty();
+  std::string report = cluster ? NewReportId(*tag) : NewReportId();
   AdminCall call;
   call.script = "block_add";
   call.argv = {config.redis.key_prefix, "0", *tag, *reason, *evidence,
                std::to_string(duration_ms), report, std::to_string(config.report.ttl_ms),
                std::to_string(config.abuse.evidence_max),
-               std::to_string(config.abuse.evidence_ttl_ms), source};
+               std::to_string(config.abuse.evidence_ttl_ms), source, HomeOf(config, *tag)};
+  call.route_key = BuildKey(config.redis.key_prefix, "block", *tag);
   std::string url = ReportUrl(config.report.base_url, config.report.secret, report);
   call.result = [tag = *tag, reason = *reason, evidence = *evidence, report,
                  url](const RedisValue& r) -> Result<nlohmann::json> {
@@ -75,6 +129,7 @@ Result<AdminCall> ShowBlock(const Config& config, const nlohmann::json& input) {
   AdminCall call;
   call.script = "block_show";
   call.argv = {config.redis.key_prefix, *tag};
+  call.route_key = BuildKey(config.redis.key_prefix, "block", *tag);
   call.result = [base = config.report.base_url,
                  secret = config.report.secret](const RedisValue& reply) {
     return ScriptOutcome(reply, [&](const RedisValue& r) -> Result<nlohmann::json> {
@@ -120,14 +175,20 @@ Result<AdminCall> ListBlocks(const Config& config, const nlohmann::json& input) 
     reason = *r;
   }
   AdminCall call;
+  if (!config.redis.cluster.empty()) {
+    if (c != "0") return FieldError("cursor", "on Redis Cluster the first page lists every block");
+    call.run = [prefix = config.redis.key_prefix, reason](AdminBackend backend,
+                                                          uint64_t timeout_ms, AdminDone done) {
+      ListClusterBlocks(backend, prefix, reason, timeout_ms, std::move(done));
+    };
+    return call;
+  }
   call.script = "block_list";
   call.argv = {config.redis.key_prefix, c, std::to_string(count), reason};
   call.result = [](const RedisValue& reply) {
     return ScriptOutcome(reply, [](const RedisValue& r) -> Result<nlohmann::json> {
       if (r.elements.size() != 3) return Error{ErrorCode::kInternal, "bad block_list reply"};
-      nlohmann::json blocks = nlohmann::json::array();
-      for (const RedisValue& b : r.elements[2].elements) blocks.push_back(HashJson(b));
-      return nlohmann::json{{"blocks", blocks}, {"next_cursor", r.elements[1].AsString()}};
+      return BlocksJson(r.elements[2].elements, r.elements[1].AsString());
     });
   };
   return call;
@@ -140,7 +201,8 @@ Result<AdminCall> LiftBlock(const Config& config, const nlohmann::json& input,
   if (!tag.ok()) return tag.error();
   AdminCall call;
   call.script = "block_lift";
-  call.argv = {config.redis.key_prefix, "0", *tag, source};
+  call.argv = {config.redis.key_prefix, "0", *tag, source, HomeOf(config, *tag)};
+  call.route_key = BuildKey(config.redis.key_prefix, "block", *tag);
   call.result = [tag = *tag](const RedisValue& reply) {
     return ScriptOutcome(reply, [&tag](const RedisValue& r) -> Result<nlohmann::json> {
       return nlohmann::json{{"subject", tag},
