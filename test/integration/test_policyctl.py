@@ -105,8 +105,22 @@ class PolicyctlBase(ServedTestCase):
         args = ["", "pd:", tag, f"seed.{self.msg}", 60, 60000, messages, recipients, size]
         for metric, window, max_ in limits:
             args += [metric, window, max_]
-        reply = self.redis_on(f"pd:rate:{{{tag}}}", "FCALL", "subject_count", 0, *args)
+        key = f"pd:rate:{{{tag}}}"
+        reply = self.redis_on(key, "FCALL", self.function(key, "subject_count"), 0, *args)
         self.assertEqual(reply[0], "counted")
+
+    def function(self, key, script):
+        """The name policyd's function library gives `script` (NAME_VERSION), as loaded on
+        key's Redis or primary."""
+        def names(v):
+            if isinstance(v, list):
+                for x in v:
+                    yield from names(x)
+            elif isinstance(v, str) and v.startswith(script + "_"):
+                yield v
+        found = set(names(self.redis_on(key, "FUNCTION", "LIST")))
+        self.assertEqual(len(found), 1, found)
+        return found.pop()
 
     def customer(self):
         """acme on starter with example.com verified; alice explicit with a grant, bob in mode
