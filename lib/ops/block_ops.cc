@@ -1,16 +1,17 @@
 #include "ops/block_ops.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
+#include <vector>
 
 #include "core/redis_keys.h"
 #include "core/report_slot.h"
 #include "core/report_token.h"
 #include "ops/admin_input.h"
 #include "ops/op_input.h"
-#include "store/cluster_scan.h"
+#include "ops/cluster_cursor.h"
 
 namespace policyd::ops {
 namespace {
@@ -43,36 +44,60 @@ nlohmann::json BlocksJson(const std::vector<RedisValue>& hashes, const std::stri
   return nlohmann::json{{"blocks", blocks}, {"next_cursor", cursor}};
 }
 
-// block list on a Redis Cluster: the blocks of every primary in one page (next_cursor "0"), as
-// SCAN MATCH PREFIXblock:{* TYPE hash on each primary at once finds them (each key once), then
-// each block's HGETALL on its own slot's primary. The same filter as block_list.lua.
-void ListClusterBlocks(AdminBackend backend, const std::string& prefix, const std::string& reason,
-                       uint64_t timeout_ms, AdminDone done) {
-  struct Walk {
-    std::set<std::string> keys;
-    std::vector<RedisValue> blocks;
-    std::size_t left = 0;
-    std::optional<Error> error;
-  };
-  auto walk = std::make_shared<Walk>();
-  ScanPrimaries(
-      backend.cluster_client(), GlobEscape(prefix + "block:") + "{*", "hash", timeout_ms,
-      [walk](const std::string& key) { walk->keys.insert(key); },
-      [backend, walk, reason, timeout_ms, done = std::move(done)](bool ok) mutable {
-        if (!ok) return done(Error{ErrorCode::kUnavailable, "block list: SCAN failed"});
-        if (walk->keys.empty()) return done(BlocksJson({}, "0"));
-        walk->left = walk->keys.size();
-        for (const std::string& key : walk->keys) {
-          backend.Command(key, {"HGETALL", key}, timeout_ms,
-                          [walk, reason, done](Result<RedisValue> r) {
-                            if (!r.ok() && !walk->error) walk->error = r.error();
-                            if (r.ok() && !r->IsError() && !r->elements.empty() &&
-                                (reason.empty() || HashJson(*r).value("reason", "") == reason)) {
-                              walk->blocks.push_back(std::move(*r));
+// One page of block list on a Redis Cluster: one SCAN MATCH PREFIXblock:{* COUNT count TYPE hash
+// on the primary the cursor names (lib/ops/cluster_cursor.h), then each block's HGETALL on its
+// slot's primary, all at once; the same filter as block_list.lua. The primaries are sorted by
+// address, so that every policyd (and policyctl) numbers them alike while the map holds.
+void ListClusterBlocks(AdminBackend backend, const std::string& prefix, ClusterCursor cursor,
+                       const std::string& count, const std::string& reason, uint64_t timeout_ms,
+                       AdminDone done) {
+  std::vector<RedisClient*> primaries = backend.cluster_client()->Primaries();
+  std::sort(primaries.begin(), primaries.end(), [](RedisClient* a, RedisClient* b) {
+    return a->endpoint().Describe() < b->endpoint().Describe();
+  });
+  if (cursor.primary >= primaries.size()) {
+    return done(FieldError("cursor", "names no primary of the cluster (its map changed?)"));
+  }
+  std::size_t n = primaries.size(), index = cursor.primary;
+  primaries[index]->Command(
+      {"SCAN", std::to_string(cursor.scan), "MATCH", GlobEscape(prefix + "block:") + "{*",
+       "COUNT", count, "TYPE", "hash"},
+      timeout_ms,
+      [backend, reason, timeout_ms, n, index, done = std::move(done)](
+          Result<RedisValue> r) mutable {
+        if (!r.ok()) return done(r.error());
+        if (r->IsError() || r->elements.size() != 2) {
+          return done(Error{ErrorCode::kInternal, "block list: bad SCAN reply " + r->str});
+        }
+        std::optional<std::string> next =
+            NextClusterCursor(static_cast<uint64_t>(r->elements[0].AsInt()), index, n);
+        if (!next) return done(Error{ErrorCode::kInternal, "block list: SCAN cursor too large"});
+        struct Page {
+          std::vector<std::optional<RedisValue>> blocks;  // in SCAN's order
+          std::size_t left = 0;
+          std::optional<Error> error;
+        };
+        auto page = std::make_shared<Page>();
+        std::vector<std::string> keys;
+        for (const RedisValue& k : r->elements[1].elements) keys.push_back(k.AsString());
+        if (keys.empty()) return done(BlocksJson({}, *next));
+        page->blocks.resize(keys.size());
+        page->left = keys.size();
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+          backend.Command(keys[i], {"HGETALL", keys[i]}, timeout_ms,
+                          [page, i, reason, next = *next, done](Result<RedisValue> b) {
+                            if (!b.ok() && !page->error) page->error = b.error();
+                            if (b.ok() && !b->IsError() && !b->elements.empty() &&
+                                (reason.empty() || HashJson(*b).value("reason", "") == reason)) {
+                              page->blocks[i] = std::move(*b);
                             }
-                            if (--walk->left > 0) return;
-                            if (walk->error) return done(*walk->error);
-                            done(BlocksJson(walk->blocks, "0"));
+                            if (--page->left > 0) return;
+                            if (page->error) return done(*page->error);
+                            std::vector<RedisValue> found;
+                            for (auto& v : page->blocks) {
+                              if (v) found.push_back(std::move(*v));
+                            }
+                            done(BlocksJson(found, next));
                           });
         }
       });
@@ -176,10 +201,11 @@ Result<AdminCall> ListBlocks(const Config& config, const nlohmann::json& input) 
   }
   AdminCall call;
   if (!config.redis.cluster.empty()) {
-    if (c != "0") return FieldError("cursor", "on Redis Cluster the first page lists every block");
-    call.run = [prefix = config.redis.key_prefix, reason](AdminBackend backend,
-                                                          uint64_t timeout_ms, AdminDone done) {
-      ListClusterBlocks(backend, prefix, reason, timeout_ms, std::move(done));
+    std::optional<ClusterCursor> at = ParseClusterCursor(c);
+    if (!at) return FieldError("cursor", "expected the next_cursor of the previous page, or 0");
+    call.run = [prefix = config.redis.key_prefix, at = *at, count = std::to_string(count),
+                reason](AdminBackend backend, uint64_t timeout_ms, AdminDone done) {
+      ListClusterBlocks(backend, prefix, at, count, reason, timeout_ms, std::move(done));
     };
     return call;
   }

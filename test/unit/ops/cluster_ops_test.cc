@@ -8,6 +8,7 @@
 #include "core/report_slot.h"
 #include "ops/account_ops.h"
 #include "ops/block_ops.h"
+#include "ops/cluster_cursor.h"
 #include "ops/explain_ops.h"
 #include "ops/grant_ops.h"
 #include "ops/usage_ops.h"
@@ -177,10 +178,26 @@ TEST_CASE("cluster: a user's usage is read slot by slot and filled in") {
   CHECK(own->route_key == "pd:rate:{account:acme}");
 }
 
-TEST_CASE("cluster: block list walks every primary in one page; explain is not built") {
-  CHECK_FALSE(ListBlocks(Cluster(), json::object())->script.size());
-  CHECK(ListBlocks(Cluster(), json::object())->run);
-  CHECK(ListBlocks(Cluster(), {{"cursor", "17"}}).error().code == ErrorCode::kInvalid);
+TEST_CASE("cluster: a block list cursor names a primary and its SCAN cursor") {
+  ClusterCursor start = *ParseClusterCursor("0");
+  CHECK((start.scan == 0 && start.primary == 0));
+  CHECK(*NextClusterCursor(0, 0, 3) == "1");      // primary 0 done: primary 1 from 0
+  CHECK(*NextClusterCursor(0, 2, 3) == "0");      // the last primary done: the walk ended
+  CHECK(*NextClusterCursor(40, 0, 3) == "40000");
+  CHECK(*NextClusterCursor(40, 2, 3) == "40002");
+  ClusterCursor mid = *ParseClusterCursor("40002");
+  CHECK((mid.scan == 40 && mid.primary == 2));
+  CHECK_FALSE(ParseClusterCursor("18446744073709551616"));  // past 64 bits
+  CHECK_FALSE(ParseClusterCursor("1x"));
+  CHECK_FALSE(NextClusterCursor(UINT64_MAX / 1000, 999, 1000));
+  CHECK(ParseClusterCursor(*NextClusterCursor(UINT64_MAX / 1000 - 1, 999, 1000))->primary == 999);
+}
+
+TEST_CASE("cluster: block list runs a page on a primary; explain is not built") {
+  CHECK(ListBlocks(Cluster(), json::object())->script.empty());
+  CHECK(ListBlocks(Cluster(), {{"cursor", "40002"}})->run);
+  CHECK(ListBlocks(Cluster(), {{"cursor", "99999999999999999999"}}).error().code ==
+        ErrorCode::kInvalid);
   CHECK(ListBlocks(OneRedis(), {{"cursor", "17"}})->script == "block_list");
   Result<AdminCall> explain = ExplainRequest(Cluster(), {{"request", {{"protocol_state", "RCPT"}}}});
   REQUIRE(explain.ok());
