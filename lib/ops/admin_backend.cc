@@ -20,7 +20,9 @@ void AdminBackend::Script(std::string_view name, const std::string& route_key,
                           std::vector<std::string> args, uint64_t timeout_ms,
                           RedisClient::Callback callback) {
   ClusterScriptRunner* scripts = store_->cluster_scripts();
-  if (!scripts) return store_->scripts().Run(name, std::move(args), timeout_ms, std::move(callback));
+  if (!scripts) {
+    return store_->scripts().Run(name, std::move(args), timeout_ms, std::move(callback));
+  }
   if (route_key.empty()) return callback(Error{ErrorCode::kInternal, "admin script without a key"});
   scripts->Run(name, route_key, std::move(args), timeout_ms, std::move(callback));
 }

@@ -29,7 +29,8 @@ AdminCall ClusterGrant(const Config& config, AdminCall write, std::vector<std::s
     std::string account = r.elements[0].AsString();
     if (!IsValidAccountName(account)) return NotFound("account");
     AdminCall domains;
-    domains.argv = {"HMGET", BuildKey(prefix, "domains", SubjectTag(SubjectKind::kAccount, account))};
+    domains.argv = {"HMGET",
+                    BuildKey(prefix, "domains", SubjectTag(SubjectKind::kAccount, account))};
     domains.argv.insert(domains.argv.end(), candidates.begin(), candidates.end());
     domains.then = [write, account, candidates](const RedisValue& d) -> Result<AdminCall> {
       for (std::size_t i = 0; i < d.elements.size() && i < candidates.size(); ++i) {

@@ -161,9 +161,8 @@ Result<AdminCall> ShowUsage(const Config& config, const nlohmann::json& input) {
     case SubjectKind::kSender: sender = subject->tag; break;
     case SubjectKind::kIp: ip = subject->tag; break;
   }
-  UsageTags tags{user, account, sender, ip};
-  return UsageCall(config, tags, plan, [kind = subject->kind, tag = subject->tag](const RedisValue& r)
-      -> Result<nlohmann::json> {
+  auto result = [kind = subject->kind,
+                 tag = subject->tag](const RedisValue& r) -> Result<nlohmann::json> {
     const auto& e = r.elements;
     if (e.size() < 4) return Error{ErrorCode::kInternal, "usage script: short reply"};
     if (e[0].AsInt() != 1) return Error{ErrorCode::kNotFound, tag + " not found"};
@@ -190,7 +189,8 @@ Result<AdminCall> ShowUsage(const Config& config, const nlohmann::json& input) {
                              {"override", f[7].AsInt() == 1}});
     }
     return j;
-  });
+  };
+  return UsageCall(config, UsageTags{user, account, sender, ip}, plan, std::move(result));
 }
 
 }  // namespace policyd::ops

@@ -199,7 +199,8 @@ TEST_CASE("cluster: block list runs a page on a primary; explain is not built") 
   CHECK(ListBlocks(Cluster(), {{"cursor", "99999999999999999999"}}).error().code ==
         ErrorCode::kInvalid);
   CHECK(ListBlocks(OneRedis(), {{"cursor", "17"}})->script == "block_list");
-  Result<AdminCall> explain = ExplainRequest(Cluster(), {{"request", {{"protocol_state", "RCPT"}}}});
+  Result<AdminCall> explain =
+      ExplainRequest(Cluster(), {{"request", {{"protocol_state", "RCPT"}}}});
   REQUIRE(explain.ok());
   std::optional<Result<json>> out;
   explain->run(AdminBackend(nullptr), 0, [&out](Result<json> r) { out = std::move(r); });
