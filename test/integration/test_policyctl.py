@@ -228,6 +228,17 @@ class RoundTripTest(PolicyctlBase):
         self.assertEqual(self.js("revoke", "alice", "example.com")["revoked"], True)
         self.assertEqual(self.js("user", "show", "alice")["grants"], ["*.mail.example.com"])
         self.assertEqual(self.ctl("revoke", "alice", "example.com")[0], 1)
+        # grant.lua given what a cluster's first reads found (ARGV 5-7) grants only while the
+        # user is still in that account; then it answers conflict and writes nothing.
+        key = "pd:user:{user:alice}"
+        before = self.snapshot()
+        self.assertEqual(self.redis_on(key, "FCALL", self.function(key, "grant"), 0, "pd:",
+                                       "grant", "user:alice", "x.org", "beta", "x.org",
+                                       "verified")[0], "conflict")
+        self.assertEqual(self.snapshot(), before)
+        self.redis_on(key, "FCALL", self.function(key, "grant"), 0, "pd:", "grant", "user:alice",
+                      "x.org", "acme", "x.org", "verified")
+        self.assertIn("x.org", self.redis.cmd("SMEMBERS", "pd:grants:{user:alice}"))
         self.ok("user", "del", "alice")
         self.assertEqual(self.redis.cmd("EXISTS", "pd:grants:{user:alice}"), 0)
 
