@@ -30,7 +30,7 @@ AdminCall NextWindows(std::shared_ptr<const Config> config, RedisValue reply,
                       std::vector<std::pair<std::string, std::string>> left,
                       std::function<Result<nlohmann::json>(const RedisValue&)> result) {
   if (!left.empty()) return FillWindows(config, std::move(reply), std::move(left), result);
-  AdminCall done;  // nothing more to read: a no-op in the user's slot keeps the chain's shape
+  AdminCall done;  // nothing more to read: step 3 on what the chain read, without Redis
   done.run = [reply = std::move(reply), result](AdminBackend, uint64_t, AdminDone d) {
     d(result(reply));
   };
@@ -101,6 +101,7 @@ AdminCall UsageCall(const Config& config, const UsageTags& tags, const std::stri
     u.then = [snapshot, tags, result](const RedisValue& r) -> Result<AdminCall> {
       if (r.elements.size() < kUsageHead) return Error{ErrorCode::kInternal, "usage: short reply"};
       std::vector<std::pair<std::string, std::string>> left;
+      if (r.elements[0].AsInt() != 1) return NextWindows(snapshot, r, left, result);  // no user
       std::string account = r.elements[3].AsString();
       if (IsValidAccountName(account)) {
         left.emplace_back("account", SubjectTag(SubjectKind::kAccount, account));
