@@ -1,6 +1,7 @@
 #include "ops/block_ops.h"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <memory>
 #include <optional>
@@ -69,9 +70,14 @@ void ListClusterBlocks(AdminBackend backend, const std::string& prefix, ClusterC
         if (r->IsError() || r->elements.size() != 2) {
           return done(Error{ErrorCode::kInternal, "block list: bad SCAN reply " + r->str});
         }
-        std::optional<std::string> next =
-            NextClusterCursor(static_cast<uint64_t>(r->elements[0].AsInt()), index, n);
-        if (!next) return done(Error{ErrorCode::kInternal, "block list: SCAN cursor too large"});
+        std::string scan = r->elements[0].AsString();  // unsigned 64 bits
+        uint64_t scan_next = 0;
+        auto [end, ec] = std::from_chars(scan.data(), scan.data() + scan.size(), scan_next);
+        std::optional<std::string> next;
+        if (ec == std::errc() && end == scan.data() + scan.size()) {
+          next = NextClusterCursor(scan_next, index, n);
+        }
+        if (!next) return done(Error{ErrorCode::kInternal, "block list: SCAN cursor " + scan});
         struct Page {
           std::vector<std::optional<RedisValue>> blocks;  // in SCAN's order
           std::size_t left = 0;
@@ -87,6 +93,9 @@ void ListClusterBlocks(AdminBackend backend, const std::string& prefix, ClusterC
           backend.Command(keys[i], {"HGETALL", keys[i]}, timeout_ms,
                           [page, i, reason, next = *next, done](Result<RedisValue> b) {
                             if (!b.ok() && !page->error) page->error = b.error();
+                            if (b.ok() && b->IsError() && !page->error) {
+                              page->error = Error{ErrorCode::kInternal, "redis: " + b->str};
+                            }
                             if (b.ok() && !b->IsError() && !b->elements.empty() &&
                                 (reason.empty() || HashJson(*b).value("reason", "") == reason)) {
                               page->blocks[i] = std::move(*b);
