@@ -1,7 +1,8 @@
 // The HTTP admin API (/api/v1/admin/, issue 19): the HTTP front end of lib/ops's operations.
 // Order of checks, each answered as JSON {"error": {...}}: the API is off (no [http]
 // admin_tokens: the same 404 page as an unknown path) -> token (401) -> route (404 or 405)
-// -> scope (403) -> body (413, 400) -> the operation's input (400) -> Redis (404, 409, 503).
+// -> scope (403) -> body (413, 400) -> the operation's input (400) -> Redis (404, 409, 503),
+// one Redis or a Redis Cluster alike (ops/admin_backend.h).
 // Nothing reaches Redis before every check passed, so a refused request writes nothing.
 #include <nlohmann/json.hpp>
 
@@ -66,11 +67,7 @@ void HttpServer::ServeAdmin(const HttpRequest& request, Reply reply) {
   std::string route(match.route->path);
   std::string method = request.method;
   bool write = match.route->scope == AdminScope::kWrite;
-  if (!cfg.redis.cluster.empty()) {  // issue 17: the operations' cluster shape is not built yet
-    return reply(PlainError(503, "unavailable",
-                            "the admin API is not served on Redis Cluster yet"));
-  }
-  ops::RunAdminCall(reports_->client(), reports_->scripts(), std::move(*call),
+  ops::RunAdminCall(ops::AdminBackend(reports_), std::move(*call),
                     cfg.server.request_timeout_ms,
                     [reply, route, method, write](Result<nlohmann::json> r) {
                       if (!r.ok()) return reply(ErrorResponse(r.error()));

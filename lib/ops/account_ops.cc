@@ -3,6 +3,7 @@
 #include <charconv>
 #include <map>
 
+#include "core/redis_keys.h"
 #include "ops/admin_input.h"
 #include "ops/op_input.h"
 
@@ -37,6 +38,8 @@ Result<AdminCall> AccountCall(const Config& config, const nlohmann::json& input,
   AdminCall call;
   call.script = "account";
   call.argv = {config.redis.key_prefix, mode, *account, plan};
+  call.route_key = BuildKey(config.redis.key_prefix, "account",
+                            SubjectTag(SubjectKind::kAccount, *account));
   call.result = [set, account = *account](const RedisValue& reply) {
     return ScriptOutcome(reply, [&](const RedisValue& r) -> Result<nlohmann::json> {
       if (r.elements.size() != 4) return Error{ErrorCode::kInternal, "bad account reply"};

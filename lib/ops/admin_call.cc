@@ -4,19 +4,25 @@
 
 namespace policyd::ops {
 
-void RunAdminCall(RedisClient& client, ScriptRunner& scripts, AdminCall call,
-                  uint64_t timeout_ms, std::function<void(Result<nlohmann::json>)> done) {
+void RunAdminCall(AdminBackend backend, AdminCall call, uint64_t timeout_ms, AdminDone done) {
+  if (call.run) return call.run(backend, timeout_ms, std::move(done));
   auto result = std::make_shared<std::function<Result<nlohmann::json>(const RedisValue&)>>(
       std::move(call.result));
-  auto finish = [result, done = std::move(done)](Result<RedisValue> r) {
+  auto then = std::make_shared<std::function<Result<AdminCall>(const RedisValue&)>>(
+      std::move(call.then));
+  auto finish = [backend, result, then, timeout_ms, done = std::move(done)](Result<RedisValue> r) {
     if (!r.ok()) return done(r.error());
     if (r->IsError()) return done(Error{ErrorCode::kInternal, "redis: " + r->str});
-    done((*result)(*r));
+    if (!*then) return done((*result)(*r));
+    Result<AdminCall> next = (*then)(*r);
+    if (!next.ok()) return done(next.error());
+    RunAdminCall(backend, std::move(*next), timeout_ms, std::move(done));
   };
   if (call.script.empty()) {
-    client.Command(std::move(call.argv), timeout_ms, std::move(finish));
+    backend.Command(call.route_key, std::move(call.argv), timeout_ms, std::move(finish));
   } else {
-    scripts.Run(call.script, std::move(call.argv), timeout_ms, std::move(finish));
+    backend.Script(call.script, call.route_key, std::move(call.argv), timeout_ms,
+                   std::move(finish));
   }
 }
 

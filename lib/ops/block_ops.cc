@@ -1,11 +1,18 @@
 #include "ops/block_ops.h"
 
+#include <algorithm>
+#include <charconv>
 #include <map>
+#include <memory>
+#include <optional>
+#include <vector>
 
 #include "core/redis_keys.h"
+#include "core/report_slot.h"
 #include "core/report_token.h"
 #include "ops/admin_input.h"
 #include "ops/op_input.h"
+#include "ops/cluster_cursor.h"
 
 namespace policyd::ops {
 namespace {
@@ -18,12 +25,91 @@ Result<std::string> SubjectOf(const nlohmann::json& input) {
   return *tag;
 }
 
+// Where a block's event and expiry entry go (_common.lua emit_event): the subject's slot on a
+// cluster, the relay's one outbox on one Redis.
+std::string HomeOf(const Config& config, const std::string& tag) {
+  return config.redis.cluster.empty() ? "" : std::string(SubjectSlotTag(tag));
+}
+
 nlohmann::json HashJson(const RedisValue& flat) {
   nlohmann::json out = nlohmann::json::object();
   for (std::size_t i = 0; i + 1 < flat.elements.size(); i += 2) {
     out[flat.elements[i].AsString()] = flat.elements[i + 1].AsString();
   }
   return out;
+}
+
+nlohmann::json BlocksJson(const std::vector<RedisValue>& hashes, const std::string& cursor) {
+  nlohmann::json blocks = nlohmann::json::array();
+  for (const RedisValue& b : hashes) blocks.push_back(HashJson(b));
+  return nlohmann::json{{"blocks", blocks}, {"next_cursor", cursor}};
+}
+
+// One page of block list on a Redis Cluster: one SCAN MATCH PREFIXblock:{* COUNT count TYPE hash
+// on the primary the cursor names (lib/ops/cluster_cursor.h), then each block's HGETALL on its
+// slot's primary, all at once; the same filter as block_list.lua. The primaries are sorted by
+// address, so that every policyd (and policyctl) numbers them alike while the map holds.
+void ListClusterBlocks(AdminBackend backend, const std::string& prefix, ClusterCursor cursor,
+                       const std::string& count, const std::string& reason, uint64_t timeout_ms,
+                       AdminDone done) {
+  std::vector<RedisClient*> primaries = backend.cluster_client()->Primaries();
+  std::sort(primaries.begin(), primaries.end(), [](RedisClient* a, RedisClient* b) {
+    return a->endpoint().Describe() < b->endpoint().Describe();
+  });
+  if (cursor.primary >= primaries.size()) {
+    return done(FieldError("cursor", "names no primary of the cluster (its map changed?)"));
+  }
+  std::size_t n = primaries.size(), index = cursor.primary;
+  primaries[index]->Command(
+      {"SCAN", std::to_string(cursor.scan), "MATCH", GlobEscape(prefix + "block:") + "{*",
+       "COUNT", count, "TYPE", "hash"},
+      timeout_ms,
+      [backend, reason, timeout_ms, n, index, done = std::move(done)](
+          Result<RedisValue> r) mutable {
+        if (!r.ok()) return done(r.error());
+        if (r->IsError() || r->elements.size() != 2) {
+          return done(Error{ErrorCode::kInternal, "block list: bad SCAN reply " + r->str});
+        }
+        std::string scan = r->elements[0].AsString();  // unsigned 64 bits
+        uint64_t scan_next = 0;
+        auto [end, ec] = std::from_chars(scan.data(), scan.data() + scan.size(), scan_next);
+        std::optional<std::string> next;
+        if (ec == std::errc() && end == scan.data() + scan.size()) {
+          next = NextClusterCursor(scan_next, index, n);
+        }
+        if (!next) return done(Error{ErrorCode::kInternal, "block list: SCAN cursor " + scan});
+        struct Page {
+          std::vector<std::optional<RedisValue>> blocks;  // in SCAN's order
+          std::size_t left = 0;
+          std::optional<Error> error;
+        };
+        auto page = std::make_shared<Page>();
+        std::vector<std::string> keys;
+        for (const RedisValue& k : r->elements[1].elements) keys.push_back(k.AsString());
+        if (keys.empty()) return done(BlocksJson({}, *next));
+        page->blocks.resize(keys.size());
+        page->left = keys.size();
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+          backend.Command(keys[i], {"HGETALL", keys[i]}, timeout_ms,
+                          [page, i, reason, next = *next, done](Result<RedisValue> b) {
+                            if (!b.ok() && !page->error) page->error = b.error();
+                            if (b.ok() && b->IsError() && !page->error) {
+                              page->error = Error{ErrorCode::kInternal, "redis: " + b->str};
+                            }
+                            if (b.ok() && !b->IsError() && !b->elements.empty() &&
+                                (reason.empty() || HashJson(*b).value("reason", "") == reason)) {
+                              page->blocks[i] = std::move(*b);
+                            }
+                            if (--page->left > 0) return;
+                            if (page->error) return done(*page->error);
+                            std::vector<RedisValue> found;
+                            for (auto& v : page->blocks) {
+                              if (v) found.push_back(std::move(*v));
+                            }
+                            done(BlocksJson(found, next));
+                          });
+        }
+      });
 }
 
 }  // namespace
@@ -51,13 +137,15 @@ Result<AdminCall> AddBlock(const Config& config, const nlohmann::json& input,
   if (!evidence_text.ok()) return evidence_text.error();
   Result<std::string> evidence = admin::CheckEvidence(evidence_text->value_or(""));
   if (!evidence.ok()) return FieldError("evidence", evidence.error().message);
-  std::string report = NewReportId();
+  bool cluster = !config.redis.cluster.empty();
+  std::string report = cluster ? NewReportId(*tag) : NewReportId();
   AdminCall call;
   call.script = "block_add";
   call.argv = {config.redis.key_prefix, "0", *tag, *reason, *evidence,
                std::to_string(duration_ms), report, std::to_string(config.report.ttl_ms),
                std::to_string(config.abuse.evidence_max),
-               std::to_string(config.abuse.evidence_ttl_ms), source};
+               std::to_string(config.abuse.evidence_ttl_ms), source, HomeOf(config, *tag)};
+  call.route_key = BuildKey(config.redis.key_prefix, "block", *tag);
   std::string url = ReportUrl(config.report.base_url, config.report.secret, report);
   call.result = [tag = *tag, reason = *reason, evidence = *evidence, report,
                  url](const RedisValue& r) -> Result<nlohmann::json> {
@@ -75,6 +163,7 @@ Result<AdminCall> ShowBlock(const Config& config, const nlohmann::json& input) {
   AdminCall call;
   call.script = "block_show";
   call.argv = {config.redis.key_prefix, *tag};
+  call.route_key = BuildKey(config.redis.key_prefix, "block", *tag);
   call.result = [base = config.report.base_url,
                  secret = config.report.secret](const RedisValue& reply) {
     return ScriptOutcome(reply, [&](const RedisValue& r) -> Result<nlohmann::json> {
@@ -120,14 +209,21 @@ Result<AdminCall> ListBlocks(const Config& config, const nlohmann::json& input) 
     reason = *r;
   }
   AdminCall call;
+  if (!config.redis.cluster.empty()) {
+    std::optional<ClusterCursor> at = ParseClusterCursor(c);
+    if (!at) return FieldError("cursor", "expected the next_cursor of the previous page, or 0");
+    call.run = [prefix = config.redis.key_prefix, at = *at, count = std::to_string(count),
+                reason](AdminBackend backend, uint64_t timeout_ms, AdminDone done) {
+      ListClusterBlocks(backend, prefix, at, count, reason, timeout_ms, std::move(done));
+    };
+    return call;
+  }
   call.script = "block_list";
   call.argv = {config.redis.key_prefix, c, std::to_string(count), reason};
   call.result = [](const RedisValue& reply) {
     return ScriptOutcome(reply, [](const RedisValue& r) -> Result<nlohmann::json> {
       if (r.elements.size() != 3) return Error{ErrorCode::kInternal, "bad block_list reply"};
-      nlohmann::json blocks = nlohmann::json::array();
-      for (const RedisValue& b : r.elements[2].elements) blocks.push_back(HashJson(b));
-      return nlohmann::json{{"blocks", blocks}, {"next_cursor", r.elements[1].AsString()}};
+      return BlocksJson(r.elements[2].elements, r.elements[1].AsString());
     });
   };
   return call;
@@ -140,7 +236,8 @@ Result<AdminCall> LiftBlock(const Config& config, const nlohmann::json& input,
   if (!tag.ok()) return tag.error();
   AdminCall call;
   call.script = "block_lift";
-  call.argv = {config.redis.key_prefix, "0", *tag, source};
+  call.argv = {config.redis.key_prefix, "0", *tag, source, HomeOf(config, *tag)};
+  call.route_key = BuildKey(config.redis.key_prefix, "block", *tag);
   call.result = [tag = *tag](const RedisValue& reply) {
     return ScriptOutcome(reply, [&tag](const RedisValue& r) -> Result<nlohmann::json> {
       return nlohmann::json{{"subject", tag},

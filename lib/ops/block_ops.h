@@ -27,7 +27,8 @@ Result<AdminCall> AddBlock(const Config& config, const nlohmann::json& input,
 Result<AdminCall> ShowBlock(const Config& config, const nlohmann::json& input);
 // One page: input {"cursor": "0" (start), "count": "100" (1-1000, a hint as SCAN's), "reason"}
 // (strings: they come from a query string); result {"blocks": [block hash...], "next_cursor"
-// ("0": no more)}. A page may be empty while next_cursor is not "0".
+// ("0": no more)}. A page may be empty while next_cursor is not "0". On a Redis Cluster a page
+// is one SCAN on one primary and the cursor names which (ops/cluster_cursor.h).
 Result<AdminCall> ListBlocks(const Config& config, const nlohmann::json& input);
 Result<AdminCall> LiftBlock(const Config& config, const nlohmann::json& input,
                             const std::string& source);

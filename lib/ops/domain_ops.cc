@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "core/redis_keys.h"
 #include "ops/admin_input.h"
 #include "ops/op_input.h"
 
@@ -30,6 +31,8 @@ Result<AdminCall> DomainCall(const Config& config, const std::string& mode,
   AdminCall call;
   call.script = "domain";
   call.argv = {config.redis.key_prefix, mode, account, domain};
+  call.route_key = BuildKey(config.redis.key_prefix, "account",
+                            SubjectTag(SubjectKind::kAccount, account));
   call.result = [mode, account, domain](const RedisValue& reply) {
     return ScriptOutcome(reply, [&](const RedisValue& r) -> Result<nlohmann::json> {
       if (r.elements.size() != 3) return Error{ErrorCode::kInternal, "bad domain reply"};

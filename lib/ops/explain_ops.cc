@@ -35,6 +35,13 @@ nlohmann::json ExplainJson(const Config& config, const Verdict& v) {
 
 AdminCall ExplainCall(const Config& config, const PolicyRequest& request) {
   AdminCall call;
+  if (!config.redis.cluster.empty()) {
+    // The cluster's decision in explain mode (ClusterPolicyStore) is not built yet.
+    call.run = [](AdminBackend, uint64_t, AdminDone done) {
+      done(Error{ErrorCode::kUnavailable, "explain is not built for Redis Cluster yet"});
+    };
+    return call;
+  }
   if (std::optional<Verdict> local = DecideLocally(request, config)) {
     call.argv = {"PING"};  // decided without Redis; the call only keeps the shape
     local->user = request.SaslUsername();

@@ -7,6 +7,47 @@
 namespace policyd::ops {
 namespace {
 
+Error NotFound(const std::string& what) { return Error{ErrorCode::kNotFound, what}; }
+
+// On a Redis Cluster the user (record, grants) and its account (domains) live in two slots:
+// the user's account is read in the user's slot, then the covering domain in the account's,
+// then grant.lua in the user's slot is given both and re-checks that the user still names that
+// account. Three steps there, not one atomic call: a domain deleted between the second and the
+// third leaves a grant that no domain covers, which decisions ignore (_access.lua checks the
+// domain too) and grant list shows, as a grant whose domain is deleted later does.
+AdminCall ClusterGrant(const Config& config, AdminCall write, std::vector<std::string> candidates) {
+  const std::string& prefix = config.redis.key_prefix;
+  AdminCall user;
+  user.argv = {"HMGET", write.route_key, "account", "mode"};
+  user.then = [prefix, write = std::move(write),
+               candidates = std::move(candidates)](const RedisValue& r) -> Result<AdminCall> {
+    if (r.elements.size() != 2) return Error{ErrorCode::kInternal, "bad HMGET reply"};
+    if (r.elements[0].type == RedisValue::Type::kNil &&
+        r.elements[1].type == RedisValue::Type::kNil) {
+      return NotFound("user");  // every user has an account or a mode
+    }
+    std::string account = r.elements[0].AsString();
+    if (!IsValidAccountName(account)) return NotFound("account");
+    AdminCall domains;
+    domains.argv = {"HMGET",
+                    BuildKey(prefix, "domains", SubjectTag(SubjectKind::kAccount, account))};
+    domains.argv.insert(domains.argv.end(), candidates.begin(), candidates.end());
+    domains.then = [write, account, candidates](const RedisValue& d) -> Result<AdminCall> {
+      for (std::size_t i = 0; i < d.elements.size() && i < candidates.size(); ++i) {
+        if (d.elements[i].type == RedisValue::Type::kNil) continue;
+        AdminCall grant = write;
+        grant.argv[4] = account;
+        grant.argv[5] = candidates[i];
+        grant.argv[6] = d.elements[i].AsString();
+        return grant;
+      }
+      return NotFound("domain:" + account);
+    };
+    return domains;
+  };
+  return user;
+}
+
 Result<AdminCall> GrantCall(const Config& config, const nlohmann::json& input,
                             const std::string& mode) {
   if (Status s = CheckFields(input, {"user", "domain"}); !s.ok()) return s.error();
@@ -20,9 +61,11 @@ Result<AdminCall> GrantCall(const Config& config, const nlohmann::json& input,
   if (!pattern.ok()) return FieldError("domain", pattern.error().message);
   AdminCall call;
   call.script = "grant";
-  call.argv = {config.redis.key_prefix, mode, SubjectTag(SubjectKind::kUser, *name), *pattern};
+  std::string tag = SubjectTag(SubjectKind::kUser, *name);
+  call.argv = {config.redis.key_prefix, mode, tag, *pattern, "", "", ""};
+  call.route_key = BuildKey(config.redis.key_prefix, "user", tag);
   std::string base = pattern->rfind("*.", 0) == 0 ? pattern->substr(2) : *pattern;
-  for (const std::string& d : admin::DomainAndParents(base)) call.argv.push_back(d);
+  std::vector<std::string> candidates = admin::DomainAndParents(base);
   call.result = [mode, user = *name, pattern = *pattern](const RedisValue& reply)
       -> Result<nlohmann::json> {
     if (reply.elements.size() >= 3 && reply.elements[0].AsString() == "notfound") {
@@ -44,7 +87,11 @@ Result<AdminCall> GrantCall(const Config& config, const nlohmann::json& input,
                             {"mode", r.elements[4].AsString()}};
     });
   };
-  return call;
+  if (mode == "revoke" || config.redis.cluster.empty()) {
+    call.argv.insert(call.argv.end(), candidates.begin(), candidates.end());
+    return call;
+  }
+  return ClusterGrant(config, std::move(call), std::move(candidates));
 }
 
 }  // namespace

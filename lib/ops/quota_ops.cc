@@ -50,6 +50,8 @@ Result<AdminCall> QuotaCall(const Config& config, const nlohmann::json& input,
   AdminCall call;
   call.script = "quota";
   call.argv = {config.redis.key_prefix, "0", AbuseSpec(config).quota, mode, *tag};
+  bool account = tag->rfind("account:", 0) == 0;
+  call.route_key = BuildKey(config.redis.key_prefix, account ? "account" : "user", *tag);
   if (set) {
     auto q = input.find("quota");
     if (q == input.end()) return FieldError("quota", "required (null removes the quota)");

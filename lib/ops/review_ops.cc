@@ -23,14 +23,15 @@ Result<AdminCall> ListReviews(const Config& config, const nlohmann::json& input)
     if (!n.ok()) return FieldError("limit", n.error().message);
     limit = *n;
   }
+  // ReportStore lists one Redis's queue, or every slot's queue of a cluster, merged.
   AdminCall call;
-  call.script = "review_list";
-  call.argv = {config.redis.key_prefix, std::to_string(limit)};
-  call.result = [base = config.report.base_url,
-                 secret = config.report.secret](const RedisValue& r) -> Result<nlohmann::json> {
-    Result<std::vector<Report>> reports = ReviewListReports(r);
-    if (!reports.ok()) return reports.error();
-    return ReviewsJson(*reports, base, secret);
+  call.run = [config = std::make_shared<const Config>(config), limit](
+                 AdminBackend backend, uint64_t, AdminDone done) {
+    backend.reports().ListReviews(
+        *config, limit, [config, done = std::move(done)](Result<std::vector<Report>> reports) {
+          if (!reports.ok()) return done(reports.error());
+          done(ReviewsJson(*reports, config->report.base_url, config->report.secret));
+        });
   };
   return call;
 }
@@ -66,17 +67,21 @@ Result<AdminCall> ResolveReview(const Config& config, const nlohmann::json& inpu
   if ((*note_text)->empty()) return FieldError("note", "required: what the customer reads");
   Result<std::string> note = admin::CheckEvidence(**note_text);
   if (!note.ok()) return FieldError("note", note.error().message);
+  // ReportStore runs review_resolve.lua in the report's slot with its queue's slot-tag.
   AdminCall call;
-  call.script = "review_resolve";
-  call.argv = {config.redis.key_prefix, "0", *id, *note, source};
-  call.result = [id = *id, note = *note](const RedisValue& reply) {
-    return ScriptOutcome(reply, [&](const RedisValue& r) -> Result<nlohmann::json> {
-      return nlohmann::json{{"id", id},
-                            {"review", "resolved"},
-                            {"note", note},
-                            {"resolved_at", r.elements.size() > 1 ? r.elements[1].AsString()
-                                                                  : ""}};
-    });
+  call.run = [config = std::make_shared<const Config>(config), id = *id, note = *note, source](
+                 AdminBackend backend, uint64_t, AdminDone done) {
+    backend.reports().ResolveReview(
+        *config, id, note, source, [id, note, done = std::move(done)](Result<RedisValue> reply) {
+          if (!reply.ok()) return done(reply.error());
+          done(ScriptOutcome(*reply, [&](const RedisValue& r) -> Result<nlohmann::json> {
+            return nlohmann::json{{"id", id},
+                                  {"review", "resolved"},
+                                  {"note", note},
+                                  {"resolved_at",
+                                   r.elements.size() > 1 ? r.elements[1].AsString() : ""}};
+          }));
+        });
   };
   return call;
 }

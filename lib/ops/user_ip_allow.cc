@@ -36,6 +36,8 @@ Result<AdminCall> SetIpAllowList(const Config& config, const nlohmann::json& inp
   call.script = "user_ip_allow";
   call.argv = {config.redis.key_prefix, SubjectTag(SubjectKind::kUser, *user),
                IpAllowListText(*list), IpAllowListMatchForm(*list)};
+  call.route_key =
+      BuildKey(config.redis.key_prefix, "user", SubjectTag(SubjectKind::kUser, *user));
   call.result = [user = *user](const RedisValue& reply) {
     return ScriptOutcome(reply, [&user](const RedisValue& r) -> Result<nlohmann::json> {
       return ListJson(user, r.elements.size() > 1 ? r.elements[1].AsString() : "");

@@ -40,6 +40,10 @@ nlohmann::json UserRecordJson(const std::string& user,
 
 namespace {
 
+std::string UserKey(const Config& config, const std::string& name) {
+  return BuildKey(config.redis.key_prefix, "user", SubjectTag(SubjectKind::kUser, name));
+}
+
 Result<std::string> UserNameOf(const nlohmann::json& input) {
   Result<std::optional<std::string>> user = StringField(input, "user", true);
   if (!user.ok()) return user.error();
@@ -109,16 +113,30 @@ Result<AdminCall> SetUser(const Config& config, const nlohmann::json& input) {
   AdminCall call;
   call.script = "user_set";
   call.argv = {config.redis.key_prefix, "set", SubjectTag(SubjectKind::kUser, *name), account,
-               mode, std::to_string(set.size() / 2)};
+               "", mode, std::to_string(set.size() / 2)};
   call.argv.insert(call.argv.end(), set.begin(), set.end());
   call.argv.insert(call.argv.end(), unset.begin(), unset.end());
+  call.route_key = UserKey(config, *name);
   call.result = [user = *name](const RedisValue& reply) {
     return ScriptOutcome(reply, [&user](const RedisValue& r) -> Result<nlohmann::json> {
       return nlohmann::json{{"user", user},
                             {"created", r.elements.size() > 1 && r.elements[1].AsInt() == 1}};
     });
   };
-  return call;
+  if (account.empty() || config.redis.cluster.empty()) return call;
+  // On a cluster the account lives in another slot: a read there first, then user_set told
+  // the account exists. Two steps there, not one atomic call; nothing deletes an account
+  // (account.lua creates and changes), so the answer of the first cannot go stale.
+  AdminCall exists;
+  exists.argv = {"EXISTS", BuildKey(config.redis.key_prefix, "account",
+                                    SubjectTag(SubjectKind::kAccount, account))};
+  exists.then = [write = std::move(call)](const RedisValue& r) -> Result<AdminCall> {
+    if (r.AsInt() != 1) return Error{ErrorCode::kNotFound, "account"};
+    AdminCall checked = write;
+    checked.argv[4] = "1";
+    return checked;
+  };
+  return exists;
 }
 
 Result<AdminCall> DeleteUser(const Config& config, const nlohmann::json& input) {
@@ -128,7 +146,8 @@ Result<AdminCall> DeleteUser(const Config& config, const nlohmann::json& input) 
   AdminCall call;
   call.script = "user_set";
   call.argv = {config.redis.key_prefix, "del", SubjectTag(SubjectKind::kUser, *name), "", "",
-               "0"};
+               "", "0"};
+  call.route_key = UserKey(config, *name);
   call.result = [user = *name](const RedisValue& reply) {
     return ScriptOutcome(reply, [&user](const RedisValue&) -> Result<nlohmann::json> {
       return nlohmann::json{{"user", user}, {"deleted", true}};
@@ -146,6 +165,7 @@ Result<AdminCall> ShowUser(const Config& config, const nlohmann::json& input) {
   AdminCall call;
   call.script = "user_show";
   call.argv = {config.redis.key_prefix, SubjectTag(SubjectKind::kUser, *name)};
+  call.route_key = UserKey(config, *name);
   call.result = [user = *name](const RedisValue& reply) {
     return ScriptOutcome(reply, [&user](const RedisValue& r) -> Result<nlohmann::json> {
       if (r.elements.size() != 3) return Error{ErrorCode::kInternal, "bad user_show reply"};

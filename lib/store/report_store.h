@@ -82,10 +82,13 @@ class ReportStore {
   // true when Redis answers PING within timeout (on a cluster: every primary is connected).
   void Ping(uint64_t timeout_ms, std::function<void(bool)> callback);
 
-  // The loop's client and scripts, for the admin API's operations (lib/ops). REQUIRES: one
-  // Redis.
+  // The loop's client and scripts, for the admin operations (lib/ops/admin_backend.h).
+  // client() and scripts() REQUIRE one Redis; cluster() and cluster_scripts() are nullptr
+  // there.
   RedisClient& client() { return *client_; }
   ScriptRunner& scripts() { return *scripts_; }
+  ClusterClient* cluster() { return cluster_; }
+  ClusterScriptRunner* cluster_scripts() { return cluster_scripts_; }
 
  private:
   // A plain command whose key is argv[1], on one Redis or on that key's primary.

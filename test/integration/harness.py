@@ -333,11 +333,15 @@ class TempDir:
 class ServedTestCase(unittest.TestCase):
     """One redis-server and one policyd (cls.p) shared by a test class. The policyd config's
     extra part is CONFIG.format(http_port=..., **CONFIG_ARGS); cls.http_port is that port.
-    START_POLICYD = False: only the redis-server; the tests start their own policyd."""
+    START_POLICYD = False: only the redis-server; the tests start their own policyd.
+    CLUSTER = True (issue 17): a RedisCluster of 3 primaries instead of the redis-server, and
+    cls.redis a ClusterAsOneRedis over it, so a suite written for one Redis runs its cases on
+    a cluster by a subclass that sets only this."""
 
     CONFIG = ""
     CONFIG_ARGS = {}
     START_POLICYD = True
+    CLUSTER = False
 
     @classmethod
     def setUpClass(cls):
@@ -345,17 +349,44 @@ class ServedTestCase(unittest.TestCase):
         cls.tmp = cls.tmp_ctx.__enter__()
         cls.redis = cls.p = None
         try:
-            cls.redis = RedisServer(cls.tmp)
+            cls.redis = ClusterAsOneRedis(RedisCluster(cls.tmp, replicas=0)) if cls.CLUSTER \
+                else RedisServer(cls.tmp)
             cls.http_port = free_port()
             if not cls.START_POLICYD:
                 return
-            cls.p = Policyd(cls.tmp, cls.redis.port,
-                            extra=cls.CONFIG.format(http_port=cls.http_port, **cls.CONFIG_ARGS))
+            cls.p = cls.new_policyd(cls.CONFIG.format(http_port=cls.http_port,
+                                                      **cls.CONFIG_ARGS))
             cls.p.start()
-            cls.p.wait_redis_ready()
+            cls.wait_ready(cls.p, cls.http_port)
         except Exception:
             cls.tearDownClass()
             raise
+
+    @classmethod
+    def new_policyd(cls, extra):
+        """A policyd (not started) on the class's Redis or cluster."""
+        if cls.CLUSTER:
+            return Policyd(cls.tmp, 0, extra=extra, cluster=cls.redis.cluster)
+        return Policyd(cls.tmp, cls.redis.port, extra=extra)
+
+    @classmethod
+    def wait_ready(cls, policyd, http_port):
+        """Until policyd's Redis is ready. On a cluster its decisions are not built yet
+        (ClusterPolicyStore answers unavailable), so there its HTTP side's /healthz (200: every
+        primary connected) says so; http_port must be one it listens on."""
+        if not cls.CLUSTER:
+            return policyd.wait_redis_ready()
+
+        def healthy():
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=2)
+                c.request("GET", "/healthz")
+                status = c.getresponse().status
+                c.close()
+                return status == 200
+            except OSError:
+                return False
+        wait_for(healthy, timeout=10, interval=0.05, what="policyd's cluster ready")
 
     @classmethod
     def tearDownClass(cls):
@@ -365,6 +396,17 @@ class ServedTestCase(unittest.TestCase):
             cls.redis.stop()
         cls.tmp_ctx.__exit__(None, None, None)
 
+    def redis_on(self, key, *args):
+        """A command that names no key first (FCALL) on the Redis or key's primary."""
+        if self.CLUSTER:
+            return self.redis.cluster.cmd(key, *args)
+        return self.redis.cmd(*args)
+
+    def skip_on_cluster(self, why):
+        """For a case that needs what is not built on a cluster yet: skipped there, with why."""
+        if self.CLUSTER:
+            self.skipTest(f"not on Redis Cluster yet: {why}")
+
     def http(self, method, path, body=None, headers=None):
         """(status, body text, response) of one request to policyd's HTTP listener."""
         c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
@@ -373,6 +415,25 @@ class ServedTestCase(unittest.TestCase):
         data = r.read().decode()
         c.close()
         return r.status, data, r
+
+
+class ClusterAsOneRedis:
+    """A RedisCluster as the suites written for one Redis use it (issue 17): cmd sends a
+    command to the primary of its key's slot (args[1]), FLUSHALL to every primary, KEYS to
+    every primary (the answers joined), so the same cases seed and check either."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+
+    def cmd(self, *args):
+        name = str(args[0]).upper()
+        if name in ("FLUSHALL", "KEYS"):
+            answers = [self.cluster.node(p).cmd(*args) for p in self.cluster.primaries()]
+            return "OK" if name == "FLUSHALL" else [k for a in answers for k in a]
+        return self.cluster.cmd(args[1], *args)
+
+    def stop(self):
+        self.cluster.stop()
 
 
 def _port_pair_free(port):

@@ -26,29 +26,58 @@ AdminSession::AdminSession(const Config& config) {
 }
 
 AdminSession::~AdminSession() {
+  bool stopped = false;
   if (client_) {
-    bool stopped = false;
     client_->Stop([&stopped] { stopped = true; });
+    while (!stopped) uv_run(&loop_, UV_RUN_ONCE);
+  } else if (cluster_) {
+    cluster_->Stop([&stopped] { stopped = true; });
     while (!stopped) uv_run(&loop_, UV_RUN_ONCE);
   }
   uv_run(&loop_, UV_RUN_DEFAULT);  // close callbacks of every handle
   reports_.reset();
   store_.reset();
   client_.reset();
+  cluster_scripts_.reset();
+  cluster_.reset();
   uv_loop_close(&loop_);
 }
 
-Status AdminSession::Connect() {
-  if (connected_) return *connected_;
+Status AdminSession::OpenRedis() {
   Result<std::unique_ptr<RedisClient>> client = MakeRedisClient(&loop_, config_->redis);
   if (!client.ok()) {
-    connected_ = Invalid(fmt::format("{}: [redis] url: {}", config_->path, client.error().message));
-    return *connected_;
+    return Invalid(fmt::format("{}: [redis] url: {}", config_->path, client.error().message));
   }
   client_ = std::move(*client);
   store_ = std::make_unique<PolicyStore>(client_.get());
   reports_ = std::make_unique<ReportStore>(client_.get(), &store_->scripts());
   client_->Start();
+  return Ok{};
+}
+
+Status AdminSession::OpenCluster() {
+  Result<std::unique_ptr<ClusterClient>> cluster = MakeClusterClient(&loop_, config_->redis);
+  if (!cluster.ok()) {
+    return Invalid(
+        fmt::format("{}: {}", config_->path, cluster.error().message));
+  }
+  cluster_ = std::move(*cluster);
+  // No LoadAll here: a script call that finds the library missing loads it on every primary.
+  cluster_scripts_ = std::make_unique<ClusterScriptRunner>(cluster_.get());
+  reports_ = std::make_unique<ReportStore>(cluster_.get(), cluster_scripts_.get());
+  cluster_->Start();
+  return Ok{};
+}
+
+bool AdminSession::ready() const { return client_ ? client_->ready() : cluster_->ready(); }
+
+Status AdminSession::Connect() {
+  if (connected_) return *connected_;
+  Status opened = config_->redis.cluster.empty() ? OpenRedis() : OpenCluster();
+  if (!opened.ok()) {
+    connected_ = opened;
+    return *connected_;
+  }
   // The client retries with backoff on its own; a CLI gives it two connect timeouts.
   uint64_t wait_ms = std::max<uint64_t>(2 * config_->redis.connect_timeout_ms, 1000);
   auto* timer = new uv_timer_t;
@@ -57,15 +86,18 @@ Status AdminSession::Connect() {
   timer->data = &expired;
   uv_timer_start(
       timer, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, wait_ms, 0);
-  while (!client_->ready() && !expired) uv_run(&loop_, UV_RUN_ONCE);
+  while (!ready() && !expired) uv_run(&loop_, UV_RUN_ONCE);
   uv_close(reinterpret_cast<uv_handle_t*>(timer),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-  if (client_->ready()) {
+  if (ready()) {
     connected_ = Ok{};
   } else {
+    std::string where = client_ ? client_->endpoint().Describe()
+                                : "the [redis] cluster seeds (no map covering every slot with "
+                                  "every primary connected)";
     connected_ = Error{ErrorCode::kUnavailable,
-                       fmt::format("Redis unreachable at {} (not ready within {} ms)",
-                                   client_->endpoint().Describe(), wait_ms)};
+                       fmt::format("Redis unreachable at {} (not ready within {} ms)", where,
+                                   wait_ms)};
   }
   return *connected_;
 }
@@ -81,20 +113,14 @@ Result<T> AdminSession::Wait(Start start) {
 
 Result<RedisValue> AdminSession::Command(std::vector<std::string> argv) {
   return Checked(Wait<RedisValue>([&](RedisClient::Callback done) {
-    client_->Command(std::move(argv), config_->server.request_timeout_ms, std::move(done));
-  }));
-}
-
-Result<RedisValue> AdminSession::Script(std::string_view name, std::vector<std::string> args) {
-  return Checked(Wait<RedisValue>([&](RedisClient::Callback done) {
-    store_->scripts().Run(name, std::move(args), config_->server.request_timeout_ms,
-                          std::move(done));
+    ops::AdminBackend(reports_.get())
+        .Command("", std::move(argv), config_->server.request_timeout_ms, std::move(done));
   }));
 }
 
 Result<nlohmann::json> AdminSession::Run(ops::AdminCall call) {
-  return Wait<nlohmann::json>([&](std::function<void(Result<nlohmann::json>)> done) {
-    ops::RunAdminCall(*client_, store_->scripts(), std::move(call),
+  return Wait<nlohmann::json>([&](ops::AdminDone done) {
+    ops::RunAdminCall(ops::AdminBackend(reports_.get()), std::move(call),
                       config_->server.request_timeout_ms, std::move(done));
   });
 }

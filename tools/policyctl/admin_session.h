@@ -1,7 +1,8 @@
 // policyctl's connection to Redis: a private libuv loop with the same RedisClient,
-// PolicyStore, ReportStore and ScriptRunner policyd uses, made synchronous for a CLI: each call
-// runs the loop until its reply arrives. Connects lazily, on the first call, so a verb whose
-// input is invalid never touches Redis.
+// PolicyStore, ReportStore and ScriptRunner policyd uses (on [redis] cluster: its ClusterClient,
+// ClusterScriptRunner and ReportStore), made synchronous for a CLI: each call runs the loop
+// until its reply arrives. Connects lazily, on the first call, so a verb whose input is
+// invalid never touches Redis.
 #pragma once
 
 #include <uv.h>
@@ -15,6 +16,8 @@
 #include "core/config.h"
 #include "core/result.h"
 #include "ops/admin_call.h"
+#include "store/cluster_client.h"
+#include "store/cluster_script_runner.h"
 #include "store/policy_store.h"
 #include "store/redis_client.h"
 #include "store/report_store.h"
@@ -34,11 +37,10 @@ class AdminSession {
   // The config calls run under (request_timeout raised to kMinCallTimeoutMs).
   const Config& config() const { return *config_; }
 
-  // One command. Errors: kUnavailable (Redis unreachable), kTimeout, kInternal (a Redis
-  // error reply, e.g. WRONGTYPE; its text is the message).
+  // One command (on a cluster: on the primary of its key, argv[1]). Errors: kUnavailable
+  // (Redis unreachable), kTimeout, kInternal (a Redis error reply, e.g. WRONGTYPE; its text
+  // is the message).
   Result<RedisValue> Command(std::vector<std::string> argv);
-  // An embedded script (lib/store/lua/NAME.lua) with numkeys 0 and these ARGV.
-  Result<RedisValue> Script(std::string_view name, std::vector<std::string> args);
 
   // An admin operation's Redis call (lib/ops), the same call the HTTP admin API makes.
   Result<nlohmann::json> Run(ops::AdminCall call);
@@ -51,6 +53,9 @@ class AdminSession {
 
  private:
   Status Connect();
+  Status OpenRedis();    // one Redis: client_, store_, reports_
+  Status OpenCluster();  // [redis] cluster: cluster_, cluster_scripts_, reports_
+  bool ready() const;
   template <typename T, typename Start>
   Result<T> Wait(Start start);
 
@@ -58,6 +63,8 @@ class AdminSession {
   uv_loop_t loop_;
   std::unique_ptr<RedisClient> client_;
   std::unique_ptr<PolicyStore> store_;
+  std::unique_ptr<ClusterClient> cluster_;
+  std::unique_ptr<ClusterScriptRunner> cluster_scripts_;
   std::unique_ptr<ReportStore> reports_;
   std::optional<Status> connected_;  // the outcome of the one connection attempt
 };

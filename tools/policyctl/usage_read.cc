@@ -1,18 +1,19 @@
 #include "policyctl/usage_read.h"
 
-#include "core/decide_args.h"
+#include <optional>
 
 namespace policyd::admin {
 
 Result<UsageData> ReadUsage(AdminSession& session, const UsageTags& tags,
                             const std::string& plan) {
-  const Config& c = session.config();
-  Result<RedisValue> r = session.Script(
-      "usage", {c.redis.key_prefix, "0", PlansSpec(c), c.policy.default_plan,
-                std::to_string(c.policy.buckets), plan, tags.user, tags.account, tags.sender,
-                tags.ip});
-  if (!r.ok()) return r.error();
-  const auto& e = r->elements;
+  std::optional<RedisValue> reply;
+  Result<nlohmann::json> run = session.Run(
+      ops::UsageCall(session.config(), tags, plan, [&reply](const RedisValue& r) {
+        reply = r;  // Run is synchronous: read below
+        return Result<nlohmann::json>(nlohmann::json());
+      }));
+  if (!run.ok()) return run.error();
+  const auto& e = reply->elements;
   if (e.size() < 4) return Error{ErrorCode::kInternal, "usage script: short reply"};
   UsageData d;
   d.known = e[0].AsInt() == 1;

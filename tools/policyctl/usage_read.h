@@ -1,5 +1,6 @@
-// usage.lua from C++: the limits that apply to a subject under the same plan resolution as
-// decide.lua, and where each sliding window stands now. Read-only. Used by usage, and by
+// usage.lua from C++ (ops::UsageCall, also on a Redis Cluster): the limits that apply to a
+// subject under the same plan resolution as decide.lua, and where each sliding window stands
+// now. Read-only. Used by usage, and by
 // user show and account show for the plan decisions use and its limits.
 #pragma once
 
@@ -9,16 +10,12 @@
 
 #include "policyctl/admin_session.h"
 #include "core/result.h"
+#include "ops/usage_ops.h"
 
 namespace policyd::admin {
 
 // The subject tags a request would carry ("" = not given). A user tag brings in its account.
-struct UsageTags {
-  std::string user;
-  std::string account;
-  std::string sender;
-  std::string ip;
-};
+using UsageTags = ops::UsageTags;
 
 struct LimitState {
   std::string kind;    // user, sender, account, ip

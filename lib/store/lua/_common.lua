@@ -219,6 +219,13 @@ local function window_retry(st, cost, max, now)
   return math.ceil(st.buckets * st.bs / 1000)
 end
 
+-- Where one limit's window stands for usage (usage.lua, usage_windows.lua): units in it now and
+-- the seconds until one more unit fits under max (0 = now).
+local function window_usage(prefix, tag, suffix, window_s, max, buckets, now)
+  local st = window_read(prefix, tag, suffix, window_s, buckets, now)
+  return st.total, window_retry(st, 1, max, now)
+end
+
 -- Counts costs[i] on states[i] (one subject's hash k, each window once):
 -- one HSET, one HDEL of the expired buckets if any, and a PEXPIRE only when a bucket gets its
 -- first count. The TTL is the subject's longest window (over all of `states`, counted or not)
