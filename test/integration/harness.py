@@ -60,6 +60,13 @@ def golden(name):
         return f.read()
 
 
+def report_key(report_id, prefix="pd:"):
+    """The key of report `report_id`, as _common.lua report_key builds it: a cluster's ids
+    ("SLOTTAG.HEX") keep the report in that slot, "pd:report:{SLOTTAG}.HEX"."""
+    tag, dot, rest = report_id.partition(".")
+    return f"{prefix}report:{{{tag}}}.{rest}" if dot else f"{prefix}report:{report_id}"
+
+
 def request_bytes(**attrs):
     """A policy request; attribute order as given, request=smtpd_access_policy first."""
     lines = [b"request=smtpd_access_policy"]
