@@ -477,7 +477,11 @@ class RedisCluster:
                 self.nodes.append(RedisServer(tmpdir, port, extra=[
                     "--cluster-enabled", "yes",
                     "--cluster-config-file", os.path.join(tmpdir, f"nodes-{port}.conf"),
-                    "--cluster-node-timeout", str(node_timeout_ms)]))
+                    "--cluster-node-timeout", str(node_timeout_ms),
+                    # As docs/operator-guide.md advises: with "yes" every node answers
+                    # CLUSTERDOWN for every slot between a primary's failure and its
+                    # replica's promotion, not only for the failed primary's slots.
+                    "--cluster-require-full-coverage", "no"]))
             subprocess.run(["redis-cli", "--cluster", "create"]
                            + [f"127.0.0.1:{n.port}" for n in self.nodes]
                            + ["--cluster-replicas", str(replicas), "--cluster-yes"],
