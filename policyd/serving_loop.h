@@ -49,8 +49,8 @@ class ServingLoop {
   bool redis_ready() const { return context_.redis_ready(); }
 
  private:
-  void OnControl();  // a reload or shutdown request arrived
-  void Stop();       // after the policy connections have drained
+  void OnControl();           // a reload or shutdown request arrived
+  void Stop();                // after the policy connections have drained
   void StartEventServices();  // primary loop only
   // Stops them one after the other (deliveries in flight stay pending in Redis), then done.
   void StopEventServices(std::function<void()> done);

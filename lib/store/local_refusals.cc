@@ -30,8 +30,7 @@ RedisClientOptions ListenerOptions(const RedisConfig& redis) {
 
 }  // namespace
 
-LocalRefusals::LocalRefusals(uv_loop_t* loop,
-                             std::function<std::shared_ptr<const Config>()> config,
+LocalRefusals::LocalRefusals(uv_loop_t* loop, std::function<std::shared_ptr<const Config>()> config,
                              const RedisConfig& redis)
     : loop_(loop), config_(std::move(config)), tracked_prefix_(redis.key_prefix) {
   uv_timer_init(loop_, &flush_timer_);
@@ -49,8 +48,7 @@ LocalRefusals::LocalRefusals(uv_loop_t* loop, RedisClient* decision, ScriptRunne
       [this](const InvalidationListener::Keys* keys) { OnInvalidation(keys); });
 }
 
-LocalRefusals::LocalRefusals(uv_loop_t* loop, ClusterClient* cluster,
-                             ClusterScriptRunner* scripts,
+LocalRefusals::LocalRefusals(uv_loop_t* loop, ClusterClient* cluster, ClusterScriptRunner* scripts,
                              std::function<std::shared_ptr<const Config>()> config,
                              const RedisConfig& redis)
     : LocalRefusals(loop, std::move(config), redis) {
@@ -145,8 +143,8 @@ void LocalRefusals::ScheduleFlush(uint64_t delay_ms) {
     return;
   }
   uv_timer_start(
-      &flush_timer_, [](uv_timer_t* t) { static_cast<LocalRefusals*>(t->data)->Flush(); },
-      delay_ms, 0);
+      &flush_timer_, [](uv_timer_t* t) { static_cast<LocalRefusals*>(t->data)->Flush(); }, delay_ms,
+      0);
 }
 
 // One Redis: every subject in one call (home ''). A cluster: one call per slot, since a call
@@ -167,10 +165,10 @@ std::vector<LocalRefusals::FlushCall> LocalRefusals::GroupBySlot(
 }
 
 void LocalRefusals::RunRecordThrottles(const Config& config, const FlushCall& call,
-                                       std::vector<std::string> args,
-                                       RedisClient::Callback done) {
+                                       std::vector<std::string> args, RedisClient::Callback done) {
   uint64_t timeout = config.server.request_timeout_ms;
-  if (!cluster_) return scripts_->Run("record_throttles", std::move(args), timeout, std::move(done));
+  if (!cluster_)
+    return scripts_->Run("record_throttles", std::move(args), timeout, std::move(done));
   // Routed by the first subject's throttle list: every key of the call is in its slot.
   std::string route = BuildKey(config.redis.key_prefix, "throttles", call.batches[0].subject);
   cluster_scripts_->Run("record_throttles", std::move(route), std::move(args), timeout,
@@ -189,8 +187,8 @@ void LocalRefusals::Flush() {
   uint64_t generation = cache_.generation();
   int events = config->abuse.throttle_events;
   for (FlushCall& c : calls) {
-    std::vector<std::string> args = {config->redis.key_prefix, AbuseSpec(*config).escalation,
-                                     "0", std::to_string(config->report.ttl_ms), c.home};
+    std::vector<std::string> args = {config->redis.key_prefix, AbuseSpec(*config).escalation, "0",
+                                     std::to_string(config->report.ttl_ms), c.home};
     for (const ThrottleBatch& b : c.batches) {
       args.push_back(b.subject);
       args.push_back(std::to_string(b.n));
@@ -199,21 +197,21 @@ void LocalRefusals::Flush() {
       args.push_back(b.detail);
     }
     auto call = std::make_shared<FlushCall>(std::move(c));
-    RunRecordThrottles(
-        *config, *call, std::move(args),
-        [this, call, waiting, failed, generation, events](Result<RedisValue> reply) {
-          if (stopped_) return;
-          if (!OnRecorded(*call, reply, generation, events)) *failed = true;
-          if (--*waiting > 0) return;
-          flush_in_flight_ = false;
-          if (*failed) {
-            probe_waiting_ = false;
-            return;  // started over (Clear); the next refusal schedules a flush
-          }
-          // Refusals made meanwhile wait for the next interval; a new subject's probe does not.
-          ScheduleFlush(probe_waiting_ ? kProbeDelayMs : kFlushIntervalMs);
-          probe_waiting_ = false;
-        });
+    RunRecordThrottles(*config, *call, std::move(args),
+                       [this, call, waiting, failed, generation, events](Result<RedisValue> reply) {
+                         if (stopped_) return;
+                         if (!OnRecorded(*call, reply, generation, events)) *failed = true;
+                         if (--*waiting > 0) return;
+                         flush_in_flight_ = false;
+                         if (*failed) {
+                           probe_waiting_ = false;
+                           return;  // started over (Clear); the next refusal schedules a flush
+                         }
+                         // Refusals made meanwhile wait for the next interval; a new subject's
+                         // probe does not.
+                         ScheduleFlush(probe_waiting_ ? kProbeDelayMs : kFlushIntervalMs);
+                         probe_waiting_ = false;
+                       });
   }
 }
 

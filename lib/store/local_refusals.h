@@ -64,8 +64,8 @@ class LocalRefusals {
   };
   // Written on the loop thread; atomic because the primary loop's /metrics reads them.
   struct Counters {
-    std::atomic<uint64_t> hits{0};           // requests refused locally
-    std::atomic<uint64_t> clears{0};         // a non-empty cache emptied (invalidation, loss, reload)
+    std::atomic<uint64_t> hits{0};    // requests refused locally
+    std::atomic<uint64_t> clears{0};  // a non-empty cache emptied (invalidation, loss, reload)
     std::atomic<uint64_t> invalidations{0};  // invalidation messages heard
     std::atomic<uint64_t> resets{0};  // forgotten on a lost connection/listener, new primaries
     std::atomic<uint64_t> throttles_recorded{0};
@@ -81,13 +81,11 @@ class LocalRefusals {
   // One Redis. decision: the loop's decision client (outlives this); config: read at each
   // flush.
   LocalRefusals(uv_loop_t* loop, RedisClient* decision, ScriptRunner* scripts,
-                std::function<std::shared_ptr<const Config>()> config,
-                const RedisConfig& redis);
+                std::function<std::shared_ptr<const Config>()> config, const RedisConfig& redis);
   // A Redis Cluster: cluster and scripts outlive this; it takes the cluster's map listener
   // (ClusterInvalidation).
   LocalRefusals(uv_loop_t* loop, ClusterClient* cluster, ClusterScriptRunner* scripts,
-                std::function<std::shared_ptr<const Config>()> config,
-                const RedisConfig& redis);
+                std::function<std::shared_ptr<const Config>()> config, const RedisConfig& redis);
   ~LocalRefusals();
   LocalRefusals(const LocalRefusals&) = delete;
   LocalRefusals& operator=(const LocalRefusals&) = delete;

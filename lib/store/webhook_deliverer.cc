@@ -141,7 +141,8 @@ void WebhookDeliverer::ClaimAndRead(const WebhookEndpoint& endpoint) {
     }
   };
   // Pipelined: Redis runs them in order, so each command sees what the ones before moved.
-  Command(key, {"XAUTOCLAIM", key, group, consumer_, std::to_string(c.webhooks.claim_after_ms), "0-0",
+  Command(key,
+          {"XAUTOCLAIM", key, group, consumer_, std::to_string(c.webhooks.claim_after_ms), "0-0",
            "COUNT", kBatch, "JUSTID"},
           check);
   Command(key, {"XPENDING", key, group}, [this, key, group, name, check](Result<RedisValue> r) {
@@ -221,12 +222,13 @@ void WebhookDeliverer::ReadOwnPending(const std::string& name) {
             Command(key, std::move(claim), [entries](Result<RedisValue> r) {
               if (r.ok() && !r->IsError()) *entries = std::move(*r);
             });
-            Command(RetryKey(name), std::move(hmget), [this, name, ids, entries](Result<RedisValue> states) {
-              endpoints_[name].polling = false;
-              const WebhookEndpoint* endpoint = FindEndpoint(name);
-              if (!endpoint || !states.ok() || states->IsError()) return;
-              DeliverDue(*endpoint, ids, *states, *entries);
-            });
+            Command(RetryKey(name), std::move(hmget),
+                    [this, name, ids, entries](Result<RedisValue> states) {
+                      endpoints_[name].polling = false;
+                      const WebhookEndpoint* endpoint = FindEndpoint(name);
+                      if (!endpoint || !states.ok() || states->IsError()) return;
+                      DeliverDue(*endpoint, ids, *states, *entries);
+                    });
           });
 }
 
@@ -256,7 +258,8 @@ void WebhookDeliverer::DeliverDue(const WebhookEndpoint& endpoint,
     Result<WebhookEvent> event = EventFromStreamEntry(id, fields);
     if (!event || !EndpointWantsEvent(endpoint.events, event->type)) {
       // Not for this endpoint: acknowledged, never sent.
-      Command(StreamKey(), {"XACK", StreamKey(), Group(endpoint.name), id}, [](Result<RedisValue>) {});
+      Command(StreamKey(), {"XACK", StreamKey(), Group(endpoint.name), id},
+              [](Result<RedisValue>) {});
       continue;
     }
     Deliver(endpoint, *event, it == retry.end() ? 0 : it->second.failed_attempts);
