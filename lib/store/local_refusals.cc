@@ -1,7 +1,5 @@
 #include "store/local_refusals.h"
 
-#include <map>
-
 #include "core/decide_args.h"
 #include "core/redis_keys.h"
 #include "core/report_slot.h"
@@ -151,16 +149,13 @@ void LocalRefusals::ScheduleFlush(uint64_t delay_ms) {
 // may touch one slot only; subjects of one slot share its slot-tag, which is the call's home.
 std::vector<LocalRefusals::FlushCall> LocalRefusals::GroupBySlot(
     std::vector<ThrottleBatch> batches) const {
-  if (!cluster_) return {FlushCall{"", std::move(batches)}};
-  std::map<std::string, FlushCall> by_home;
-  for (ThrottleBatch& b : batches) {
-    std::string home(SubjectSlotTag(b.subject));
-    FlushCall& call = by_home[home];
-    call.home = home;
-    call.batches.push_back(std::move(b));
-  }
+  std::vector<std::string_view> subjects;
+  for (const ThrottleBatch& b : batches) subjects.push_back(b.subject);
   std::vector<FlushCall> calls;
-  for (auto& [home, call] : by_home) calls.push_back(std::move(call));
+  for (SlotGroup& g : GroupBySubjectSlot(subjects, cluster_ != nullptr)) {
+    FlushCall& call = calls.emplace_back(FlushCall{std::move(g.home), {}});
+    for (std::size_t i : g.items) call.batches.push_back(std::move(batches[i]));
+  }
   return calls;
 }
 

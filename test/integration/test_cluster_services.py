@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import http.client
 import itertools
+import json
 import re
 import time
 import unittest
@@ -23,6 +24,7 @@ from harness import Policyd, RedisCluster, RedisError, TempDir, free_port, wait_
 from test_webhooks import Receiver, webhooks_config
 
 REPORT_SECRET = "test-secret-0123456789abcdef"  # harness BASE_CONFIG [report] secret
+API_TOKEN = "test-token-0123456789abcdef"
 EVENTS = ["block.created", "block.expired", "review.requested"]
 
 
@@ -128,7 +130,8 @@ class ClusterServicesCase(unittest.TestCase):
             cls.receiver = Receiver()
             cls.http_port = free_port()
             extra = webhooks_config(cls.receiver, [("all", "/hook", EVENTS)],
-                                    extra=f'[http]\nlisten = ["127.0.0.1:{cls.http_port}"]\n')
+                                    extra=f'[http]\nlisten = ["127.0.0.1:{cls.http_port}"]\n'
+                                          f'api_token = "{API_TOKEN}"\n')
             cls.p = Policyd(cls.tmp, None, cluster=cls.cluster, extra=extra)
             cls.p.start()
             cls.wait_ready()
@@ -265,6 +268,33 @@ class ClusterServicesTest(ClusterServicesCase):
                  interval=0.05, what="review.requested delivered")
         self.wait_quiet(subject)
         self.assertEqual(len(self.receiver.events("/hook", etype="review.requested")), 1)
+
+    def test_score_signals_in_three_slots_block_each_subject_in_its_slot(self):
+        # spam weighs 5, the threshold is 10 (defaults): the second spam signal blocks.
+        subjects = [subject_on(self.cluster, p, "spammer") for p in self.cluster.primaries()]
+        batch = [{"subject": s, "kind": "spam", "evidence": f"trap {i}"}
+                 for i in range(2) for s in subjects]
+        auth = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
+        status, body = self.http("POST", "/api/v1/signals", json.dumps(batch), auth)
+        self.assertEqual(status, 200, body)
+        reply = json.loads(body)
+        self.assertEqual(reply["accepted"], 6)
+        self.assertEqual(sorted(b["subject"] for b in reply["blocked"]), sorted(subjects))
+        for subject in subjects:
+            block_key = f"pd:block:{{{subject}}}"
+            block = self.cluster.cmd(block_key, "HGETALL", block_key)
+            fields = dict(zip(block[::2], block[1::2]))
+            self.assertEqual(fields["reason"], "spam")
+            report_key = "pd:" + "report:{" + fields["report"].replace(".", "}.", 1)
+            self.assertEqual(self.cluster.primary_of(report_key), self.cluster.primary_of(block_key))
+            self.assertIn("trap 1", self.cluster.cmd(report_key, "HGET", report_key, "evidence"))
+            wait_for(lambda: self.delivered(subject, "block.created"), 15, interval=0.05,
+                     what=f"block.created of {subject} delivered")
+        # Complaints and bounces also count in the account's slot: refused on a cluster.
+        status, body = self.http("POST", "/api/v1/signals", json.dumps(
+            [{"subject": subjects[0], "kind": "complaint"}]), auth)
+        self.assertEqual(status, 503)
+        self.assertIn("not built on a Redis Cluster yet", body)
 
     def test_caches_hear_a_write_on_every_primary(self):
         text = self.metrics()
