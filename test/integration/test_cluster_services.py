@@ -2,7 +2,8 @@
 here), through a real policyd: events written by a script in a subject's slot reach a webhook
 receiver once (the event relay moves the slot's outbox to pd:events, webhook delivery reads it
 on pd:events's primary), a block's expiry is swept in its slot and emits block.expired, a report
-written in a slot is served by the report page and takes a review request, the caches hear a
+written in a slot is served by the report page and takes a review request, score signals for
+subjects on three primaries block each in its slot (complaints answer 503), the caches hear a
 write on every primary (/metrics), and after kill -9 of a primary the caches are forgotten and
 policyd is ready again once the replica is promoted.
 
