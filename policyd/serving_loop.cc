@@ -22,17 +22,46 @@ Status ServingLoop::Start() {
     if (Status s = http_->Start(context_.config()->http.listen); !s.ok()) return s;
   }
   context_.StartRedis();
-  // On a cluster, webhook delivery and the expiry sweep are not wired yet (issue 17).
-  if (primary_ && !context_.cluster()) {
-    webhooks_ = std::make_unique<WebhookDeliverer>(&context_);
-    webhooks_->Start();
-    expiries_ = std::make_unique<BlockExpirySweeper>(&context_);
-    expiries_->Start();
-  }
+  if (primary_) StartEventServices();
   uv_async_init(&loop_, &control_,
                 [](uv_async_t* a) { static_cast<ServingLoop*>(a->data)->OnControl(); });
   control_.data = this;
   return Ok{};
+}
+
+void ServingLoop::StartEventServices() {
+  webhooks_ = std::make_unique<WebhookDeliverer>(&context_);
+  webhooks_->Start();
+  ClusterClient* cluster = context_.cluster();
+  if (!cluster) {
+    expiries_ = std::make_unique<BlockExpirySweeper>(&context_);
+    expiries_->Start();
+    return;
+  }
+  const Config& c = *context_.config();
+  EventRelay::Options relay;
+  relay.prefix = c.redis.key_prefix;
+  relay.scan_interval_ms = c.webhooks.poll_interval_ms;
+  relay.timeout_ms = c.server.request_timeout_ms;
+  relay_ = std::make_unique<EventRelay>(&loop_, cluster, context_.cluster_scripts(), relay);
+  relay_->Start();
+  ClusterExpirySweeper::Options sweep;
+  sweep.prefix = c.redis.key_prefix;
+  sweep.interval_ms = c.webhooks.poll_interval_ms;
+  sweep.timeout_ms = c.server.request_timeout_ms;
+  cluster_expiries_ = std::make_unique<ClusterExpirySweeper>(
+      &loop_, cluster, context_.cluster_scripts(), relay_.get(), sweep);
+  cluster_expiries_->Start();
+}
+
+void ServingLoop::StopEventServices(std::function<void()> done) {
+  if (!webhooks_) return done();
+  auto stop_sweeps = [this, done] {
+    if (expiries_) return expiries_->Stop(done);
+    // The sweep notifies the relay: it stops first.
+    cluster_expiries_->Stop([this, done] { relay_->Stop(done); });
+  };
+  webhooks_->Stop(stop_sweeps);
 }
 
 void ServingLoop::Run() { uv_run(&loop_, UV_RUN_DEFAULT); }
@@ -69,10 +98,7 @@ void ServingLoop::Stop() {
   auto stop_redis = [this] {
     context_.Stop([this] { uv_close(reinterpret_cast<uv_handle_t*>(&control_), nullptr); });
   };
-  auto stop_events = [this, stop_redis] {
-    if (!webhooks_) return stop_redis();
-    webhooks_->Stop([this, stop_redis] { expiries_->Stop(stop_redis); });
-  };
+  auto stop_events = [this, stop_redis] { StopEventServices(stop_redis); };
   if (http_) {
     http_->Stop(stop_events);
   } else {

@@ -69,6 +69,7 @@ void MergeMetrics(Metrics& into, const Metrics& from) {
   into.refusal_cache_hits += from.refusal_cache_hits;
   into.refusal_cache_clears += from.refusal_cache_clears;
   into.cache_invalidations += from.cache_invalidations;
+  into.cache_resets += from.cache_resets;
   into.local_throttles_recorded += from.local_throttles_recorded;
   into.access_cache_hits += from.access_cache_hits;
   into.access_cache_fills += from.access_cache_fills;
@@ -142,6 +143,10 @@ std::string RenderPrometheus(const Metrics& m, const MetricsGauges& g) {
          m.refusal_cache_clears);
   Single(out, "policyd_cache_invalidations_total", "counter",
          "Redis client-side caching invalidation messages received.", m.cache_invalidations);
+  Single(out, "policyd_cache_resets_total", "counter",
+         "Times the local caches were forgotten because what keeps them true was interrupted "
+         "(a lost connection or listener, a change of a cluster's primaries, a FLUSHALL).",
+         m.cache_resets);
   Single(out, "policyd_local_throttles_recorded_total", "counter",
          "Local refusals recorded in Redis as throttles (escalation).", m.local_throttles_recorded);
   Single(out, "policyd_access_cache_hits_total", "counter",

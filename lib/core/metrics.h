@@ -36,6 +36,9 @@ struct Metrics {
   uint64_t refusal_cache_hits = 0;           // requests refused without Redis
   uint64_t refusal_cache_clears = 0;         // a non-empty cache emptied
   uint64_t cache_invalidations = 0;          // Redis invalidation messages heard
+  // Both caches forgotten because what keeps them true was interrupted: a lost connection, a
+  // listener not ready, a change of a cluster's primaries, a FLUSHALL; counted even when empty.
+  uint64_t cache_resets = 0;
   uint64_t local_throttles_recorded = 0;     // local refusals recorded as throttles
   // Access cache (issue 16, lib/core/access_cache.h): decide's fast path.
   uint64_t access_cache_hits = 0;    // access cache passes: fast path or RCPT pre-check

@@ -1,5 +1,6 @@
 #include "core/report_slot.h"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <cstdlib>
@@ -66,6 +67,19 @@ std::string_view KeySlotTag(std::string_view key, std::string_view head) {
   std::string_view tag = rest.substr(1, rest.size() - 2);
   if (tag.find_first_not_of(kAlphabet) != std::string_view::npos) return {};
   return tag;
+}
+
+std::vector<SlotGroup> GroupBySubjectSlot(const std::vector<std::string_view>& subject_tags,
+                                          bool cluster) {
+  std::vector<SlotGroup> groups;
+  for (std::size_t i = 0; i < subject_tags.size(); ++i) {
+    std::string_view home = cluster ? SubjectSlotTag(subject_tags[i]) : std::string_view();
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [home](const SlotGroup& g) { return g.home == home; });
+    if (it == groups.end()) it = groups.insert(groups.end(), SlotGroup{std::string(home), {}});
+    it->items.push_back(i);
+  }
+  return groups;
 }
 
 std::string_view ReportIdSlotTag(std::string_view id) {

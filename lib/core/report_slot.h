@@ -6,9 +6,11 @@
 // HMAC covers all of it); an unslotted id (one Redis) keeps its key "pd:report:<20 hex>".
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace policyd {
 
@@ -22,6 +24,18 @@ std::string_view SlotTag(uint16_t slot);
 // call's "home" (the outbox PREFIXevents:{TAG}, the expiry index PREFIXblock_expiries:{TAG};
 // _common.lua emit_event).
 std::string_view SubjectSlotTag(std::string_view subject_tag);
+
+// The items of one batch whose subjects share a slot: on a cluster a script call may touch one
+// slot only, so a batch (local throttles, signals) becomes one call per group, with `home` as
+// the call's home ARGV. `items` are indexes into the batch, in batch order.
+struct SlotGroup {
+  std::string home;
+  std::vector<std::size_t> items;
+};
+// One Redis (cluster false): a single group of every item, home ''. A cluster: one group per
+// SubjectSlotTag of subject_tags[i], groups in order of first appearance.
+std::vector<SlotGroup> GroupBySubjectSlot(const std::vector<std::string_view>& subject_tags,
+                                          bool cluster);
 
 // The slot-tag of a per-slot key "<head>{TAG}" (head e.g. "pd:events:", an outbox; or
 // "pd:block_expiries:", an expiry index): TAG when the key is exactly that, with a TAG of 1 to

@@ -55,7 +55,7 @@ Connection* Server::Find(uint64_t id) {
 
 void Server::Decide(const std::shared_ptr<const Config>& config, const PolicyRequest& request,
                     uint64_t conn_id, uint64_t seq, DecideOptions options) {
-  LocalRefusals* refusals = context_->refusals();  // null on a cluster (not built there yet)
+  LocalRefusals* refusals = context_->refusals();  // a guard: Open() always makes it
   if (!refusals) {
     auto done = [this, conn_id, seq](Result<Verdict> verdict) {
       if (Connection* c = Find(conn_id)) c->OnDecided(seq, std::move(verdict));

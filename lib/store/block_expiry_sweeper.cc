@@ -6,22 +6,11 @@
 namespace policyd {
 
 void BlockExpirySweeper::Start() {
-  uv_timer_init(context_->loop(), &timer_);
-  timer_.data = this;
-  started_ = true;
   uint64_t every = context_->config()->webhooks.poll_interval_ms;
-  uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<BlockExpirySweeper*>(t->data)->Sweep(); }, every,
-      every);
+  timer_.Start(every, every);
 }
 
-void BlockExpirySweeper::Stop(std::function<void()> done) {
-  if (!started_) return done();
-  started_ = false;
-  stop_done_ = std::move(done);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
-           [](uv_handle_t* h) { static_cast<BlockExpirySweeper*>(h->data)->stop_done_(); });
-}
+void BlockExpirySweeper::Stop(std::function<void()> done) { timer_.Stop(std::move(done)); }
 
 void BlockExpirySweeper::Sweep() {
   if (sweeping_ || !context_->redis_ready()) return;

@@ -14,29 +14,18 @@ constexpr char kSweepMax[] = "100";  // expiries per call, as on one Redis
 ClusterExpirySweeper::ClusterExpirySweeper(uv_loop_t* loop, ClusterClient* cluster,
                                            ClusterScriptRunner* runner, EventRelay* relay,
                                            Options options)
-    : loop_(loop), cluster_(cluster), runner_(runner), relay_(relay),
-      options_(std::move(options)) {}
+    : cluster_(cluster),
+      runner_(runner),
+      relay_(relay),
+      options_(std::move(options)),
+      timer_(loop, [this] { SweepNow(); }) {}
 
-void ClusterExpirySweeper::Start() {
-  uv_timer_init(loop_, &timer_);
-  timer_.data = this;
-  started_ = true;
-  uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<ClusterExpirySweeper*>(t->data)->SweepNow(); },
-      options_.interval_ms, options_.interval_ms);
-}
+void ClusterExpirySweeper::Start() { timer_.Start(options_.interval_ms, options_.interval_ms); }
 
-void ClusterExpirySweeper::Stop(std::function<void()> done) {
-  stopped_ = true;
-  if (!started_) return done();
-  started_ = false;
-  stop_done_ = std::move(done);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
-           [](uv_handle_t* h) { static_cast<ClusterExpirySweeper*>(h->data)->stop_done_(); });
-}
+void ClusterExpirySweeper::Stop(std::function<void()> done) { timer_.Stop(std::move(done)); }
 
 void ClusterExpirySweeper::SweepNow() {
-  if (stopped_ || !idle()) return;
+  if (timer_.stopped() || !idle()) return;
   scanning_ = true;
   std::string head = options_.prefix + "block_expiries:";
   std::string now = std::to_string(options_.now());
@@ -44,13 +33,13 @@ void ClusterExpirySweeper::SweepNow() {
       cluster_, GlobEscape(head) + "{*", "zset", options_.timeout_ms,
       [this, head, now](const std::string& key) {
         std::string home(KeySlotTag(key, head));
-        if (home.empty() || stopped_) return;
+        if (home.empty() || timer_.stopped()) return;
         ++calls_;
         // Routed by the index itself: the script touches it and the slot's outbox only.
         runner_->Run("block_expire_sweep", key, {options_.prefix, now, kSweepMax, home},
                      options_.timeout_ms, [this, home](Result<RedisValue> r) {
                        --calls_;
-                       if (stopped_) return;
+                       if (timer_.stopped()) return;
                        if (!r.ok()) {
                          ++failures_;
                          POLICYD_LOG_DEBUG("event=block_expiry_sweep_failed {} {}",

@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 
+#include "net/periodic_timer.h"
 #include "store/cluster_client.h"
 #include "store/cluster_script_runner.h"
 #include "store/event_relay.h"
@@ -49,19 +50,15 @@ class ClusterExpirySweeper {
   uint64_t failures() const { return failures_; }
 
  private:
-  uv_loop_t* loop_;
   ClusterClient* cluster_;
   ClusterScriptRunner* runner_;
   EventRelay* relay_;
   Options options_;
-  uv_timer_t timer_;
-  bool started_ = false;
-  bool stopped_ = false;
+  PeriodicTimer timer_;
   bool scanning_ = false;
   int calls_ = 0;  // block_expire_sweep calls in flight
   uint64_t expired_ = 0;
   uint64_t failures_ = 0;
-  std::function<void()> stop_done_;
 };
 
 }  // namespace policyd

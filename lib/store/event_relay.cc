@@ -26,28 +26,17 @@ struct Pass {
 
 EventRelay::EventRelay(uv_loop_t* loop, ClusterClient* cluster, ClusterScriptRunner* runner,
                        Options options)
-    : loop_(loop), cluster_(cluster), runner_(runner), options_(std::move(options)) {}
+    : cluster_(cluster),
+      runner_(runner),
+      options_(std::move(options)),
+      timer_(loop, [this] { ScanNow(); }) {}
 
-void EventRelay::Start() {
-  uv_timer_init(loop_, &timer_);
-  timer_.data = this;
-  started_ = true;
-  uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<EventRelay*>(t->data)->ScanNow(); }, 0,
-      options_.scan_interval_ms);
-}
+void EventRelay::Start() { timer_.Start(0, options_.scan_interval_ms); }
 
-void EventRelay::Stop(std::function<void()> done) {
-  stopped_ = true;
-  if (!started_) return done();
-  started_ = false;
-  stop_done_ = std::move(done);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
-           [](uv_handle_t* h) { static_cast<EventRelay*>(h->data)->stop_done_(); });
-}
+void EventRelay::Stop(std::function<void()> done) { timer_.Stop(std::move(done)); }
 
 void EventRelay::ScanNow() {
-  if (stopped_ || scanning_) return;
+  if (timer_.stopped() || scanning_) return;
   scanning_ = true;
   std::string head = options_.prefix + "events:";
   ScanPrimaries(
@@ -65,7 +54,7 @@ void EventRelay::ScanNow() {
 void EventRelay::Notify(std::string_view home) { Drain(std::string(home)); }
 
 void EventRelay::Drain(const std::string& home) {
-  if (stopped_) return;
+  if (timer_.stopped()) return;
   auto [it, inserted] = draining_.emplace(home, false);
   if (!inserted) {
     it->second = true;  // the pass in flight may have read before the write
@@ -79,7 +68,7 @@ void EventRelay::Drain(const std::string& home) {
 }
 
 void EventRelay::OnRange(const std::string& home, Result<RedisValue> reply) {
-  if (stopped_) return;
+  if (timer_.stopped()) return;
   if (!reply.ok() || reply->IsError()) return Finish(home, false, false);
   if (reply->elements.empty()) return Finish(home, true, false);
   std::string outbox = options_.prefix + "events:{" + home + "}";
@@ -104,14 +93,14 @@ void EventRelay::OnRange(const std::string& home, Result<RedisValue> reply) {
         KeySlot(stream), std::move(argv), options_.timeout_ms,
         [this, home, outbox, pass](Result<RedisValue> r) {
           pass->ok = pass->ok && r.ok() && !r->IsError();
-          if (--pass->waiting > 0 || stopped_) return;
+          if (--pass->waiting > 0 || timer_.stopped()) return;
           // An entry is removed only once every entry of the pass is in the home stream;
           // after a failure they all stay, to be added (again) by a later pass.
           if (!pass->ok) return Finish(home, false, false);
           moved_ += pass->ids.size();
           runner_->Run("outbox_ack", outbox, std::move(pass->ids), options_.timeout_ms,
                        [this, home](Result<RedisValue> left) {
-                         if (stopped_) return;
+                         if (timer_.stopped()) return;
                          Finish(home, left.ok(), left.ok() && left->AsInt() > 0);
                        });
         });

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "net/periodic_timer.h"
 #include "store/cluster_client.h"
 #include "store/cluster_script_runner.h"
 
@@ -67,20 +68,16 @@ class EventRelay {
   void OnRange(const std::string& home, Result<RedisValue> reply);
   void Finish(const std::string& home, bool ok, bool more);  // more: entries are left
 
-  uv_loop_t* loop_;
   ClusterClient* cluster_;
   ClusterScriptRunner* runner_;
   Options options_;
-  uv_timer_t timer_;
-  bool started_ = false;
-  bool stopped_ = false;
+  PeriodicTimer timer_;
   bool scanning_ = false;
   // Outboxes being relayed -> whether to pass over them once more when the pass ends.
   std::unordered_map<std::string, bool> draining_;
   uint64_t moved_ = 0;
   uint64_t scans_ = 0;
   uint64_t failures_ = 0;
-  std::function<void()> stop_done_;
 };
 
 }  // namespace policyd

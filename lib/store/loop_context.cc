@@ -31,6 +31,9 @@ Status LoopContext::OpenCluster() {
   cluster_store_ =
       std::make_unique<ClusterPolicyStore>(loop_, cluster_.get(), cluster_scripts_.get());
   reports_ = std::make_unique<ReportStore>(cluster_.get(), cluster_scripts_.get());
+  refusals_ = std::make_unique<LocalRefusals>(
+      loop_, cluster_.get(), cluster_scripts_.get(), [this] { return config_; }, config_->redis);
+  cluster_store_->set_caches(refusals_.get());
   return Ok{};
 }
 
@@ -47,6 +50,7 @@ void LoopContext::StartRedis() {
   if (cluster_) {
     cluster_->SetReadyListener([this](bool ready) {
       redis_ready_ = ready;
+      refusals_->OnDecisionConnection(ready);  // empties the caches before the next decision
       if (ready) cluster_scripts_->LoadAll(config_->server.request_timeout_ms);
     });
     cluster_->Start();
@@ -66,8 +70,9 @@ void LoopContext::set_config(std::shared_ptr<const Config> config) {
 }
 
 void LoopContext::Stop(std::function<void()> done) {
-  if (cluster_) return cluster_->Stop(std::move(done));
+  // The listeners close on their own; the clients' done ends the loop's Redis side.
   refusals_->Stop([] {});
+  if (cluster_) return cluster_->Stop(std::move(done));
   redis_->Stop(std::move(done));
 }
 
@@ -79,6 +84,7 @@ Metrics LoopContext::MetricsSnapshot() {
     m.refusal_cache_hits = c.hits;
     m.refusal_cache_clears = c.clears;
     m.cache_invalidations = c.invalidations;
+    m.cache_resets = c.resets;
     m.local_throttles_recorded = c.throttles_recorded;
     m.access_cache_hits = c.access_hits;
     m.access_cache_fills = c.access_fills;

@@ -76,8 +76,8 @@ class LoopContext {
   ClusterClient* cluster() { return cluster_.get(); }
   ClusterScriptRunner* cluster_scripts() { return cluster_scripts_.get(); }
   ClusterPolicyStore* cluster_store() { return cluster_store_.get(); }
-  // 421s answered without Redis (issue 16); null until Open(), and on a cluster (not built
-  // there yet).
+  // 421s answered without Redis and the access cache (issue 16), on one Redis or a cluster;
+  // null until Open().
   LocalRefusals* refusals() { return refusals_.get(); }
   ReportStore* reports() { return reports_.get(); }
 

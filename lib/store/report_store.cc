@@ -1,6 +1,8 @@
 #include "store/report_store.h"
 
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <set>
 
 #include "core/cluster_slot.h"
@@ -195,27 +197,68 @@ void ReportStore::GetAclToday(const Config& config, const Report& report,
 void ReportStore::IngestSignals(const Config& config, const std::vector<Signal>& signals,
                                 const std::string& source,
                                 std::function<void(Result<std::vector<SignalOutcome>>)> callback) {
-  if (cluster_) return callback(NotOnCluster("signals"));
-  AbuseSpecs specs = AbuseSpec(config);
-  std::vector<std::string> args = {config.redis.key_prefix, "0", specs.escalation, specs.score,
-                                   std::to_string(config.report.ttl_ms), source, specs.rates};
-  for (const Signal& s : signals) {
-    args.insert(args.end(), {s.tag, s.kind, s.evidence, NewReportId(), s.feedback_id});
+  if (cluster_) {
+    // A complaint or bounce also counts in the user's account and pd:rated_accounts, other
+    // slots than the subject's: not built on a cluster yet.
+    for (const Signal& s : signals) {
+      if (s.kind == "complaint" || s.kind == "bounce") {
+        return callback(NotOnCluster("complaint and bounce signals"));
+      }
+    }
   }
-  // A batch of 1,000 is one script call; give it more than one request's time.
-  scripts_->Run("signal", std::move(args), config.server.request_timeout_ms * 5,
-                [callback = std::move(callback)](Result<RedisValue> reply) {
-                  Result<RedisValue> r = std::move(reply);  // error replies are Errors
-                  if (!r.ok()) return callback(r.error());
-                  std::vector<SignalOutcome> out;
-                  for (const RedisValue& e : r->elements) {
-                    if (e.elements.size() == 4) {
-                      out.push_back({e.elements[0].AsString(), e.elements[1].AsString(),
-                                     e.elements[2].AsString(), e.elements[3].AsString()});
-                    }
+  if (signals.empty()) return callback(std::vector<SignalOutcome>{});
+  std::vector<std::string_view> tags;
+  for (const Signal& s : signals) tags.push_back(s.tag);
+  std::vector<SlotGroup> groups = GroupBySubjectSlot(tags, cluster_ != nullptr);
+  struct Batch {
+    std::vector<SignalOutcome> out;
+    std::size_t waiting = 0;
+    std::optional<Error> error;
+    std::function<void(Result<std::vector<SignalOutcome>>)> callback;
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->out.resize(signals.size());
+  batch->waiting = groups.size();
+  batch->callback = std::move(callback);
+  AbuseSpecs specs = AbuseSpec(config);
+  const std::string& prefix = config.redis.key_prefix;
+  for (SlotGroup& g : groups) {
+    std::vector<std::string> args = {prefix,
+                                     "0",
+                                     specs.escalation,
+                                     specs.score,
+                                     std::to_string(config.report.ttl_ms),
+                                     source,
+                                     specs.rates,
+                                     g.home};
+    for (std::size_t i : g.items) {
+      const Signal& s = signals[i];
+      // On a cluster a block's report is written in the subject's slot.
+      std::string report = cluster_ ? NewReportId(s.tag) : NewReportId();
+      args.insert(args.end(), {s.tag, s.kind, s.evidence, std::move(report), s.feedback_id});
+    }
+    // Routed by the group's first subject (before g.items moves into the callback).
+    std::string route = BuildKey(prefix, "signals", signals[g.items[0]].tag);
+    // A batch of 1,000 is one script call on one Redis; give it more than one request's time.
+    RunScript("signal", std::move(route), std::move(args),
+              config.server.request_timeout_ms * 5,
+              [batch, items = std::move(g.items)](Result<RedisValue> reply) {
+                Result<RedisValue> r = std::move(reply);  // error replies are Errors
+                if (!r.ok()) {
+                  batch->error = r.error();
+                } else {
+                  for (std::size_t j = 0; j < r->elements.size() && j < items.size(); ++j) {
+                    const RedisValue& e = r->elements[j];
+                    if (e.elements.size() != 4) continue;
+                    batch->out[items[j]] = {e.elements[0].AsString(), e.elements[1].AsString(),
+                                            e.elements[2].AsString(), e.elements[3].AsString()};
                   }
-                  callback(std::move(out));
-                });
+                }
+                if (--batch->waiting > 0) return;
+                if (batch->error) return batch->callback(*batch->error);
+                batch->callback(std::move(batch->out));
+              });
+  }
 }
 
 void ReportStore::AccountRates(

@@ -43,9 +43,10 @@ class ReportStore {
  public:
   // One Redis.
   ReportStore(RedisClient* client, ScriptRunner* scripts) : client_(client), scripts_(scripts) {}
-  // A Redis Cluster: Get, ListReviews, RequestReview, ResolveReview and GetAclToday are built;
-  // IngestSignals and AccountRates answer an error (their cluster shape is not built yet), and
-  // client()/scripts() must not be called.
+  // A Redis Cluster: Get, ListReviews, RequestReview, ResolveReview, GetAclToday and
+  // IngestSignals of score signals are built; complaint and bounce signals and AccountRates
+  // answer an error (their cluster shape is not built yet), and client()/scripts() must not be
+  // called.
   ReportStore(ClusterClient* cluster, ClusterScriptRunner* scripts)
       : cluster_(cluster), cluster_scripts_(scripts) {}
 
@@ -71,7 +72,10 @@ class ReportStore {
   // (two reads, each in its subject's slot). Empty for other reports and unknown accounts.
   void GetAclToday(const Config& config, const Report& report,
                    std::function<void(Result<AclToday>)> callback);
-  // One atomic script call for the whole batch; outcomes in input order.
+  // signal.lua: on one Redis one atomic call for the whole batch; on a cluster one call per
+  // slot of the batch's subjects (each atomic; a batch over several slots is not: when one
+  // call fails the batch answers its error while the others are applied). Outcomes in input
+  // order.
   void IngestSignals(const Config& config, const std::vector<Signal>& signals,
                      const std::string& source,
                      std::function<void(Result<std::vector<SignalOutcome>>)> callback);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "core/cluster_slot.h"
 #include "core/hex.h"
 #include "core/http_client_wire.h"
 #include "core/webhook_retry.h"
@@ -41,18 +42,13 @@ bool IsNoGroup(const Result<RedisValue>& r) {
 }  // namespace
 
 WebhookDeliverer::WebhookDeliverer(LoopContext* context)
-    : context_(context), consumer_(ConsumerName()) {}
+    : context_(context), consumer_(ConsumerName()), timer_(context->loop(), [this] { Tick(); }) {}
 
 WebhookDeliverer::~WebhookDeliverer() = default;
 
 void WebhookDeliverer::Start() {
-  uv_timer_init(context_->loop(), &timer_);
-  timer_.data = this;
-  started_ = true;
   uint64_t every = context_->config()->webhooks.poll_interval_ms;
-  uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<WebhookDeliverer*>(t->data)->Tick(); }, every,
-      every);
+  timer_.Start(every, every);
 }
 
 void WebhookDeliverer::Stop(std::function<void()> done) {
@@ -61,12 +57,7 @@ void WebhookDeliverer::Stop(std::function<void()> done) {
     for (auto& [id, post] : state.in_flight) post->Abort();
     state.in_flight.clear();
   }
-  if (!started_) return done();
-  stop_done_ = std::move(done);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), [](uv_handle_t* h) {
-    auto* self = static_cast<WebhookDeliverer*>(h->data);
-    self->stop_done_();
-  });
+  timer_.Stop(std::move(done));
 }
 
 std::string WebhookDeliverer::StreamKey() const {
@@ -84,12 +75,18 @@ const WebhookEndpoint* WebhookDeliverer::FindEndpoint(const std::string& name) c
   return nullptr;
 }
 
-void WebhookDeliverer::Command(std::vector<std::string> argv,
+void WebhookDeliverer::Command(const std::string& key, std::vector<std::string> argv,
                                std::function<void(Result<RedisValue>)> done) {
-  context_->redis()->Command(std::move(argv), context_->config()->server.request_timeout_ms,
-                             [this, done = std::move(done)](Result<RedisValue> r) {
-                               if (!stopped_) done(std::move(r));
-                             });
+  uint64_t timeout = context_->config()->server.request_timeout_ms;
+  auto checked = [this, done = std::move(done)](Result<RedisValue> r) {
+    if (!stopped_) done(std::move(r));
+  };
+  // Each command touches one key: on a cluster it goes to that key's primary, in order with
+  // the other commands on the same key (one connection per primary).
+  if (ClusterClient* cluster = context_->cluster()) {
+    return cluster->Command(KeySlot(key), std::move(argv), timeout, std::move(checked));
+  }
+  context_->redis()->Command(std::move(argv), timeout, std::move(checked));
 }
 
 void WebhookDeliverer::Count(const std::string& endpoint, const char* outcome) {
@@ -100,8 +97,7 @@ void WebhookDeliverer::Count(const std::string& endpoint, const char* outcome) {
 void WebhookDeliverer::Tick() {
   if (stopped_ || !context_->redis_ready()) return;
   // A reload may change the interval; the next tick uses it.
-  uint64_t every = context_->config()->webhooks.poll_interval_ms;
-  if (uv_timer_get_repeat(&timer_) != every) uv_timer_set_repeat(&timer_, every);
+  timer_.SetPeriod(context_->config()->webhooks.poll_interval_ms);
   for (const WebhookEndpoint& endpoint : context_->config()->webhooks.endpoints) {
     EndpointState& state = endpoints_[endpoint.name];
     if (state.polling) continue;
@@ -116,7 +112,7 @@ void WebhookDeliverer::Poll(const WebhookEndpoint& endpoint) {
   if (state.group_ready) return ClaimAndRead(endpoint);
   // '$': an endpoint gets the events from when its group is made, not the stream's history.
   std::string start = state.group_lost ? "0" : "$";
-  Command({"XGROUP", "CREATE", StreamKey(), Group(endpoint.name), start, "MKSTREAM"},
+  Command(StreamKey(), {"XGROUP", "CREATE", StreamKey(), Group(endpoint.name), start, "MKSTREAM"},
           [this, name = endpoint.name](Result<RedisValue> r) {
             EndpointState& state = endpoints_[name];
             const WebhookEndpoint* endpoint = FindEndpoint(name);
@@ -145,10 +141,11 @@ void WebhookDeliverer::ClaimAndRead(const WebhookEndpoint& endpoint) {
     }
   };
   // Pipelined: Redis runs them in order, so each command sees what the ones before moved.
-  Command({"XAUTOCLAIM", key, group, consumer_, std::to_string(c.webhooks.claim_after_ms), "0-0",
+  Command(key,
+          {"XAUTOCLAIM", key, group, consumer_, std::to_string(c.webhooks.claim_after_ms), "0-0",
            "COUNT", kBatch, "JUSTID"},
           check);
-  Command({"XPENDING", key, group}, [this, key, group, name, check](Result<RedisValue> r) {
+  Command(key, {"XPENDING", key, group}, [this, key, group, name, check](Result<RedisValue> r) {
     // Summary: [count, first id, last id, [[consumer, count], ...]].
     int64_t owned = 0;
     if (r.ok() && !r->IsError() && r->elements.size() == 4) {
@@ -159,7 +156,7 @@ void WebhookDeliverer::ClaimAndRead(const WebhookEndpoint& endpoint) {
       }
     }
     if (owned < kMaxOwned) {
-      Command({"XREADGROUP", "GROUP", group, consumer_, "COUNT", kBatch, "STREAMS", key, ">"},
+      Command(key, {"XREADGROUP", "GROUP", group, consumer_, "COUNT", kBatch, "STREAMS", key, ">"},
               check);
     }
     ReadOwnPending(name);
@@ -175,7 +172,7 @@ void WebhookDeliverer::ClaimAndRead(const WebhookEndpoint& endpoint) {
 void WebhookDeliverer::ForgetDeadConsumers(const WebhookEndpoint& endpoint) {
   std::string key = StreamKey(), group = Group(endpoint.name);
   uint64_t claim_after = context_->config()->webhooks.claim_after_ms;
-  Command({"XINFO", "CONSUMERS", key, group},
+  Command(key, {"XINFO", "CONSUMERS", key, group},
           [this, key, group, claim_after](Result<RedisValue> r) {
             if (!r.ok() || r->IsError()) return;
             for (const RedisValue& consumer : r->elements) {
@@ -192,14 +189,14 @@ void WebhookDeliverer::ForgetDeadConsumers(const WebhookEndpoint& endpoint) {
                   idle < static_cast<int64_t>(claim_after)) {
                 continue;
               }
-              Command({"XGROUP", "DELCONSUMER", key, group, name}, [](Result<RedisValue>) {});
+              Command(key, {"XGROUP", "DELCONSUMER", key, group, name}, [](Result<RedisValue>) {});
             }
           });
 }
 
 void WebhookDeliverer::ReadOwnPending(const std::string& name) {
   std::string key = StreamKey(), group = Group(name);
-  Command({"XPENDING", key, group, endpoints_[name].pending_cursor, "+", kBatch, consumer_},
+  Command(key, {"XPENDING", key, group, endpoints_[name].pending_cursor, "+", kBatch, consumer_},
           [this, key, group, name](Result<RedisValue> pending) {
             EndpointState& state = endpoints_[name];
             std::vector<std::string> ids;
@@ -222,15 +219,16 @@ void WebhookDeliverer::ReadOwnPending(const std::string& name) {
             claim.insert(claim.end(), ids.begin(), ids.end());
             hmget.insert(hmget.end(), ids.begin(), ids.end());
             auto entries = std::make_shared<RedisValue>();
-            Command(std::move(claim), [entries](Result<RedisValue> r) {
+            Command(key, std::move(claim), [entries](Result<RedisValue> r) {
               if (r.ok() && !r->IsError()) *entries = std::move(*r);
             });
-            Command(std::move(hmget), [this, name, ids, entries](Result<RedisValue> states) {
-              endpoints_[name].polling = false;
-              const WebhookEndpoint* endpoint = FindEndpoint(name);
-              if (!endpoint || !states.ok() || states->IsError()) return;
-              DeliverDue(*endpoint, ids, *states, *entries);
-            });
+            Command(RetryKey(name), std::move(hmget),
+                    [this, name, ids, entries](Result<RedisValue> states) {
+                      endpoints_[name].polling = false;
+                      const WebhookEndpoint* endpoint = FindEndpoint(name);
+                      if (!endpoint || !states.ok() || states->IsError()) return;
+                      DeliverDue(*endpoint, ids, *states, *entries);
+                    });
           });
 }
 
@@ -260,7 +258,8 @@ void WebhookDeliverer::DeliverDue(const WebhookEndpoint& endpoint,
     Result<WebhookEvent> event = EventFromStreamEntry(id, fields);
     if (!event || !EndpointWantsEvent(endpoint.events, event->type)) {
       // Not for this endpoint: acknowledged, never sent.
-      Command({"XACK", StreamKey(), Group(endpoint.name), id}, [](Result<RedisValue>) {});
+      Command(StreamKey(), {"XACK", StreamKey(), Group(endpoint.name), id},
+              [](Result<RedisValue>) {});
       continue;
     }
     Deliver(endpoint, *event, it == retry.end() ? 0 : it->second.failed_attempts);
@@ -302,14 +301,14 @@ void WebhookDeliverer::OnAttempt(const std::string& endpoint, const std::string&
   auto ignore = [](Result<RedisValue>) {};
   if (outcome == DeliveryOutcome::kRetry) {
     RetryState next{failed_attempts + 1, WallMs() + *delay};
-    Command({"HSET", RetryKey(endpoint), id, FormatRetryState(next)}, ignore);
+    Command(RetryKey(endpoint), {"HSET", RetryKey(endpoint), id, FormatRetryState(next)}, ignore);
     Count(endpoint, "retried");
     POLICYD_LOG_INFO("event=webhook_retry endpoint={} id={} status={} attempt={} retry_in_ms={} {}",
                      endpoint, id, status, failed_attempts + 1, *delay, LogField("error", error));
     return;
   }
-  Command({"XACK", StreamKey(), Group(endpoint), id}, ignore);
-  Command({"HDEL", RetryKey(endpoint), id}, ignore);
+  Command(StreamKey(), {"XACK", StreamKey(), Group(endpoint), id}, ignore);
+  Command(RetryKey(endpoint), {"HDEL", RetryKey(endpoint), id}, ignore);
   if (outcome == DeliveryOutcome::kDelivered) {
     Count(endpoint, "delivered");
     POLICYD_LOG_DEBUG("event=webhook_delivered endpoint={} id={} status={}", endpoint, id, status);

@@ -30,6 +30,7 @@
 
 #include "core/config.h"
 #include "core/webhook_event.h"
+#include "net/periodic_timer.h"
 #include "store/loop_context.h"
 
 namespace policyd {
@@ -81,7 +82,9 @@ class WebhookDeliverer {
   void OnAttempt(const std::string& endpoint_name, const std::string& id, int failed_attempts,
                  int status, const std::string& error);
   void Count(const std::string& endpoint, const char* outcome);
-  void Command(std::vector<std::string> argv, std::function<void(Result<RedisValue>)> done);
+  // argv touches `key` only: on a Redis Cluster it is sent to that key's primary.
+  void Command(const std::string& key, std::vector<std::string> argv,
+               std::function<void(Result<RedisValue>)> done);
   // The endpoint of that name in the current config, or null (removed by a reload).
   const WebhookEndpoint* FindEndpoint(const std::string& name) const;
 
@@ -92,10 +95,8 @@ class WebhookDeliverer {
   LoopContext* context_;
   std::string consumer_;  // this process in every group: host:pid:random
   std::map<std::string, EndpointState> endpoints_;
-  uv_timer_t timer_;
-  bool started_ = false;
+  PeriodicTimer timer_;
   bool stopped_ = false;
-  std::function<void()> stop_done_;
 };
 
 }  // namespace policyd

@@ -47,7 +47,7 @@ Outcome Ingest(RedisServer& redis, const Config& c, const std::string& tag,
   snprintf(id, sizeof id, "%020d", ++report);
   auto r = redis.Cmd({"FCALL", FindScript("signal")->function, "0", "pd:", std::to_string(now),
                       specs.escalation, specs.score, std::to_string(c.report.ttl_ms), "test",
-                      specs.rates, tag, kind, kind + " from a feedback loop", id, feedback_id});
+                      specs.rates, "", tag, kind, kind + " from a feedback loop", id, feedback_id});
   REQUIRE(r.size() == 4);
   return {r[0], r[1], r[2], r[3]};
 }
@@ -280,7 +280,7 @@ TEST_CASE("rates: pd:rated_accounts keeps the 1,000 newest accounts and is docum
     auto r = f.redis.Cmd({"FCALL", FindScript("signal")->function, "0", "pd:",
                           std::to_string(kNow + i), AbuseSpec(f.c).escalation,
                           AbuseSpec(f.c).score, std::to_string(f.c.report.ttl_ms), "test",
-                          AbuseSpec(f.c).rates, "user:cap" + n, "complaint", "c", id, ""});
+                          AbuseSpec(f.c).rates, "", "user:cap" + n, "complaint", "c", id, ""});
     REQUIRE_MESSAGE(r.size() == 4, (r.empty() ? std::string() : r[0]));
   }
   CHECK(f.redis.CmdOne({"ZCARD", "pd:rated_accounts"}) == "1000");

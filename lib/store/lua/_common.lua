@@ -598,8 +598,9 @@ end)
 -- Adds one signal. Returns the subject's score after it and the reason of a block it caused
 -- ('' if none). has_evidence: the caller already wrote this signal's evidence entry
 -- (complaints and bounces, _rates.lua).
+-- home: where a block's event and expiry go (see emit_event); nil or '' on one Redis.
 local function add_signal(prefix, tag, kind, detail, now, score, abuse, report_id, report_ttl,
-                          source, has_evidence)
+                          source, has_evidence, home)
   local weight = score.weights[kind] or 0
   local k = key(prefix, 'signals', tag)
   redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. fmt_int(now - score.window))
@@ -622,7 +623,7 @@ local function add_signal(prefix, tag, kind, detail, now, score, abuse, report_i
   if spamlike * 2 >= total then reason = 'spam' end
   escalate_block(prefix, tag, reason, string.format('signal score %g reached %g within %ds',
                  total, score.threshold, math.floor(score.window / 1000)), now, abuse, report_id,
-                 report_ttl, source)
+                 report_ttl, source, home)
   redis.call('DEL', k)
   return total, reason
 end

@@ -146,8 +146,10 @@ end
 -- One complaint or hard bounce of `tag` (signal.lua). dedup: an id of the feedback message
 -- ('' = none); the same id within the window counts once. Returns the rate text, the outcome
 -- ('counted', 'warned', 'blocked' or 'duplicate') and the reason of a block it made ('').
+-- home: as add_signal's. The account's counters and pd:rated_accounts are other slots, so on a
+-- cluster policyd does not send rate signals yet (lib/store/report_store.h).
 local function add_rate_signal(prefix, tag, kind, detail, dedup, now, rates, abuse, report_id,
-                               report_ttl, source)
+                               report_ttl, source, home)
   if dedup ~= '' then
     local cur, prev, ttl = slice_keys(prefix, 'fbseen', tag, rates.window, now)
     if slice_get(cur, prev, dedup) then return '', 'duplicate', '' end
@@ -182,7 +184,7 @@ local function add_rate_signal(prefix, tag, kind, detail, dedup, now, rates, abu
   if sent >= rates.min and pct > level.block then
     if active_block(prefix, tag, now) then return text, 'counted', '' end
     local reason = kind == 'complaint' and 'spam' or 'abuse'
-    escalate_block(prefix, tag, reason, text, now, abuse, report_id, report_ttl, source)
+    escalate_block(prefix, tag, reason, text, now, abuse, report_id, report_ttl, source, home)
     return text, 'blocked', reason
   end
   if pct > level.warn then
@@ -196,7 +198,7 @@ local function add_rate_signal(prefix, tag, kind, detail, dedup, now, rates, abu
         kind = kind, count = n, messages = sent,
         rate_percent = sent > 0 and 100 * n / sent or cjson.null,
         warn_level = level.warn, block_level = level.block, min_messages = rates.min,
-        window_ms = rates.window, text = text, below_min_volume = sent < rates.min })
+        window_ms = rates.window, text = text, below_min_volume = sent < rates.min }, home)
       return text, 'warned', ''
     end
   end

@@ -118,6 +118,7 @@ TEST_CASE("metrics: every family has HELP and TYPE lines before its samples") {
       {"policyd_refusal_cache_hits_total", "counter"},
       {"policyd_refusal_cache_clears_total", "counter"},
       {"policyd_cache_invalidations_total", "counter"},
+      {"policyd_cache_resets_total", "counter"},
       {"policyd_local_throttles_recorded_total", "counter"},
       {"policyd_access_cache_hits_total", "counter"},
       {"policyd_access_cache_fills_total", "counter"},

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 #include "core/cluster_slot.h"
 #include "core/report_token.h"
@@ -84,6 +85,26 @@ TEST_CASE("report_slot: the auth covers the slot-tag") {
   std::string other = "b" + id.substr(id.find('.'));
   CHECK_FALSE(VerifyReportAuth("sixteen byte key", other, auth));
   CHECK(ReportAuth("sixteen byte key", id.substr(id.find('.') + 1)) != auth);
+}
+
+TEST_CASE("report_slot: a batch grouped by its subjects' slots, one group on one Redis") {
+  std::vector<std::string_view> tags = {"user:alice", "user:bob", "user:alice", "sender:x@y"};
+  std::vector<SlotGroup> one = GroupBySubjectSlot(tags, false);
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].home.empty());
+  CHECK(one[0].items == std::vector<std::size_t>{0, 1, 2, 3});
+
+  std::vector<SlotGroup> groups = GroupBySubjectSlot(tags, true);
+  REQUIRE(groups.size() == 3);  // alice, bob and x@y are in three different slots
+  CHECK(groups[0].home == SubjectSlotTag("user:alice"));
+  CHECK(groups[0].items == std::vector<std::size_t>{0, 2});
+  CHECK(groups[1].home == SubjectSlotTag("user:bob"));
+  CHECK(groups[1].items == std::vector<std::size_t>{1});
+  CHECK(groups[2].items == std::vector<std::size_t>{3});
+  for (const SlotGroup& g : groups) {
+    for (std::size_t i : g.items) CHECK(KeySlot(g.home) == KeySlot(tags[i]));
+  }
+  CHECK(GroupBySubjectSlot({}, true).empty());
 }
 
 }  // namespace
