@@ -7,7 +7,7 @@
 namespace policyd {
 namespace {
 
-bool Printable(std::string_view s) {
+bool IsVisibleAscii(std::string_view s) {
   for (unsigned char c : s) {
     if (c <= 0x20 || c >= 0x7f) return false;
   }
@@ -18,7 +18,7 @@ bool Printable(std::string_view s) {
 
 Result<HttpUrl> ParseHttpUrl(std::string_view url) {
   if (url.size() > 2048) return Invalid("URL longer than 2048 bytes");
-  if (!Printable(url)) return Invalid("URL has spaces or control characters");
+  if (!IsVisibleAscii(url)) return Invalid("URL has spaces or control characters");
   if (url.starts_with("https://")) {
     return Invalid("https:// is not supported, expected http:// (terminate TLS in a local proxy)");
   }

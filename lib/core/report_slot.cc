@@ -11,7 +11,7 @@
 namespace policyd {
 namespace {
 
-constexpr std::string_view kAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
+constexpr std::string_view kSlotTagAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
 constexpr size_t kMaxTagLength = 4;  // 36^4 = 1.7 million candidates for 16,384 slots
 
 // Every slot's tag, found once by walking the candidates shortest first: about 10 ms of CRC16
@@ -21,7 +21,7 @@ const std::vector<std::string>& SlotTags() {
     std::vector<std::string> out(kClusterSlots);
     size_t missing = kClusterSlots;
     for (size_t length = 1; length <= kMaxTagLength && missing > 0; ++length) {
-      std::string tag(length, kAlphabet[0]);
+      std::string tag(length, kSlotTagAlphabet[0]);
       std::vector<size_t> digits(length, 0);
       while (true) {
         uint16_t slot = Crc16(tag) % kClusterSlots;
@@ -31,13 +31,13 @@ const std::vector<std::string>& SlotTags() {
         }
         // The next string of this length, last character fastest.
         size_t i = length;
-        while (i > 0 && ++digits[i - 1] == kAlphabet.size()) {
+        while (i > 0 && ++digits[i - 1] == kSlotTagAlphabet.size()) {
           digits[i - 1] = 0;
-          tag[i - 1] = kAlphabet[0];
+          tag[i - 1] = kSlotTagAlphabet[0];
           --i;
         }
         if (i == 0) break;
-        tag[i - 1] = kAlphabet[digits[i - 1]];
+        tag[i - 1] = kSlotTagAlphabet[digits[i - 1]];
       }
     }
     if (missing > 0) std::abort();  // the unit test shows every slot is reached
@@ -65,7 +65,7 @@ std::string_view KeySlotTag(std::string_view key, std::string_view head) {
     return {};
   }
   std::string_view tag = rest.substr(1, rest.size() - 2);
-  if (tag.find_first_not_of(kAlphabet) != std::string_view::npos) return {};
+  if (tag.find_first_not_of(kSlotTagAlphabet) != std::string_view::npos) return {};
   return tag;
 }
 

@@ -56,7 +56,7 @@ std::string Ctr(std::string_view secret, std::string_view iv, std::string_view i
   return out;
 }
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kBase64UrlAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string Base64Url(std::string_view in) {
   std::string out;
@@ -67,10 +67,10 @@ std::string Base64Url(std::string_view in) {
     bits += 8;
     while (bits >= 6) {
       bits -= 6;
-      out += kAlphabet[(acc >> bits) & 63];
+      out += kBase64UrlAlphabet[(acc >> bits) & 63];
     }
   }
-  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
+  if (bits > 0) out += kBase64UrlAlphabet[(acc << (6 - bits)) & 63];
   return out;
 }
 
