@@ -31,32 +31,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "integration"))
 sys.path.insert(0, HERE)
 
 import systems  # noqa: E402
-from harness import RedisServer, free_cluster_port, wait_for  # noqa: E402
+from harness import CLUSTER_SLOTS, RedisServer, free_cluster_port, key_slot, wait_for  # noqa: E402
 
 CONNECTIONS = 64
 USERS = 1000
-SLOTS = 16384
-
-
-def crc16(data):
-    """CRC16-CCITT (XMODEM), the Redis Cluster key hash (cluster specification, appendix A)."""
-    crc = 0
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
-
-
-def key_slot(key):
-    """The slot of a key (bytes), hash tags included."""
-    start = key.find(b"{")
-    if start >= 0:
-        end = key.find(b"}", start + 1)
-        if end > start + 1:
-            key = key[start + 1:end]
-    return crc16(key) % SLOTS
 
 
 def resp_commands(data):
@@ -89,15 +67,12 @@ class BenchCluster:
                 self.nodes.append(RedisServer(tmp, port, extra=[
                     "--cluster-enabled", "yes",
                     "--cluster-config-file", os.path.join(tmp, f"nodes-{port}.conf"),
-                    # A node that never met another does not know its address: CLUSTER
-                    # SLOTS would name it "" (a one-primary cluster).
-                    "--cluster-announce-ip", "127.0.0.1",
                     "--save", "", "--appendonly", "no"]))
-            per = SLOTS // primaries
+            per = CLUSTER_SLOTS // primaries
             self.ranges = []
             for i, node in enumerate(self.nodes):
                 first = i * per
-                last = SLOTS - 1 if i == primaries - 1 else first + per - 1
+                last = CLUSTER_SLOTS - 1 if i == primaries - 1 else first + per - 1
                 node.cmd("CLUSTER", "ADDSLOTSRANGE", str(first), str(last))
                 self.ranges.append((first, last, node))
             for node in self.nodes[1:]:

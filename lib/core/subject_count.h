@@ -60,6 +60,9 @@ struct SubjectCallContext {
   int64_t buckets = 60;        // [policy] buckets
   int64_t reservation_ms = 300000;  // a reservation (or a tombstone) lives 1 to 2 times this
   int64_t now_ms = 0;          // 0: the Redis server's TIME (tests inject one)
+  // Bounds each call (the ClusterClient waits for a failing-over primary until then); per
+  // request, so a reload's [server] request_timeout applies to the next one.
+  uint64_t timeout_ms = 5000;
 };
 
 // The route key of a subject's calls: its pd:rate key (every key the calls touch shares its

@@ -119,7 +119,7 @@ void ClusterDecision::DecideAttempt(const SubjectCallContext& ctx,
   for (size_t i = 0; i < p->decision.calls.size(); ++i) {
     const SubjectCall& call = p->decision.calls[i];
     call_("subject_count", SubjectCallKeys(ctx, call.tag),
-          BuildSubjectCountArgs(ctx, call, costs), timeout_ms_,
+          BuildSubjectCountArgs(ctx, call, costs), ctx.timeout_ms,
           [this, p, i](Result<RedisValue> reply) {
             p->decision.outcomes[i] = ParseSubjectCountReply(reply);
             if (--p->waiting > 0) return;
@@ -152,18 +152,19 @@ void ClusterDecision::Refund(const SubjectCallContext& ctx, const std::string& t
                              std::function<void()> landed) {
   ++refunds_sent_;
   ++refunds_in_flight_;
-  SendRefund(SubjectCallKeys(ctx, tag), BuildSubjectRefundArgs(ctx, tag),
+  SendRefund(SubjectCallKeys(ctx, tag), BuildSubjectRefundArgs(ctx, tag), ctx.timeout_ms,
              kRefundAttempts, std::move(landed));
 }
 
 void ClusterDecision::SendRefund(std::vector<std::string> keys, std::vector<std::string> args,
-                                 int attempts_left, std::function<void()> landed) {
+                                 uint64_t timeout_ms, int attempts_left,
+                                 std::function<void()> landed) {
   // Copies for a retry: the call consumes its arguments.
   auto retry_keys = keys;
   auto retry_args = args;
-  call_("subject_refund", std::move(keys), std::move(args), timeout_ms_,
+  call_("subject_refund", std::move(keys), std::move(args), timeout_ms,
         [this, retry_keys = std::move(retry_keys), retry_args = std::move(retry_args),
-         attempts_left, landed = std::move(landed)](Result<RedisValue> reply) mutable {
+         timeout_ms, attempts_left, landed = std::move(landed)](Result<RedisValue> reply) mutable {
           if (reply.ok()) {
             --refunds_in_flight_;
             if (landed) landed();
@@ -173,8 +174,8 @@ void ClusterDecision::SendRefund(std::vector<std::string> keys, std::vector<std:
             // Sent again at once: a primary that is failing over makes the ClusterClient
             // hold the call until its deadline, so an immediate retry already waits.
             ++refund_retries_;
-            return SendRefund(std::move(retry_keys), std::move(retry_args), attempts_left - 1,
-                              std::move(landed));
+            return SendRefund(std::move(retry_keys), std::move(retry_args), timeout_ms,
+                              attempts_left - 1, std::move(landed));
           }
           --refunds_in_flight_;
           ++refunds_lost_;

@@ -56,8 +56,8 @@ class ClusterDecision {
  public:
   static constexpr int kRefundAttempts = 3;
 
-  // call: where scripts run; must outlive this object. timeout_ms bounds each call (the
-  // ClusterClient waits for a failing-over primary until then).
+  // call: where scripts run; must outlive this object. Each call is bounded by its
+  // context's timeout_ms.
   //
   // retry_refused: a refusal that made other subjects give back their counts is decided once
   // more, when those refunds have landed, under a derived identity (ctx.message_id + "/2"):
@@ -65,8 +65,8 @@ class ClusterDecision {
   // so each may be refused by a count that is then refunded). Deterministic for repeats: a
   // repeated request finds the first attempt's records, then the second's. Costs a refused
   // request with refunds two more round trips.
-  ClusterDecision(SubjectScriptCall call, uint64_t timeout_ms, bool retry_refused = false)
-      : call_(std::move(call)), timeout_ms_(timeout_ms), retry_refused_(retry_refused) {}
+  explicit ClusterDecision(SubjectScriptCall call, bool retry_refused = false)
+      : call_(std::move(call)), retry_refused_(retry_refused) {}
   ClusterDecision(const ClusterDecision&) = delete;
   ClusterDecision& operator=(const ClusterDecision&) = delete;
 
@@ -94,11 +94,10 @@ class ClusterDecision {
   void DecideAttempt(const SubjectCallContext& ctx, std::vector<TaggedLimit> limits,
                      const SubjectCosts& costs, int attempt,
                      std::function<void(SubjectDecision)> done);
-  void SendRefund(std::vector<std::string> keys, std::vector<std::string> args, int attempts_left,
-                  std::function<void()> landed);
+  void SendRefund(std::vector<std::string> keys, std::vector<std::string> args,
+                  uint64_t timeout_ms, int attempts_left, std::function<void()> landed);
 
   SubjectScriptCall call_;
-  uint64_t timeout_ms_;
   uint64_t refunds_in_flight_ = 0;
   uint64_t refunds_sent_ = 0;
   uint64_t refund_retries_ = 0;

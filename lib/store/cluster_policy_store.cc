@@ -68,10 +68,6 @@ void ClusterPolicyStore::Decide(std::shared_ptr<const Config> config,
   uint64_t timeout = r->config->server.request_timeout_ms;
   r->deadline = uv_now(loop_) + timeout;
   r->callback = std::move(callback);
-  if (!decision_) {
-    decision_ = std::make_unique<ClusterDecision>(ClusterSubjectCall(scripts_), timeout,
-                                                  /*retry_refused=*/true);
-  }
   std::vector<std::string> access_args(r->args.begin(), r->args.begin() + 31);
   access_.Read(
       std::move(access_args), timeout,
@@ -140,7 +136,8 @@ void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOu
   ctx.buckets = r->config->policy.buckets;
   ctx.reservation_ms = std::max<int64_t>(r->config->policy.dedup_ttl_ms, 1000);
   ctx.now_ms = std::stoll(r->args[1]);
-  decision_->Decide(ctx, r->limits, r->stage.costs, [this, r](SubjectDecision d) {
+  ctx.timeout_ms = r->config->server.request_timeout_ms;
+  decision_.Decide(ctx, r->limits, r->stage.costs, [this, r](SubjectDecision d) {
     switch (d.verdict.kind) {
       case CombinedVerdict::Kind::kAdmit: {
         bool repeat = !d.outcomes.empty();

@@ -43,7 +43,11 @@ class ClusterPolicyStore {
 
   // All must outlive the store and every call in flight.
   ClusterPolicyStore(uv_loop_t* loop, ClusterClient* cluster, ClusterScriptRunner* scripts)
-      : loop_(loop), cluster_(cluster), scripts_(scripts), access_(loop, cluster, scripts) {}
+      : loop_(loop),
+        cluster_(cluster),
+        scripts_(scripts),
+        access_(loop, cluster, scripts),
+        decision_(ClusterSubjectCall(scripts), /*retry_refused=*/true) {}
   ClusterPolicyStore(const ClusterPolicyStore&) = delete;
   ClusterPolicyStore& operator=(const ClusterPolicyStore&) = delete;
 
@@ -55,7 +59,7 @@ class ClusterPolicyStore {
   // The loop's caches (access cache); null: always read the access facts.
   void set_caches(LocalRefusals* caches) { caches_ = caches; }
   // The rate checks' refunds and second tries (tests print them); null before a decision.
-  const ClusterDecision* decisions() const { return decision_.get(); }
+  const ClusterDecision* decisions() const { return &decision_; }
 
  private:
   struct Request;
@@ -78,7 +82,7 @@ class ClusterPolicyStore {
   ClusterScriptRunner* scripts_;
   ClusterAccess access_;
   // Made at the first decision, with its config's request_timeout (refunds in flight use it).
-  std::unique_ptr<ClusterDecision> decision_;
+  ClusterDecision decision_;
   DecideSpecsCache specs_;
   LocalRefusals* caches_ = nullptr;
 };

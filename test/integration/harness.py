@@ -443,6 +443,30 @@ class ClusterAsOneRedis:
         self.cluster.stop()
 
 
+CLUSTER_SLOTS = 16384
+
+
+def crc16(data):
+    """CRC16-CCITT (XMODEM), the Redis Cluster key hash (cluster specification, appendix A)."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def key_slot(key):
+    """The slot of a key (bytes), hash tags included."""
+    start = key.find(b"{")
+    if start >= 0:
+        end = key.find(b"}", start + 1)
+        if end > start + 1:
+            key = key[start + 1:end]
+    return crc16(key) % CLUSTER_SLOTS
+
+
 def _port_pair_free(port):
     """A cluster node listens on port and on its bus port, port + 10000: both must be free."""
     if port + 10000 > 65535:

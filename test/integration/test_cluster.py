@@ -7,7 +7,7 @@ import subprocess
 import time
 import unittest
 
-from harness import POLICYD, Policyd, RedisCluster, TempDir, request_bytes
+from harness import POLICYD, Policyd, RedisCluster, TempDir, key_slot, request_bytes
 
 CLUSTER_CONFIG = """
 [redis]
@@ -26,6 +26,10 @@ class RedisClusterFixtureTest(unittest.TestCase):
             cluster = RedisCluster(tmp)
             try:
                 primaries = cluster.primaries()
+                # harness.key_slot (the tests' and the bench's CRC16) is Redis's own.
+                for key in ("123456789", "pd:user:{user:alice}", "foo{}{bar}", "{a}{b}", "x{"):
+                    self.assertEqual(key_slot(key.encode()),
+                                     cluster.alive()[0].cmd("CLUSTER", "KEYSLOT", key), key)
                 self.assertEqual(len(primaries), 3)
                 self.assertEqual(len(cluster.nodes), 6)
                 keys = [cluster.key_on(p) for p in primaries]

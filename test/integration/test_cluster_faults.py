@@ -14,17 +14,12 @@ Figures (answers, failures, worst latency) are printed, asserted only against th
 """
 
 import asyncio
-import os
-import sys
 import threading
 import time
 import unittest
 
 from faultload import report_line
-from harness import Policyd, RedisCluster, TempDir, request_bytes, wait_for
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
-from cluster_cost import key_slot  # noqa: E402  (the CRC16 slot, checked against the spec there)
+from harness import Policyd, RedisCluster, TempDir, key_slot, request_bytes, wait_for
 
 DEFER = "action=451 4.3.0 Policy service temporarily unavailable\n\n"
 DUNNO = "action=DUNNO\n\n"

@@ -281,7 +281,7 @@ TEST_CASE("cluster decision: Redis CPU per decision on 1 vs 3 primaries (printed
     auto run = [&one](auto done) { one.Run(done); };
     ScriptRunner runner(one.client.get());
     {
-      ClusterDecision decision(OneRedisSubjectCall(&runner), 5000);
+      ClusterDecision decision(OneRedisSubjectCall(&runner));
       Drive(decision, run, 1000, in_flight, "warm");
       double before = CpuMicros(redis);
       auto t0 = std::chrono::steady_clock::now();
@@ -301,7 +301,7 @@ TEST_CASE("cluster decision: Redis CPU per decision on 1 vs 3 primaries (printed
     Cluster& cluster = replicas ? SharedCluster() : *plain;
     Router router(cluster.nodes[0]->port());
     ClusterScriptRunner runner(&router.client());
-    ClusterDecision decision(ClusterSubjectCall(&runner), 5000);
+    ClusterDecision decision(ClusterSubjectCall(&runner));
     auto run = [&router](auto done) { router.RunUntil(done, 120000); };
     Drive(decision, run, 1000, in_flight, "warm");
     double before[3], after[3];

@@ -134,7 +134,7 @@ TEST_CASE("cluster decision: a refusal or a failure refunds the subjects that co
   Cluster& cluster = SharedCluster();
   Router router(cluster.nodes[0]->port());
   ClusterScriptRunner runner(&router.client());
-  ClusterDecision decision(ClusterSubjectCall(&runner), 2000);
+  ClusterDecision decision(ClusterSubjectCall(&runner));
   auto run = [&router](auto done) { router.RunUntil(done); };
   std::string user = TagOn(0, "user:ref"), account = TagOn(1, "account:ref"),
               ip = TagOn(2, "ip:10.1.0.");
@@ -184,7 +184,7 @@ TEST_CASE("cluster decision: the same orchestration on one Redis") {
   auto run = [&one](auto done) { one.Run(done); };
   ScriptRunner runner(one.client.get());
   {
-    ClusterDecision decision(OneRedisSubjectCall(&runner), 2000);
+    ClusterDecision decision(OneRedisSubjectCall(&runner));
     auto limits = Limits("user:alice", 5, "account:acme", 2, "ip:192.0.2.1", 5);
     CHECK(DecideNow(decision, run, "a", limits).verdict.kind == Kind::kAdmit);
     CHECK(DecideNow(decision, run, "b", limits).verdict.kind == Kind::kAdmit);
@@ -209,7 +209,7 @@ TEST_CASE("cluster decision: a refusal by a count that is being refunded, decide
   std::vector<TaggedLimit> limits = {{user, {"messages", 3600, 5}}, {ip, {"messages", 3600, 1}}};
   for (bool retry : {false, true}) {
     CAPTURE(retry);
-    ClusterDecision decision(ClusterSubjectCall(&runner), 2000, retry);
+    ClusterDecision decision(ClusterSubjectCall(&runner), retry);
     std::string id = retry ? "with" : "without";
     // Another request holds the IP's one unit; its refund is sent right after this request's
     // calls, so it lands before anything this request sends after its replies.
@@ -258,7 +258,7 @@ TEST_CASE("cluster decision: a failed primary answers failure, refunds the other
     return v == "(nil)" ? std::string("0") : v;
   };
   {
-    ClusterDecision decision(ClusterSubjectCall(&runner), 2000);
+    ClusterDecision decision(ClusterSubjectCall(&runner));
     CHECK(DecideNow(decision, run, "a", limits).verdict.kind == Kind::kAdmit);
   }
   for (int i = 0; i < 3; ++i) cluster.nodes[i]->Cmd({"WAIT", "1", "2000"});  // replicas have it
@@ -266,8 +266,8 @@ TEST_CASE("cluster decision: a failed primary answers failure, refunds the other
   // The IP's primary dies: its call fails within the timeout, the others are refunded.
   cluster.nodes[2]->Kill();
   {
-    ClusterDecision decision(ClusterSubjectCall(&runner), 300);
-    auto failed = DecideNow(decision, run, "b", limits);
+    ClusterDecision decision(ClusterSubjectCall(&runner));
+    auto failed = DecideNow(decision, run, "b", limits, /*timeout_ms=*/300);
     CHECK(failed.verdict.kind == Kind::kFailure);
     CHECK(failed.calls[failed.verdict.deciding].tag == ip);
     CHECK(total_on(0, user) == "1");
@@ -287,7 +287,7 @@ TEST_CASE("cluster decision: a failed primary answers failure, refunds the other
   Cluster::Await(promoted, 20000);
   REQUIRE(promoted());
   {
-    ClusterDecision decision(ClusterSubjectCall(&runner), 5000);
+    ClusterDecision decision(ClusterSubjectCall(&runner));
     auto again = DecideNow(decision, run, "c", limits);
     CHECK_MESSAGE(again.verdict.kind == Kind::kAdmit,
                   again.outcomes[again.verdict.deciding].error);

@@ -94,9 +94,11 @@ inline std::vector<TaggedLimit> Limits(const std::string& user, int64_t nu,
 
 template <typename RunUntil>
 SubjectDecision DecideNow(ClusterDecision& d, RunUntil run_until, const std::string& id,
-                          const std::vector<TaggedLimit>& limits) {
+                          const std::vector<TaggedLimit>& limits, uint64_t timeout_ms = 5000) {
   std::optional<SubjectDecision> out;
-  d.Decide(Ctx(id), limits, SubjectCosts{1, 1, 1000},
+  SubjectCallContext ctx = Ctx(id);
+  ctx.timeout_ms = timeout_ms;
+  d.Decide(ctx, limits, SubjectCosts{1, 1, 1000},
            [&out](SubjectDecision r) { out = std::move(r); });
   run_until([&] { return out.has_value() && d.refunds_in_flight() == 0; });
   REQUIRE(out.has_value());
@@ -119,7 +121,7 @@ struct Instances {
       routers.push_back(std::make_unique<Router>(cluster.nodes[i % 3]->port()));
       runners.push_back(std::make_unique<ClusterScriptRunner>(&routers[i]->client()));
       decisions.push_back(std::make_unique<ClusterDecision>(
-          ClusterSubjectCall(runners[i].get()), 5000, retry_refused));
+          ClusterSubjectCall(runners[i].get()), retry_refused));
     }
     for (int p = 0; p < 3; ++p) Refund(*routers[0], *runners[0], TagOn(p, warm), "warm");
   }
