@@ -21,7 +21,7 @@ import unittest
 import urllib.parse
 
 from harness import (POLICYCTL, Policyd, RedisServer, ServedTestCase, TempDir, free_port,
-                     report_key, request_bytes)
+                     report_key, request_bytes, wait_for)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OPENAPI_DIR = os.path.join(ROOT, "test", "openapi")
@@ -105,6 +105,13 @@ listen = ["127.0.0.1:{cls.b_http_port}"]
             c.close()
 
     def snapshot(self):
+        if self.CLUSTER:
+            # Every instance's event relay moves each slot's outbox (pd:events:{TAG}) to
+            # pd:events in the background: a snapshot is taken once they are all moved, so
+            # that two snapshots differ only by what the test's own calls wrote.
+            wait_for(lambda: not any(self.redis.cmd("XLEN", k)
+                                     for k in self.redis.cmd("KEYS", "pd:events:*")),
+                     what="every event outbox relayed")
         return {k: self.redis.cmd("DUMP", k) for k in sorted(self.redis.cmd("KEYS", "*"))}
 
     def events(self):
