@@ -622,13 +622,22 @@ class RedisCluster:
 
     def reshard(self, from_port, to_port, slots):
         """Moves `slots` slots (with their keys) from one primary to another, by
-        `redis-cli --cluster reshard`, while whoever uses the cluster goes on."""
-        subprocess.run(["redis-cli", "--cluster", "reshard", f"127.0.0.1:{to_port}",
-                        "--cluster-from", self.node_id(from_port),
-                        "--cluster-to", self.node_id(to_port),
-                        "--cluster-slots", str(slots), "--cluster-yes"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=60)
+        `redis-cli --cluster reshard`, while whoever uses the cluster goes on. redis-cli refuses
+        to move anything until every node agrees on the configuration, which takes a moment
+        after a failover (cluster_state:ok comes first): wait for its own check to pass."""
+        def agreed():
+            r = subprocess.run(["redis-cli", "--cluster", "check", f"127.0.0.1:{to_port}"],
+                               capture_output=True, text=True, timeout=30)
+            return r.returncode == 0 and "All nodes agree about slots configuration" in r.stdout
+        wait_for(agreed, timeout=20, interval=0.2, what="every node agreeing on the slot map")
+        r = subprocess.run(["redis-cli", "--cluster", "reshard", f"127.0.0.1:{to_port}",
+                            "--cluster-from", self.node_id(from_port),
+                            "--cluster-to", self.node_id(to_port),
+                            "--cluster-slots", str(slots), "--cluster-yes"],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster reshard failed: {r.stdout[-1500:]}"
+                               f"{r.stderr[-500:]}")
 
     def stop(self):
         for n in self.nodes:
