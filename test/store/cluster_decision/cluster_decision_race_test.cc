@@ -1,11 +1,15 @@
 // Issue 17, the race: 4 instances, each a ClusterClient on its own loop and thread, 64
 // requests in flight each, users whose user, account and IP subjects sit on three different
 // primaries of the binary's cluster (fixture.h), limits on all three (each binding in some
-// round): no limit ever admits more than its max, and every round ends saturated with exactly
-// N admitted for its binding limit, 20 of 20 rounds, with and without ClusterDecision's
-// retry_refused. Prints the admitted counts and the false refusals (refused although, after
-// all refunds, every subject of the request still had room). Also a Redis-CPU-per-decision
-// driver (1 Redis vs 3 primaries), skipped unless asked for.
+// round): no limit ever admits more than its max and Redis holds exactly what was admitted,
+// with and without ClusterDecision's retry_refused. With retry_refused (what policyd runs),
+// every round also ends saturated with exactly N admitted for its binding limit, 20 of 20
+// rounds. Without it that is not promised: requests arriving together can refuse each other
+// in every wave when the scheduling repeats itself (seen with everything on one core: rounds
+// that admitted nothing in 12 waves), so there it is printed, not checked. Prints the
+// admitted counts and the false refusals (refused although, after all refunds, every subject
+// of the request still had room). Also a Redis-CPU-per-decision driver (1 Redis vs 3
+// primaries), skipped unless asked for.
 #include <doctest/doctest.h>
 
 #include <barrier>
@@ -115,7 +119,7 @@ void Race(bool retry_refused) {
   }
 
   const int rounds = 20;
-  int exact_rounds = 0;
+  int exact_rounds = 0, live_rounds = 0;
   uint64_t total_false = 0, total_refusals = 0;
   for (round_no = 0; round_no < rounds; ++round_no) {
     round = MakeRound(round_no, race);
@@ -169,8 +173,8 @@ void Race(bool retry_refused) {
         }
       }
     }
-    // Exact: Redis holds what was admitted, no limit over its max, and the round saturated:
-    // every (user, IP) pair has a subject at its max, so no request could still be admitted.
+    // Exact: Redis holds what was admitted and no limit is over its max (with retry_refused,
+    // also live: below).
     bool exact = errors == 0;
     for (auto& [tag, n] : max) {
       CAPTURE(tag);
@@ -179,19 +183,23 @@ void Race(bool retry_refused) {
       exact = exact && Total(tag) == admitted[tag] && admitted[tag] <= n;
     }
     CHECK_MESSAGE(errors == 0, first_error);
-    CHECK(saturated());
-    exact = exact && saturated();
-    // The binding limit of the round admitted exactly its max.
+    // Live: the round saturated and its binding limit admitted exactly its max.
+    bool live = saturated();
     std::vector<std::string> binding;
     if (round_no % 4 == 0) binding = round.users;
     if (round_no % 4 == 1 || round_no % 4 == 3) binding = {round.account};
     if (round_no % 4 == 2) binding = round.ips;
-    for (const std::string& tag : binding) {
-      CAPTURE(tag);
-      CHECK(admitted[tag] == max[tag]);
-      exact = exact && admitted[tag] == max[tag];
+    for (const std::string& tag : binding) live = live && admitted[tag] == max[tag];
+    if (retry_refused) {
+      CHECK(saturated());
+      for (const std::string& tag : binding) {
+        CAPTURE(tag);
+        CHECK(admitted[tag] == max[tag]);
+      }
+      exact = exact && live;
     }
     if (exact) ++exact_rounds;
+    if (live) ++live_rounds;
     total_false += false_refusals;
     total_refusals += refusals;
     std::printf(
@@ -203,7 +211,8 @@ void Race(bool retry_refused) {
         (long long)admitted[round.account], (long long)round.na,
         (long long)admitted[round.ips[0]], (long long)admitted[round.ips[1]],
         (long long)round.ni, waves, (unsigned long long)refusals,
-        (unsigned long long)false_refusals, exact ? "" : " NOT EXACT");
+        (unsigned long long)false_refusals,
+        !exact ? " NOT EXACT" : live ? "" : " NOT SATURATED");
   }
   stop = true;
   sync.arrive_and_wait();
@@ -212,9 +221,9 @@ void Race(bool retry_refused) {
   for (auto& d : decisions) {
     lost += d->refunds_lost(), retries += d->refund_retries(), second += d->second_tries();
   }
-  std::printf("race%s: %d of %d rounds exact; %llu refusals, %llu false (%.1f%%); refunds "
-              "retried %llu, lost %llu; refusals decided again %llu\n",
-              retry_refused ? " (retry_refused)" : "", exact_rounds, rounds,
+  std::printf("race%s: %d of %d rounds exact, %d saturated; %llu refusals, %llu false "
+              "(%.1f%%); refunds retried %llu, lost %llu; refusals decided again %llu\n",
+              retry_refused ? " (retry_refused)" : "", exact_rounds, rounds, live_rounds,
               (unsigned long long)total_refusals,
               (unsigned long long)total_false,
               total_refusals ? 100.0 * total_false / total_refusals : 0.0,
