@@ -226,13 +226,22 @@ void ClusterPolicyStore::Throttled(const std::shared_ptr<Request>& r, RateRefusa
                                 NewReportId(subject),
                                 refusal.evidence};
   scripts_->Run("record_throttles", prefix + "throttles:{" + subject + "}", std::move(args),
-                Left(*r), [r, refusal = std::move(refusal)](Result<RedisValue> reply) mutable {
+                Left(*r),
+                [r, subject, refusal = std::move(refusal)](Result<RedisValue> reply) mutable {
                   // The refusal stands whether or not its evidence was recorded.
-                  if (reply.ok() && reply->elements.size() == 1 &&
-                      reply->elements[0].elements.size() == 2 &&
-                      reply->elements[0].elements[0].AsInt() == 0 &&
-                      reply->elements[0].elements[1].AsInt() == 1) {
+                  if (!reply.ok() || reply->elements.size() != 1 ||
+                      reply->elements[0].elements.size() != 5) {
+                    return r->Answer(refusal.parts);
+                  }
+                  const std::vector<RedisValue>& e = reply->elements[0].elements;
+                  if (e[2].AsInt() == 1) {
                     refusal.parts.created_block = "rate";
+                  } else if (e[1].AsInt() == 1) {
+                    // Blocked by another request since this one's access facts were read:
+                    // the block is the answer, as decide.lua reading both at once gives.
+                    return r->Answer(Parts("block",
+                                           "block " + subject + " reason=" + e[3].AsString(),
+                                           e[4].AsString()));
                   }
                   r->Answer(refusal.parts);
                 });
