@@ -7,7 +7,8 @@ import asyncio
 import time
 import unittest
 
-from harness import Policyd, RedisCluster, TempDir, request_bytes
+from harness import Policyd, RedisCluster, TempDir, addresses_in_slots, names_in_slots, \
+    request_bytes
 
 N = 40
 # One plan per limit under test: that limit is N, the others far above it.
@@ -41,34 +42,6 @@ def eom(user, client, instance):
                          sender=f"{user}@example.com", recipient="r@dest.example",
                          recipient_count=1, size=1000, client_address=client,
                          client_port=40000, instance=f"race.{instance}")
-
-
-class Placement:
-    """Names whose subjects sit on given primaries (CLUSTER KEYSLOT)."""
-
-    def __init__(self, cluster):
-        self.cluster = cluster
-        self.primaries = cluster.primaries()
-
-    def name_on(self, primary_index, kind, base, skip=0):
-        port = self.primaries[primary_index]
-        for i in range(100000):
-            name = f"{base}{i}"
-            if self.cluster.primary_of(f"pd:rate:{{{kind}:{name}}}") == port:
-                if skip == 0:
-                    return name
-                skip -= 1
-        raise AssertionError("no name found")
-
-    def client_on(self, primary_index, skip=0):
-        port = self.primaries[primary_index]
-        for i in range(1, 60000):
-            address = f"198.51.{i // 250}.{i % 250 + 1}"
-            if self.cluster.primary_of(f"pd:rate:{{ip:{address}}}") == port:
-                if skip == 0:
-                    return address
-                skip -= 1
-        raise AssertionError("no address found")
 
 
 class ClusterDecisionsTest(unittest.TestCase):
@@ -119,13 +92,14 @@ limits = [ { subject = "user", metric = "messages", max = 2, window = "1h" } ]
                     procs.append(p)
                 for p in procs:
                     p.wait_redis_ready()
-                where = Placement(cluster)
+                on = [cluster.slots_of(port) for port in cluster.primaries()]
                 # Per limit under test: a user on primary 0, its account on 1, its client on 2.
                 groups = []
+                clients = addresses_in_slots(on[2], 3)
                 for g, kind in enumerate(("user", "account", "ip")):
-                    user = where.name_on(0, "user", f"racer{kind}")
-                    account = where.name_on(1, "account", f"acct{kind}")
-                    client = where.client_on(2, skip=g)
+                    user = names_in_slots(on[0], "user", 1, lambda i: f"racer{kind}{i}")[0]
+                    account = names_in_slots(on[1], "account", 1, lambda i: f"acct{kind}{i}")[0]
+                    client = clients[g]
                     ukey = f"pd:user:{{user:{user}}}"
                     cluster.cmd(ukey, "HSET", ukey, "account", account, "mode", "account",
                                 "plan", kind)
