@@ -378,9 +378,9 @@ class ServedTestCase(unittest.TestCase):
 
     @classmethod
     def wait_ready(cls, policyd, http_port):
-        """Until policyd's Redis is ready. On a cluster its decisions are not built yet
-        (ClusterPolicyStore answers unavailable), so there its HTTP side's /healthz (200: every
-        primary connected) says so; http_port must be one it listens on."""
+        """Until policyd's Redis is ready. On a cluster its HTTP side's /healthz says so (200:
+        every slot has a connected primary), which a probe request could not: it touches only
+        the slots of its own subjects; http_port must be one it listens on."""
         if not cls.CLUSTER:
             return policyd.wait_redis_ready()
 
