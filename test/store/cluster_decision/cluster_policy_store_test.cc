@@ -36,6 +36,9 @@ struct Step {
   std::string sender = "";    // '' : the scenario's
   std::string client = "";    // '' : the scenario's
   bool authenticated = true;
+  std::string recipient = "";  // '' : "r" + the step's index + "@dest.example"
+  // END-OF-MESSAGE: the recipients policyd collected at RCPT (DecideOptions::recipients).
+  std::vector<std::string> collected = {};
 };
 
 struct Scenario {
@@ -86,10 +89,11 @@ struct Twin {
     for (auto& [f, v] : pairs) out.push_back(f + "=" + v);
     return out;
   }
-  Result<Verdict> OnCluster(const PolicyRequest& req, uint64_t now) {
+  Result<Verdict> OnCluster(const PolicyRequest& req, uint64_t now, const Strings& collected) {
     std::optional<Result<Verdict>> out;
     DecideOptions options;
     options.now_ms = now;
+    options.recipients = collected;
     store.Decide(config, req, [&out](Result<Verdict> v) { out = std::move(v); }, options);
     router.RunUntil([&] {
       return out.has_value() &&
@@ -201,6 +205,51 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
        .config = [](Config& c) { c.policy.count_at = CountAt::kRcpt; },
        .data = customer("account", false),
        .steps = {rcpt, rcpt, rcpt, rcpt, Step{}}, .expect = {D, D, D, R, D}},
+      {.name = "count_at = rcpt: a message's RCPTs cost it once (messages, bytes), recipients "
+               "each; a refused RCPT counts nothing, so the next costs the message again",
+       .config = [](Config& c) {
+         c.policy.count_at = CountAt::kRcpt;
+         c.plans["default"].limits.push_back(
+             {SubjectKind::kUser, Metric::kBytes, 3500, 3600 * 1000});
+         c.plans["default"].limits.push_back(
+             {SubjectKind::kUser, Metric::kRecipients, 8, 3600 * 1000});
+       },
+       .data = customer("account", false),
+       .steps = {Step{.stage = "RCPT", .instance = "t0"}, Step{.stage = "RCPT", .instance = "t0"},
+                 Step{.stage = "RCPT", .instance = "t0"}, Step{.stage = "RCPT", .instance = "t0"},
+                 Step{.stage = "RCPT", .instance = "t0", .recipient = "r3@dest.example"},
+                 Step{.stage = "RCPT"}, Step{.stage = "RCPT"}, Step{.stage = "RCPT"},
+                 Step{.stage = "RCPT", .instance = "m7"}, Step{.instance = "t0"},
+                 Step{.stage = "RCPT", .instance = "t10"}},
+       .expect = {D, D, D, D, D, D, D, R, R, D, R}},
+      {.name = "list-bombing: the third message to one recipient blocks the user (block, "
+               "report); a repeat counts nothing again",
+       .config = [](Config& c) {
+         c.plans["default"].limits[0].max = 100;
+         c.abuse.list_bombing_messages = 3;
+         c.abuse.score_threshold = 5;
+       },
+       .data = customer("account", false),
+       .steps = {Step{.recipient = "victim@dest.example"},
+                 Step{.instance = "m0", .recipient = "victim@dest.example"},
+                 Step{.recipient = "other@dest.example",
+                      .collected = {"victim@dest.example", "other@dest.example"}},
+                 Step{.recipient = "victim@dest.example"}, Step{}},
+       .expect = {D, D, D, D, B}},
+      {.name = "list-bombing with count_at = rcpt: each RCPT let through counts its recipient",
+       .config = [](Config& c) {
+         c.policy.count_at = CountAt::kRcpt;
+         c.plans["default"].limits[0].max = 100;
+         c.abuse.list_bombing_messages = 2;
+         c.abuse.score_threshold = 5;
+       },
+       .data = customer("account", false),
+       .steps = {Step{.stage = "RCPT", .recipient = "victim@dest.example"},
+                 Step{.stage = "RCPT", .instance = "m0", .recipient = "other@dest.example"},
+                 Step{.stage = "RCPT", .instance = "m0", .recipient = "victim@dest.example"},
+                 Step{.stage = "RCPT", .recipient = "victim@dest.example"},
+                 Step{.stage = "RCPT"}},
+       .expect = {D, D, D, D, B}},
       {.name = "an unauthenticated sender is its own subject (user and sender limits)",
        .config = [](Config& c) {
          c.policy.unauthenticated = UnauthenticatedPolicy::kSender;
@@ -238,7 +287,8 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
           {"protocol_state", st.stage},
           {"sender", st.sender.empty() ? "someone" + std::to_string(s) + "@example.com"
                                        : st.sender},
-          {"recipient", "r" + std::to_string(i) + "@dest.example"},
+          {"recipient",
+           st.recipient.empty() ? "r" + std::to_string(i) + "@dest.example" : st.recipient},
           {"recipient_count", st.stage == "RCPT" ? "0" : "1"},
           {"client_address", st.client.empty() ? client : st.client},
           {"client_port", "40000"},
@@ -247,8 +297,9 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
       if (st.authenticated) attrs.push_back({"sasl_username", user});
       PolicyRequest req = MakeRequest(attrs);
       uint64_t now = static_cast<uint64_t>(kNow) + i * 1000;
-      Result<Verdict> one = twin.one->TryDecide(req, now);
-      Result<Verdict> clu = twin.OnCluster(req, now);
+      Result<Verdict> one = twin.one->TryDecide(
+          req, now, false, std::vector<std::string_view>(st.collected.begin(), st.collected.end()));
+      Result<Verdict> clu = twin.OnCluster(req, now, st.collected);
       REQUIRE_MESSAGE(one.ok(), one.error().message);
       REQUIRE_MESSAGE(clu.ok(), clu.error().message);
       std::printf("  [%s] #%zu one: %s\n  [%s] #%zu cluster: %s\n", sc.name, i,
@@ -277,7 +328,7 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
   CHECK(sent_compared > 10);
   std::printf("cluster policy store: %d requests compared over %zu scenarios\n", compared,
               scenarios.size());
-  CHECK(compared == 43);
+  CHECK(compared == 64);
 }
 
 }  // namespace policyd::test
