@@ -7,7 +7,7 @@
 -- written in this one call, so racing instances create one block. Called once the rate
 -- check admitted and counted the request, before its verdict (the reply names the block).
 --
--- ARGV (lib/core/cluster_list_bombing.cc BuildListBombingArgs): prefix, subject, now (ms),
+-- ARGV (lib/core/cluster_list_bombing.cc BuildListBombingCall): prefix, subject, now (ms),
 --   the request's identity (decide.lua's seen_field: the message's at END-OF-MESSAGE, the
 --   RCPT's with count_at = rcpt), the message identity (the entries' ids), [policy]
 --   dedup_ttl (ms), list-bombing spec ('MESSAGES,WINDOW_MS'), score spec, abuse spec, report

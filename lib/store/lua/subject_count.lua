@@ -32,8 +32,8 @@
 -- and, with ARGV[10], the mark of a message counted here: '%m' .. MESSAGE -> the identity of
 -- the RCPT that counted it (written again into the current slice by every later counted RCPT
 -- of the message, so it lives as long as the transaction keeps counting; subject_refund.lua
--- deletes it with that RCPT's reservation). Identities are hex digits, so no field of an
--- identity starts with '%'.
+-- deletes it with that RCPT's reservation). No identity starts with '%' (hex digits, a
+-- report id, or either with '/2'), so no mark is taken for a reservation.
 local now = now_ms(ARGV[1])
 local prefix, tag, id = ARGV[2], ARGV[3], ARGV[4]
 local buckets, span = tonumber(ARGV[5]), tonumber(ARGV[6])
