@@ -12,17 +12,22 @@
 
 namespace policyd {
 
-// What list_bombing.lua is called with for an admitted request: the key that routes it (in
-// the subject's slot) and its ARGV.
+// What list_bombing.lua is called with for an admitted request: its keys and its ARGV. The
+// keys are the subject's current and previous pd:msg slices (_common.lua slice_keys, span the
+// larger of [policy] dedup_ttl and [abuse] list_bombing_window, from the request's now), the
+// first the route key: declared, so that while the user's slot is being migrated Redis
+// answers TRYAGAIN when only one of them has moved and ASK only when neither is left, instead
+// of the script writing a slice on one node that the other still holds (the script checks
+// them against its own).
 struct ListBombingCall {
-  std::string route_key;
+  std::vector<std::string> keys;
   std::vector<std::string> args;
 };
 
 // args: BuildDecideArgs' (decide.lua's ARGV 1-32); identity: the request's (RateStage::
 // identity, the message's or with count_at = rcpt the RCPT's); report_id: for a block, an id
 // of the subject's slot (NewReportId(subject)). nullopt when decide.lua records nothing: a
-// request without an identity (no instance attribute).
+// request without an identity (no instance attribute). REQUIRES: args[1] (now) > 0.
 std::optional<ListBombingCall> BuildListBombingCall(const std::vector<std::string>& args,
                                                     const std::string& identity,
                                                     const std::string& report_id);

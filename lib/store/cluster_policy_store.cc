@@ -164,9 +164,20 @@ void ClusterPolicyStore::CountSent(const Request& r) {
   if (a[28].empty()) return;  // no [abuse] rates
   // With count_at = rcpt every admitted RCPT comes here; sent_count.lua counts its message
   // once (as decide.lua counts at the first admitted RCPT only).
-  std::string span = std::to_string(std::max<int64_t>(r.config->policy.dedup_ttl_ms, 1000));
+  // Its mark is in the subject's reservation slices: declared with the sent key, as
+  // subject_count declares them (SubjectCallKeys), so a slot migration cannot split them.
+  SubjectCallContext ctx;
+  ctx.prefix = a[kArgPrefix];
+  ctx.now_ms = std::stoll(a[1]);
+  ctx.reservation_ms = std::max<int64_t>(r.config->policy.dedup_ttl_ms, 1000);
+  std::string span = std::to_string(ctx.reservation_ms);
   for (const std::string& tag : SentTags(a, r.account)) {
-    scripts_->Run("sent_count", a[kArgPrefix] + "sent:{" + tag + "}",
+    std::vector<std::string> keys{a[kArgPrefix] + "sent:{" + tag + "}"};
+    if (!r.stage.message.empty()) {
+      std::vector<std::string> slices = SubjectCallKeys(ctx, tag);
+      keys.insert(keys.end(), slices.begin() + 1, slices.end());
+    }
+    scripts_->Run("sent_count", std::move(keys),
                   {a[kArgPrefix], tag, a[1], a[28], r.stage.message, span}, Left(r),
                   [](Result<RedisValue>) {});
   }
@@ -179,7 +190,7 @@ void ClusterPolicyStore::Admitted(const std::shared_ptr<Request>& r, bool repeat
     if (!repeat && r->stage.costs.messages > 0) CountSent(*r);
     return r->Answer(Parts("dunno", repeat ? "counted (repeat)" : "counted"));
   }
-  scripts_->Run("list_bombing", std::move(call->route_key), std::move(call->args), Left(*r),
+  scripts_->Run("list_bombing", std::move(call->keys), std::move(call->args), Left(*r),
                 [this, r, repeat](Result<RedisValue> reply) {
                   // The admission stands whether or not its list-bombing was recorded (the
                   // subjects counted it): a lost record only lets list-bombing fire later.

@@ -15,6 +15,8 @@
 --   slot-tag: where events and block expiries go, _common.lua emit_event), the recipients
 --   policyd collected for the transaction ('\n'-joined, decide.lua's ARGV[32]), the
 --   request's recipient (counted when there are none).
+-- KEYS, when given (a cluster call): the current and the previous pd:msg slice, as this
+-- script names them (lib/core/cluster_list_bombing.h says why they are declared).
 -- Reply: { 1 if the identity was answered before (a repeat: nothing is counted again),
 --          the reason of the block this request created ('' none; a repeat answers the
 --          first call's) }.
@@ -43,6 +45,9 @@ end
 if #rcpts == 0 and (ARGV[14] or '') ~= '' then rcpts[1] = ARGV[14] end
 
 local cur, prev, ttl = slice_keys(prefix, 'msg', subject, math.max(dedup_ttl, lb.window), now)
+if KEYS[1] and (KEYS[1] ~= cur or KEYS[2] ~= prev) then
+  return redis.error_reply('ERR list_bombing: KEYS are not ' .. cur .. ', ' .. prev)
+end
 local fields = { MSG_MARK, msg_field(id) }
 for i = 1, #rcpts do fields[2 + i] = rcpts[i] end
 local cv = redis.call('HMGET', cur, unpack(fields))

@@ -10,6 +10,8 @@
 --   admitted RCPT only, so the first call leaves a mark, '%s' .. MESSAGE -> '1', in the
 --   subject's reservation slices (pd:resv:{TAG}:SLICE, subject_count.lua's) and later calls
 --   find it and count nothing.
+-- KEYS (a cluster call, not read here): the sent key, then with a message identity the two
+-- reservation slices the mark may be in (declared so that a slot migration cannot split them).
 local prefix, tag, now, rates_spec = ARGV[1], ARGV[2], now_ms(ARGV[3]), ARGV[4]
 if rates_spec == '' then return 0 end
 local message, span = ARGV[5] or '', tonumber(ARGV[6])

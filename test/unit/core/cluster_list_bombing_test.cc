@@ -26,7 +26,12 @@ TEST_CASE("cluster list-bombing: the call in the user's slot, with decide.lua's 
   a[31] = "bob@example.net\ncarol@example.net";
   auto call = BuildListBombingCall(a, "rcptid", "r1");
   REQUIRE(call);
-  CHECK(call->route_key == "pd:msg:{user:alice}");
+  // The pd:msg slices of now, span max(dedup_ttl, window) = 600000 ms: 1800000000000 / 600000.
+  CHECK(call->keys ==
+        std::vector<std::string>{"pd:msg:{user:alice}:3000000", "pd:msg:{user:alice}:2999999"});
+  a[27] = "20,900000";  // a longer list-bombing window makes the span
+  CHECK(BuildListBombingCall(a, "rcptid", "r1")->keys[0] == "pd:msg:{user:alice}:2000000");
+  a[27] = "20,600000";
   std::vector<std::string> want = {"pd:",      "user:alice", "1800000000000",
                                    "rcptid",   "msgid",      "600000",
                                    "20,600000", "score",     "escalation",
