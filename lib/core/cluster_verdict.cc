@@ -49,11 +49,12 @@ std::optional<RateStage> ReadRateStage(const std::vector<std::string>& args) {
     r.counting = true;
     r.identity = args[12];
   } else if (stage == "rcpt" && count_at == "rcpt") {
-    // decide.lua counts a message only at its first counted recipient (pd:msg of the
-    // user): not yet on a cluster, every counted RCPT costs a message.
+    // The most a RCPT costs: decide.lua counts the message (and its size) at its first
+    // counted RCPT only, which each subject's call decides by its mark of `message`.
     r.costs = {1, 1, size};
     r.counting = true;
     r.identity = args[13];
+    r.message = args[12];
   } else if (stage == "rcpt") {
     r.costs = {1, 1, size};
   } else {

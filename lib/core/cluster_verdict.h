@@ -38,6 +38,9 @@ struct RateStage {
   SubjectCosts costs;
   bool counting = false;  // false: the RCPT pre-check (count_at = eom), read only
   std::string identity;   // what the reservations are keyed by ('' for the pre-check)
+  // count_at = rcpt: the identity of the message the RCPT belongs to (SubjectCallContext::
+  // transaction_id: its messages and bytes cost once); '' otherwise.
+  std::string message;
 };
 std::optional<RateStage> ReadRateStage(const std::vector<std::string>& args);
 

@@ -56,7 +56,7 @@ std::vector<std::string> BuildSubjectCountArgs(const SubjectCallContext& ctx,
       ctx.now_ms > 0 ? std::to_string(ctx.now_ms) : "", ctx.prefix, call.tag, ctx.message_id,
       std::to_string(ctx.buckets), std::to_string(ctx.reservation_ms),
       std::to_string(costs.messages), std::to_string(costs.recipients),
-      std::to_string(costs.bytes)};
+      std::to_string(costs.bytes), ctx.transaction_id};
   args.reserve(args.size() + 3 * call.limits.size());
   for (const SubjectLimit& l : call.limits) {
     args.push_back(l.metric);
@@ -69,7 +69,7 @@ std::vector<std::string> BuildSubjectCountArgs(const SubjectCallContext& ctx,
 std::vector<std::string> BuildSubjectRefundArgs(const SubjectCallContext& ctx,
                                                 const std::string& tag) {
   return {ctx.now_ms > 0 ? std::to_string(ctx.now_ms) : "", ctx.prefix, tag, ctx.message_id,
-          std::to_string(ctx.reservation_ms)};
+          std::to_string(ctx.reservation_ms), ctx.transaction_id};
 }
 
 CombinedVerdict CombineSubjectOutcomes(const std::vector<SubjectOutcome>& outcomes) {

@@ -57,6 +57,11 @@ std::vector<SubjectCall> PlanSubjectCalls(const std::vector<TaggedLimit>& limits
 struct SubjectCallContext {
   std::string prefix = "pd:";
   std::string message_id;      // the message identity: reservations are keyed by it
+  // count_at = rcpt: the identity of the message whose RCPT this is (message_id is the
+  // RCPT's): each subject counts the message's messages and bytes at its first counted RCPT
+  // only, keeping a mark of it with that RCPT's reservation (a refund takes both back).
+  // '' otherwise: every call costs what it is given.
+  std::string transaction_id;
   int64_t buckets = 60;        // [policy] buckets
   int64_t reservation_ms = 300000;  // a reservation (or a tombstone) lives 1 to 2 times this
   int64_t now_ms = 0;          // 0: the Redis server's TIME (tests inject one)

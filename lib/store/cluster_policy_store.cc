@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "core/cluster_list_bombing.h"
 #include "core/report_slot.h"
 #include "core/report_token.h"
 
@@ -137,13 +138,13 @@ void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOu
   ctx.reservation_ms = std::max<int64_t>(r->config->policy.dedup_ttl_ms, 1000);
   ctx.now_ms = std::stoll(r->args[1]);
   ctx.timeout_ms = r->config->server.request_timeout_ms;
+  ctx.transaction_id = r->stage.message;
   decision_.Decide(ctx, r->limits, r->stage.costs, [this, r](SubjectDecision d) {
     switch (d.verdict.kind) {
       case CombinedVerdict::Kind::kAdmit: {
         bool repeat = !d.outcomes.empty();
         for (const SubjectOutcome& o : d.outcomes) repeat = repeat && o.repeat;
-        if (!repeat && r->stage.costs.messages > 0) CountSent(*r);
-        return r->Answer(Parts("dunno", repeat ? "counted (repeat)" : "counted"));
+        return Admitted(r, repeat);
       }
       case CombinedVerdict::Kind::kRefuse:
         return Throttled(r, RateRefusalOf(d.calls[d.verdict.deciding],
@@ -161,10 +162,52 @@ void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOu
 void ClusterPolicyStore::CountSent(const Request& r) {
   const std::vector<std::string>& a = r.args;
   if (a[28].empty()) return;  // no [abuse] rates
+  // With count_at = rcpt every admitted RCPT comes here; sent_count.lua counts its message
+  // once (as decide.lua counts at the first admitted RCPT only).
+  // Its mark is in the subject's reservation slices: declared with the sent key, as
+  // subject_count declares them (SubjectCallKeys), so a slot migration cannot split them.
+  SubjectCallContext ctx;
+  ctx.prefix = a[kArgPrefix];
+  ctx.now_ms = std::stoll(a[1]);
+  ctx.reservation_ms = std::max<int64_t>(r.config->policy.dedup_ttl_ms, 1000);
+  std::string span = std::to_string(ctx.reservation_ms);
   for (const std::string& tag : SentTags(a, r.account)) {
-    scripts_->Run("sent_count", a[kArgPrefix] + "sent:{" + tag + "}",
-                  {a[kArgPrefix], tag, a[1], a[28]}, Left(r), [](Result<RedisValue>) {});
+    std::vector<std::string> keys{a[kArgPrefix] + "sent:{" + tag + "}"};
+    if (!r.stage.message.empty()) {
+      std::vector<std::string> slices = SubjectCallKeys(ctx, tag);
+      keys.insert(keys.end(), slices.begin() + 1, slices.end());
+    }
+    scripts_->Run("sent_count", std::move(keys),
+                  {a[kArgPrefix], tag, a[1], a[28], r.stage.message, span}, Left(r),
+                  [](Result<RedisValue>) {});
   }
+}
+
+void ClusterPolicyStore::Admitted(const std::shared_ptr<Request>& r, bool repeat) {
+  std::optional<ListBombingCall> call =
+      BuildListBombingCall(r->args, r->stage.identity, NewReportId(r->args[kArgSubject]));
+  if (!call) {
+    if (!repeat && r->stage.costs.messages > 0) CountSent(*r);
+    return r->Answer(Parts("dunno", repeat ? "counted (repeat)" : "counted"));
+  }
+  scripts_->Run("list_bombing", std::move(call->keys), std::move(call->args), Left(*r),
+                [this, r, repeat](Result<RedisValue> reply) {
+                  // The admission stands whether or not its list-bombing was recorded (the
+                  // subjects counted it): a lost record only lets list-bombing fire later.
+                  bool answered = false;
+                  std::string created;
+                  if (reply.ok() && reply->elements.size() == 2) {
+                    answered = reply->elements[0].AsInt() == 1;
+                    created = reply->elements[1].AsString();
+                  }
+                  // A repeat of a request with no subject to count (no limits) is known
+                  // here only: decide.lua answers it as a repeat.
+                  bool again = repeat || answered;
+                  if (!again && r->stage.costs.messages > 0) CountSent(*r);
+                  ReplyParts parts = Parts("dunno", again ? "counted (repeat)" : "counted");
+                  parts.created_block = std::move(created);
+                  r->Answer(parts);
+                });
 }
 
 void ClusterPolicyStore::Precheck(const std::shared_ptr<Request>& r) {

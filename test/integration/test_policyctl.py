@@ -102,7 +102,7 @@ class PolicyctlBase(ServedTestCase):
         """Counts a message on `tag`'s windows as a decision does (subject_count.lua, in the
         subject's slot), so that usage has counts to read without a decision."""
         self.msg = getattr(self, "msg", 0) + 1
-        args = ["", "pd:", tag, f"seed.{self.msg}", 60, 60000, messages, recipients, size]
+        args = ["", "pd:", tag, f"seed.{self.msg}", 60, 60000, messages, recipients, size, ""]
         for metric, window, max_ in limits:
             args += [metric, window, max_]
         key = f"pd:rate:{{{tag}}}"

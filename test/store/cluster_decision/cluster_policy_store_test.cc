@@ -7,13 +7,16 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <barrier>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/ip_allow_list.h"
+#include "core/report_slot.h"
 #include "fixture.h"
 #include "store/cluster_policy_store.h"
 
@@ -36,6 +39,9 @@ struct Step {
   std::string sender = "";    // '' : the scenario's
   std::string client = "";    // '' : the scenario's
   bool authenticated = true;
+  std::string recipient = "";  // '' : "r" + the step's index + "@dest.example"
+  // END-OF-MESSAGE: the recipients policyd collected at RCPT (DecideOptions::recipients).
+  std::vector<std::string> collected = {};
 };
 
 struct Scenario {
@@ -86,10 +92,11 @@ struct Twin {
     for (auto& [f, v] : pairs) out.push_back(f + "=" + v);
     return out;
   }
-  Result<Verdict> OnCluster(const PolicyRequest& req, uint64_t now) {
+  Result<Verdict> OnCluster(const PolicyRequest& req, uint64_t now, const Strings& collected) {
     std::optional<Result<Verdict>> out;
     DecideOptions options;
     options.now_ms = now;
+    options.recipients = collected;
     store.Decide(config, req, [&out](Result<Verdict> v) { out = std::move(v); }, options);
     router.RunUntil([&] {
       return out.has_value() &&
@@ -201,6 +208,51 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
        .config = [](Config& c) { c.policy.count_at = CountAt::kRcpt; },
        .data = customer("account", false),
        .steps = {rcpt, rcpt, rcpt, rcpt, Step{}}, .expect = {D, D, D, R, D}},
+      {.name = "count_at = rcpt: a message's RCPTs cost it once (messages, bytes), recipients "
+               "each; a refused RCPT counts nothing, so the next costs the message again",
+       .config = [](Config& c) {
+         c.policy.count_at = CountAt::kRcpt;
+         c.plans["default"].limits.push_back(
+             {SubjectKind::kUser, Metric::kBytes, 3500, 3600 * 1000});
+         c.plans["default"].limits.push_back(
+             {SubjectKind::kUser, Metric::kRecipients, 8, 3600 * 1000});
+       },
+       .data = customer("account", false),
+       .steps = {Step{.stage = "RCPT", .instance = "t0"}, Step{.stage = "RCPT", .instance = "t0"},
+                 Step{.stage = "RCPT", .instance = "t0"}, Step{.stage = "RCPT", .instance = "t0"},
+                 Step{.stage = "RCPT", .instance = "t0", .recipient = "r3@dest.example"},
+                 Step{.stage = "RCPT"}, Step{.stage = "RCPT"}, Step{.stage = "RCPT"},
+                 Step{.stage = "RCPT", .instance = "m7"}, Step{.instance = "t0"},
+                 Step{.stage = "RCPT", .instance = "t10"}},
+       .expect = {D, D, D, D, D, D, D, R, R, D, R}},
+      {.name = "list-bombing: the third message to one recipient blocks the user (block, "
+               "report); a repeat counts nothing again",
+       .config = [](Config& c) {
+         c.plans["default"].limits[0].max = 100;
+         c.abuse.list_bombing_messages = 3;
+         c.abuse.score_threshold = 5;
+       },
+       .data = customer("account", false),
+       .steps = {Step{.recipient = "victim@dest.example"},
+                 Step{.instance = "m0", .recipient = "victim@dest.example"},
+                 Step{.recipient = "other@dest.example",
+                      .collected = {"victim@dest.example", "other@dest.example"}},
+                 Step{.recipient = "victim@dest.example"}, Step{}},
+       .expect = {D, D, D, D, B}},
+      {.name = "list-bombing with count_at = rcpt: each RCPT let through counts its recipient",
+       .config = [](Config& c) {
+         c.policy.count_at = CountAt::kRcpt;
+         c.plans["default"].limits[0].max = 100;
+         c.abuse.list_bombing_messages = 2;
+         c.abuse.score_threshold = 5;
+       },
+       .data = customer("account", false),
+       .steps = {Step{.stage = "RCPT", .recipient = "victim@dest.example"},
+                 Step{.stage = "RCPT", .instance = "m0", .recipient = "other@dest.example"},
+                 Step{.stage = "RCPT", .instance = "m0", .recipient = "victim@dest.example"},
+                 Step{.stage = "RCPT", .recipient = "victim@dest.example"},
+                 Step{.stage = "RCPT"}},
+       .expect = {D, D, D, D, B}},
       {.name = "an unauthenticated sender is its own subject (user and sender limits)",
        .config = [](Config& c) {
          c.policy.unauthenticated = UnauthenticatedPolicy::kSender;
@@ -213,7 +265,7 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
        .expect = {D, D, R}},
   };
 
-  int compared = 0, sent_compared = 0;
+  int compared = 0, sent_compared = 0, totals_compared = 0;
   for (std::size_t s = 0; s < scenarios.size(); ++s) {
     const Scenario& sc = scenarios[s];
     CAPTURE(sc.name);
@@ -238,7 +290,8 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
           {"protocol_state", st.stage},
           {"sender", st.sender.empty() ? "someone" + std::to_string(s) + "@example.com"
                                        : st.sender},
-          {"recipient", "r" + std::to_string(i) + "@dest.example"},
+          {"recipient",
+           st.recipient.empty() ? "r" + std::to_string(i) + "@dest.example" : st.recipient},
           {"recipient_count", st.stage == "RCPT" ? "0" : "1"},
           {"client_address", st.client.empty() ? client : st.client},
           {"client_port", "40000"},
@@ -247,8 +300,9 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
       if (st.authenticated) attrs.push_back({"sasl_username", user});
       PolicyRequest req = MakeRequest(attrs);
       uint64_t now = static_cast<uint64_t>(kNow) + i * 1000;
-      Result<Verdict> one = twin.one->TryDecide(req, now);
-      Result<Verdict> clu = twin.OnCluster(req, now);
+      Result<Verdict> one = twin.one->TryDecide(
+          req, now, false, std::vector<std::string_view>(st.collected.begin(), st.collected.end()));
+      Result<Verdict> clu = twin.OnCluster(req, now, st.collected);
       REQUIRE_MESSAGE(one.ok(), one.error().message);
       REQUIRE_MESSAGE(clu.ok(), clu.error().message);
       std::printf("  [%s] #%zu one: %s\n  [%s] #%zu cluster: %s\n", sc.name, i,
@@ -272,12 +326,126 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
       CHECK(twin.SortedHash(k, true) == want);
       ++sent_compared;
     }
+    // Every subject's window totals, as decide.lua left them (after the refunds: the
+    // cluster's counts are what was admitted; with count_at = rcpt a message once).
+    for (const std::string& k : twin.single.Cmd({"KEYS", "pd:rate:*"})) {
+      CAPTURE(k);
+      auto totals = [&twin, &k](bool on_cluster) {
+        Strings out;
+        for (const std::string& f : twin.SortedHash(k, on_cluster)) {
+          if (f.find(":total=") != std::string::npos) out.push_back(f);
+        }
+        return out;
+      };
+      CHECK(totals(true) == totals(false));
+      ++totals_compared;
+    }
   }
   std::printf("cluster policy store: %d sent counters compared\n", sent_compared);
+  std::printf("cluster policy store: %d window totals compared\n", totals_compared);
+  CHECK(totals_compared > 25);
   CHECK(sent_compared > 10);
   std::printf("cluster policy store: %d requests compared over %zu scenarios\n", compared,
               scenarios.size());
-  CHECK(compared == 43);
+  CHECK(compared == 64);
+}
+
+// List-bombing under a race: 3 instances (a ClusterClient and a ClusterPolicyStore each, on
+// threads of their own) decide 8 messages each at once, all from one user to one recipient,
+// with list_bombing_messages = 6. list_bombing.lua runs in the user's slot, atomically, so
+// exactly one verdict created the block (the others were counted before it or were answered
+// with it), and exactly one block.created event is in the user's slot's outbox.
+TEST_CASE("cluster policy store: list-bombing under a race makes exactly one block") {
+  constexpr int kInstances = 3, kEach = 8;
+  Cluster& cluster = SharedCluster();
+  Config c = DecisionConfig();
+  c.plans["default"].limits[0].max = 1000;
+  c.abuse.list_bombing_messages = 6;
+  c.abuse.score_threshold = 5;
+  auto config = std::make_shared<const Config>(c);
+  std::string user_tag = TagOn(0, "user:lbrace"), account_tag = TagOn(1, "account:lbrace");
+  std::string user = user_tag.substr(5), account = account_tag.substr(8);
+  std::string client = ClientOn(2, 40);
+  std::vector<std::unique_ptr<Router>> routers;
+  std::vector<std::unique_ptr<ClusterScriptRunner>> runners;
+  std::vector<std::unique_ptr<ClusterPolicyStore>> stores;
+  for (int i = 0; i < kInstances; ++i) {
+    routers.push_back(std::make_unique<Router>(cluster.nodes[i]->port()));
+    runners.push_back(std::make_unique<ClusterScriptRunner>(&routers[i]->client()));
+    stores.push_back(std::make_unique<ClusterPolicyStore>(routers[i]->loop(),
+                                                          &routers[i]->client(),
+                                                          runners[i].get()));
+  }
+  std::string user_key = "pd:user:{" + user_tag + "}";
+  REQUIRE(routers[0]->Call(user_key, {"HSET", user_key, "account", account, "mode", "account"})
+              .ok());
+  std::string domains = "pd:domains:{" + account_tag + "}";
+  REQUIRE(routers[0]->Call(domains, {"HSET", domains, "example.com", "verified"}).ok());
+  std::vector<std::vector<std::optional<Result<Verdict>>>> out(
+      kInstances, std::vector<std::optional<Result<Verdict>>>(kEach));
+  std::barrier start(kInstances);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kInstances; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      for (int k = 0; k < kEach; ++k) {
+        PolicyRequest req = MakeRequest({{"protocol_state", "END-OF-MESSAGE"},
+                                         {"sender", "someone@example.com"},
+                                         {"recipient", "victim@dest.example"},
+                                         {"recipient_count", "1"},
+                                         {"client_address", client},
+                                         {"client_port", "40000"},
+                                         {"instance", "lb" + std::to_string(i * kEach + k)},
+                                         {"size", "1000"},
+                                         {"sasl_username", user}});
+        DecideOptions options;
+        options.now_ms = static_cast<uint64_t>(kNow);
+        stores[i]->Decide(config, req,
+                          [&out, i, k](Result<Verdict> v) { out[i][k] = std::move(v); },
+                          options);
+      }
+      routers[i]->RunUntil([&] {
+        for (const auto& v : out[i]) {
+          if (!v) return false;
+        }
+        return true;
+      }, 20000);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int created = 0, counted = 0, blocked = 0;
+  for (const auto& each : out) {
+    for (const auto& v : each) {
+      REQUIRE(v.has_value());
+      REQUIRE_MESSAGE(v->ok(), v->error().message);
+      if (!(*v)->created_block.empty()) ++created;
+      if ((*v)->action == Action::kDunno) ++counted;
+      if ((*v)->action == Action::kBlocked) ++blocked;
+    }
+  }
+  std::printf("list-bombing race: %d counted, %d answered blocked, %d created the block\n",
+              counted, blocked, created);
+  CHECK(created == 1);
+  CHECK(counted >= 6);
+  CHECK(counted + blocked == kInstances * kEach);
+  std::string outbox = "pd:events:{" + std::string(SubjectSlotTag(user_tag)) + "}";
+  auto events = routers[0]->Call(outbox, {"XRANGE", outbox, "-", "+"});
+  REQUIRE(events.ok());
+  int block_events = 0;
+  for (const RedisValue& e : events->elements) {
+    const auto& f = e.elements[1].elements;
+    std::map<std::string, std::string> fields;
+    for (std::size_t j = 0; j + 1 < f.size(); j += 2) fields[f[j].AsString()] = f[j + 1].AsString();
+    if (fields["type"] == "block.created" && fields["subject"] == user_tag) ++block_events;
+  }
+  CHECK(block_events == 1);
+  std::string block = "pd:block:{" + user_tag + "}";
+  auto reason = routers[0]->Call(block, {"HGET", block, "reason"});
+  REQUIRE(reason.ok());
+  CHECK(reason->AsString() == "abuse");
+  stores.clear();
+  runners.clear();
+  routers.clear();
 }
 
 }  // namespace policyd::test

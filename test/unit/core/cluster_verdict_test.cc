@@ -72,6 +72,9 @@ TEST_CASE("cluster verdict: decide.lua's cost table") {
   REQUIRE(rcpt);
   CHECK(rcpt->counting);
   CHECK(rcpt->identity == "rcptid");
+  CHECK(rcpt->message == "msgid");  // its messages and bytes cost once per message
+  CHECK(eom->message.empty());
+  CHECK(pre->message.empty());
   CHECK_FALSE(ReadRateStage(Args("eom", "rcpt")));
 }
 
