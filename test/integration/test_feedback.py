@@ -62,7 +62,7 @@ class FeedbackTest(ServedTestCase):
 
     def message(self, user, recipients, client=None, sender="news@customer.example"):
         """One message: its RCPT replies, then the END-OF-MESSAGE reply."""
-        FeedbackTest.instance += 1
+        type(self).instance += 1
         c = client or self.p.client()
         attrs = dict(sasl_username=user, sender=sender,
                      client_address="192.0.2.9", client_port="5000",
@@ -138,11 +138,12 @@ class FeedbackTest(ServedTestCase):
         with open(self.p.config_path) as f:
             text = f.read()
         with open(config, "w") as f:
-            text = re.sub(r"redis://127\.0\.0\.1:\d+/0", f"redis://127.0.0.1:{free_port()}/0",
-                          text)
-            # On a cluster the seeds are the nodes: one seed where nothing listens.
-            f.write(re.sub(r'(?m)^cluster = \[.*\]$', f'cluster = ["127.0.0.1:{free_port()}"]',
-                           text))
+            if self.CLUSTER:  # the nodes are the seeds: one seed where nothing listens
+                f.write(re.sub(r'(?m)^cluster = \[.*\]$',
+                               f'cluster = ["127.0.0.1:{free_port()}"]', text))
+            else:
+                f.write(re.sub(r"redis://127\.0\.0\.1:\d+/0",
+                               f"redis://127.0.0.1:{free_port()}/0", text))
         keys = sorted(self.redis.cmd("KEYS", "*"))
         code, err = self.ingest(sample("arf-abuse-full.eml", stamp, "arf-down@fbl.example"),
                                 config)
