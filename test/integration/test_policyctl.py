@@ -274,7 +274,6 @@ class RoundTripTest(PolicyctlBase):
         self.assertEqual(self.ctl("block", "del", "user:alice")[0], 1)
 
     def test_signal_scores_and_blocks_like_the_api(self):
-        self.skip_on_cluster("signals (ReportStore::IngestSignals)")
         j = self.js("signal", "user:carol", "complaint", "--evidence", "FBL 1")
         self.assertEqual((j["subject"], j["kind"], j["score"], j["blocked"]),
                          ("user:carol", "complaint", "5", ""))
