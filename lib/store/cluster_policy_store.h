@@ -11,9 +11,11 @@
 // the same calls in check-only mode, which write nothing); then, only for a refusal or a
 // refusal's report, one call in the user's slot.
 //
-// Not yet as on one Redis: monthly quotas, list-bombing, a message counted once per transaction with count_at =
-// rcpt (every counted RCPT costs a message here), explain mode (kUnavailable), and the
-// loop's access cache (set_caches is kept, not read).
+// Explain mode only reads, writing nothing (lib/store/cluster_explain.h).
+//
+// Not yet as on one Redis: monthly quotas, list-bombing, a message counted once per
+// transaction with count_at = rcpt (every counted RCPT costs a message here), and the loop's
+// access cache (set_caches is kept, not read).
 #pragma once
 
 #include <uv.h>
