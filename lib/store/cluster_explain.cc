@@ -1,6 +1,7 @@
 #include "store/cluster_explain.h"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
