@@ -52,6 +52,9 @@ struct SubjectCall {
 // its window sets the subject's hash TTL, as in decide.lua).
 std::vector<SubjectCall> PlanSubjectCalls(const std::vector<TaggedLimit>& limits,
                                           const SubjectCosts& costs);
+// Every subject of `limits` with all its limits, in the same order, whatever the request costs
+// (explain lists a limit it costs nothing under too: lib/core/cluster_explain.h).
+std::vector<SubjectCall> SubjectCallsByTag(const std::vector<TaggedLimit>& limits);
 
 // Arguments shared by a request's calls.
 struct SubjectCallContext {

@@ -8,6 +8,7 @@
 #include "core/cluster_list_bombing.h"
 #include "core/report_slot.h"
 #include "core/report_token.h"
+#include "store/cluster_explain.h"
 
 namespace policyd {
 
@@ -47,9 +48,10 @@ void ClusterPolicyStore::Decide(std::shared_ptr<const Config> config,
     return callback(std::move(*local));
   }
   if (options.mode == DecideMode::kExplain) {
-    return callback(Error{ErrorCode::kUnavailable, "explain is not built on Redis Cluster yet"});
+    uint64_t timeout = config->server.request_timeout_ms;
+    return ExplainOnCluster(loop_, cluster_, scripts_, std::move(config), request, options,
+                            timeout, std::move(callback));
   }
-  (void)cluster_;
   const DecisionFields fields = ReadDecisionFields(request);
   DecideSubjects subjects = ReadDecideSubjects(fields);
   // One clock for every slot of the decision (the reservations' slices are named by it).
@@ -97,26 +99,9 @@ void ClusterPolicyStore::Decided(const std::shared_ptr<Request>& r, AccessOutcom
 }
 
 void ClusterPolicyStore::Report(const std::shared_ptr<Request>& r, const AccessOutcome& o) {
-  const std::vector<std::string>& a = r->args;
-  const std::string& prefix = a[kArgPrefix];
-  const std::string& subject = a[kArgSubject];
-  // The dedup key routes the call: refusal_report.lua's keys share the subject's hash tag.
-  std::string dedup = prefix + (o.kind == "ip" ? "iprep:{" : "aclrep:{") + subject + "}:" +
-                      (o.kind == "ip" ? a[kArgClientHex] : a[kArgDomain]);
-  std::vector<std::string> args{prefix, o.kind,         subject,      a[23],    a[kArgClientHex],
-                                a[kArgDomain], a[25],   a[24],        a[1],     o.acl_reason,
-                                o.report_mode, o.account, o.plan_name, a[19],  a[20],
-                                a[21]};
-  ReplyParts parts;
-  if (o.kind == "ip") {
-    parts.action = "ip";
-    parts.rule = "ip " + a[23] + " not in allow-list";
-  } else {
-    parts.action = "acl";
-    parts.rule = "acl " + o.acl_reason;
-  }
-  scripts_->Run("refusal_report", std::move(dedup), std::move(args), Left(*r),
-                [r, parts = std::move(parts)](Result<RedisValue> reply) mutable {
+  RefusalReportCall call = RefusalReportOf(o, r->args, /*create=*/true);
+  scripts_->Run("refusal_report", std::move(call.route_key), std::move(call.args), Left(*r),
+                [r, parts = std::move(call.parts)](Result<RedisValue> reply) mutable {
                   if (!reply.ok()) return r->Fail(reply.error());
                   parts.report = reply->AsString();
                   r->Answer(parts);

@@ -13,8 +13,10 @@
 // With count_at = rcpt each subject's subject_count counts a message (and its size) at the
 // message's first counted RCPT only, as decide.lua does, by a mark of its own.
 //
-// Not yet as on one Redis: monthly quotas, explain mode (kUnavailable), and the
-// loop's access cache (set_caches is kept, not read).
+// Explain mode only reads, writing nothing (lib/store/cluster_explain.h).
+//
+// Not yet as on one Redis: monthly quotas, and the loop's access cache (set_caches is kept,
+// not read).
 #pragma once
 
 #include <uv.h>

@@ -226,6 +226,32 @@ local function window_usage(prefix, tag, suffix, window_s, max, buckets, now)
   return st.total, window_retry(st, 1, max, now)
 end
 
+-- Whether one limit refuses what a request costs under it (decide.lua, subject_count.lua,
+-- subject_explain.lua): the seconds until its window admits `cost` more (window_retry), or nil
+-- when there is room. A cost of 0 never refuses.
+local function window_refusal(st, cost, max, now)
+  if cost > 0 and st.total + cost > max then return window_retry(st, cost, max, now) end
+  return nil
+end
+
+-- ---------------------------------------------------------------------------------------
+-- explain (issue 19): the facts behind a decision, as JSON. decide.lua builds them in one
+-- call; on a Redis Cluster access_decide.lua (sections 1-3) and subject_explain.lua (each
+-- subject's windows) build their parts with the same helpers and policyd joins them
+-- (lib/core/cluster_explain.h).
+
+-- The facts every explain starts from (read_access and decide.lua add theirs).
+local function explain_facts(now, subject, stage)
+  return { now = now, subject = subject, stage = stage }
+end
+
+-- One rate limit's entry of facts.limits: the subject's tag, the limit, the units its window
+-- holds and, when it refuses (window_refusal), the seconds until it admits the request.
+local function limit_fact(tag, metric, max, window, st, retry)
+  return { subject = tag, metric = metric, max = max, window = window, count = st.total,
+           retry_after = retry }
+end
+
 -- Counts costs[i] on states[i] (one subject's hash k, each window once):
 -- one HSET, one HDEL of the expired buckets if any, and a PEXPIRE only when a bucket gets its
 -- first count. The TTL is the subject's longest window (over all of `states`, counted or not)

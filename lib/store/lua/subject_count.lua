@@ -88,8 +88,8 @@ end
 if #states > 0 then window_read_all(rk, states) end
 
 for _, l in ipairs(checks) do
-  if l.st.total + l.cost > l.max then
-    local retry = window_retry(l.st, l.cost, l.max, now)
+  local retry = window_refusal(l.st, l.cost, l.max, now)
+  if retry then
     if check_only then return { 'refused', l.metric, l.window, l.st.total, l.max, retry, 0 } end
     slice_set(cur, ttl, id, 'r|' .. l.metric .. '|' .. fmt_int(l.window) .. '|' ..
               fmt_int(l.st.total) .. '|' .. fmt_int(l.max) .. '|' .. fmt_int(retry))

@@ -3,7 +3,8 @@
 // with the verdict PolicyStore (decide.lua) gives on one redis-server holding the same data:
 // the same action, rule, metric, count, max, window, retry_after and created block, and a
 // report where decide.lua has one (the same report again where decide.lua repeats one). The
-// user, its account and the client address sit on three different primaries.
+// user, its account and the client address sit on three different primaries. Before each
+// request both explain it: the same verdict and the same facts (decide.lua's explain JSON).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/ip_allow_list.h"
 #include "core/report_slot.h"
@@ -92,11 +95,13 @@ struct Twin {
     for (auto& [f, v] : pairs) out.push_back(f + "=" + v);
     return out;
   }
-  Result<Verdict> OnCluster(const PolicyRequest& req, uint64_t now, const Strings& collected) {
+  Result<Verdict> OnCluster(const PolicyRequest& req, uint64_t now, const Strings& collected,
+                            DecideMode mode = DecideMode::kDecide) {
     std::optional<Result<Verdict>> out;
     DecideOptions options;
     options.now_ms = now;
     options.recipients = collected;
+    options.mode = mode;
     store.Decide(config, req, [&out](Result<Verdict> v) { out = std::move(v); }, options);
     router.RunUntil([&] {
       return out.has_value() &&
@@ -265,7 +270,7 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
        .expect = {D, D, R}},
   };
 
-  int compared = 0, sent_compared = 0, totals_compared = 0;
+  int compared = 0, sent_compared = 0, totals_compared = 0, explained = 0;
   for (std::size_t s = 0; s < scenarios.size(); ++s) {
     const Scenario& sc = scenarios[s];
     CAPTURE(sc.name);
@@ -300,8 +305,21 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
       if (st.authenticated) attrs.push_back({"sasl_username", user});
       PolicyRequest req = MakeRequest(attrs);
       uint64_t now = static_cast<uint64_t>(kNow) + i * 1000;
-      Result<Verdict> one = twin.one->TryDecide(
-          req, now, false, std::vector<std::string_view>(st.collected.begin(), st.collected.end()));
+      // explain first: what the request is about to get, and why, alike on both (and,
+      // writing nothing, it leaves the decision below what it would have been).
+      std::vector<std::string_view> collected(st.collected.begin(), st.collected.end());
+      Result<Verdict> one_x = twin.one->TryDecide(req, now, /*explain=*/true, collected);
+      Result<Verdict> clu_x = twin.OnCluster(req, now, st.collected, DecideMode::kExplain);
+      REQUIRE_MESSAGE(one_x.ok(), one_x.error().message);
+      REQUIRE_MESSAGE(clu_x.ok(), clu_x.error().message);
+      CHECK(Describe(*clu_x) == Describe(*one_x));
+      auto one_facts = nlohmann::json::parse(one_x->facts, nullptr, false);
+      auto clu_facts = nlohmann::json::parse(clu_x->facts, nullptr, false);
+      CHECK_MESSAGE(one_facts.is_object(), one_x->facts);
+      CHECK_MESSAGE(clu_facts == one_facts, "cluster: " << clu_x->facts << "\none: "
+                                                        << one_x->facts);
+      ++explained;
+      Result<Verdict> one = twin.one->TryDecide(req, now, false, collected);
       Result<Verdict> clu = twin.OnCluster(req, now, st.collected);
       REQUIRE_MESSAGE(one.ok(), one.error().message);
       REQUIRE_MESSAGE(clu.ok(), clu.error().message);
@@ -348,6 +366,7 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
   std::printf("cluster policy store: %d requests compared over %zu scenarios\n", compared,
               scenarios.size());
   CHECK(compared == 64);
+  CHECK(explained == 64);
 }
 
 // List-bombing under a race: 3 instances (a ClusterClient and a ClusterPolicyStore each, on
