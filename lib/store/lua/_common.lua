@@ -188,6 +188,34 @@ local function window_read_all(k, states)
   for i = 1, #states do window_settle(states[i], v[i * 3 - 2], v[i * 3 - 1], v[i * 3]) end
 end
 
+-- A subject call's limits (subject_count.lua, subject_explain.lua: ARGV from `first`, triples
+-- metric, window_s, max) against `cost` (per metric), their windows read with one HMGET of the
+-- subject's hash rk. Limits sharing a window (the same metric and window twice) share its
+-- state: read (and counted) once, checked against each max. Returns rows, one per limit of a
+-- known metric and a valid window in ARGV order ({ metric, window, max, st, cost }), and the
+-- distinct windows: states, with each one's cost and suffix (window_add_all's arguments).
+local function subject_windows(rk, args, first, cost, buckets, now)
+  local w = { rows = {}, states = {}, costs = {}, suffixes = {} }
+  local by_suffix = {}
+  for i = first, #args - 2, 3 do
+    local metric, window, max = args[i], tonumber(args[i + 1]), tonumber(args[i + 2])
+    local c = cost[metric]
+    if c and window and window > 0 and max then
+      local suffix = metric .. ':' .. fmt_int(window)
+      local st = by_suffix[suffix]
+      if not st then
+        st = window_state(rk, window_names(suffix), window, buckets, now)
+        by_suffix[suffix] = st
+        local n = #w.states + 1
+        w.states[n], w.costs[n], w.suffixes[n] = st, c, suffix
+      end
+      w.rows[#w.rows + 1] = { metric = metric, window = window, max = max, st = st, cost = c }
+    end
+  end
+  if #w.states > 0 then window_read_all(rk, w.states) end
+  return w
+end
+
 -- One window, read alone (usage.lua).
 local function window_read(prefix, tag, suffix, window_s, buckets, now)
   local k = key(prefix, 'rate', tag)

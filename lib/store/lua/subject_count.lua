@@ -64,31 +64,13 @@ if not check_only and ARGV[10] and ARGV[10] ~= '' then
   holder = slice_get(cur, prev, mark)
   if holder then cost.messages, cost.bytes = 0, 0 end
 end
--- Limits sharing a window (the same metric and window twice) share its state: read and
--- counted once, checked against each max.
-local states, costs, suffixes, by_suffix, checks = {}, {}, {}, {}, {}
-for i = 11, #ARGV - 2, 3 do
-  local metric, window, max = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  local c = cost[metric]
-  -- A limit costing 0 is read but not checked: window_add_all sets the hash's TTL from the
-  -- longest window of `states`, which must hold every window of the subject.
-  if c and window and window > 0 and max then
-    local suffix = metric .. ':' .. fmt_int(window)
-    local st = by_suffix[suffix]
-    if not st then
-      st = window_state(rk, window_names(suffix), window, buckets, now)
-      by_suffix[suffix] = st
-      states[#states + 1], costs[#costs + 1], suffixes[#suffixes + 1] = st, c, suffix
-    end
-    if c > 0 then
-      checks[#checks + 1] = { metric = metric, window = window, max = max, st = st, cost = c }
-    end
-  end
-end
-if #states > 0 then window_read_all(rk, states) end
+-- A limit costing 0 is read but not checked: window_add_all sets the hash's TTL from the
+-- longest window of the states, which must hold every window of the subject.
+local w = subject_windows(rk, ARGV, 11, cost, buckets, now)
+local states, costs, suffixes = w.states, w.costs, w.suffixes
 
-for _, l in ipairs(checks) do
-  local retry = window_refusal(l.st, l.cost, l.max, now)
+for _, l in ipairs(w.rows) do
+  local retry = l.cost > 0 and window_refusal(l.st, l.cost, l.max, now)
   if retry then
     if check_only then return { 'refused', l.metric, l.window, l.st.total, l.max, retry, 0 } end
     slice_set(cur, ttl, id, 'r|' .. l.metric .. '|' .. fmt_int(l.window) .. '|' ..

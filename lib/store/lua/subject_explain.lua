@@ -16,22 +16,7 @@ end
 local cost = { messages = tonumber(ARGV[7]) or 0, recipients = tonumber(ARGV[8]) or 0,
                bytes = tonumber(ARGV[9]) or 0 }
 local rk = key(prefix, 'rate', tag)
--- Limits sharing a window share its state, read once (as decide.lua reads them).
-local states, by_suffix, rows = {}, {}, {}
-for i = 11, #ARGV - 2, 3 do
-  local metric, window, max = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  local c = cost[metric]
-  if c and window and window > 0 and max then
-    local suffix = metric .. ':' .. fmt_int(window)
-    local st = by_suffix[suffix]
-    if not st then
-      st = window_state(rk, window_names(suffix), window, buckets, now)
-      by_suffix[suffix], states[#states + 1] = st, st
-    end
-    rows[#rows + 1] = { metric = metric, window = window, max = max, st = st, cost = c }
-  end
-end
-if #states > 0 then window_read_all(rk, states) end
+local rows = subject_windows(rk, ARGV, 11, cost, buckets, now).rows
 local facts = {}
 for i, r in ipairs(rows) do
   facts[i] = limit_fact(tag, r.metric, r.max, r.window, r.st,
