@@ -26,6 +26,53 @@ Result<RedisValue> Checked(Result<RedisValue> r) {
 // The kinds judged as rates (_rates.lua), which on a cluster also count in another slot.
 bool IsRateKind(const std::string& kind) { return kind == "complaint" || kind == "bounce"; }
 
+// On a cluster, the per-slot keys PREFIX + head + {TAG} of one kind (review queues, rated
+// accounts): every primary is SCANned for their slot-tags first (a key may come twice; a key
+// SCAN finds is not trusted to be ours unless it is exactly head{TAG}), then read(home, ...)
+// runs on each at once; done gets every home's rows (in no particular order) or the first
+// error. what names the walk in an error.
+template <typename Row>
+void ForEachSlotHome(
+    ClusterClient* cluster, const std::string& head, const char* type, uint64_t timeout_ms,
+    const char* what,
+    std::function<void(const std::string& home,
+                       std::function<void(Result<std::vector<Row>>)> rows)> read,
+    std::function<void(Result<std::vector<std::vector<Row>>>)> done) {
+  struct Walk {
+    std::set<std::string> homes;
+    std::vector<std::vector<Row>> rows;
+    std::size_t left = 0;
+    std::optional<Error> error;
+  };
+  auto walk = std::make_shared<Walk>();
+  ScanPrimaries(
+      cluster, GlobEscape(head) + "{*", type, timeout_ms,
+      [walk, head](const std::string& key) {
+        std::string_view home = KeySlotTag(key, head);
+        if (!home.empty()) walk->homes.emplace(home);
+      },
+      [walk, what, read = std::move(read), done = std::move(done)](bool ok) {
+        if (!ok) return done(Error{ErrorCode::kInternal, std::string(what) + ": SCAN failed"});
+        if (walk->homes.empty()) return done(std::vector<std::vector<Row>>());
+        walk->rows.resize(walk->homes.size());
+        walk->left = walk->homes.size();
+        std::size_t i = 0;
+        for (const std::string& home : walk->homes) {
+          read(home, [walk, i, done](Result<std::vector<Row>> rows) {
+            if (rows.ok()) {
+              walk->rows[i] = std::move(*rows);
+            } else if (!walk->error) {
+              walk->error = rows.error();
+            }
+            if (--walk->left > 0) return;
+            if (walk->error) return done(*walk->error);
+            done(std::move(walk->rows));
+          });
+          ++i;
+        }
+      });
+}
+
 }  // namespace
 
 Result<std::vector<Report>> ReviewListReports(const RedisValue& reply) {
@@ -98,43 +145,17 @@ void ReportStore::ListReviews(const Config& config, std::size_t max,
                               std::function<void(Result<std::vector<Report>>)> callback) {
   if (max == 0) return callback(std::vector<Report>());
   if (!cluster_) return ListQueue(config, "", max, std::move(callback));
-  // Every queue's slot-tag first (a key may come twice; a key SCAN finds is not trusted to be
-  // ours unless it is exactly PREFIXreviews:{TAG}), then review_list on each at once.
-  struct Walk {
-    std::set<std::string> homes;
-    std::vector<std::vector<Report>> lists;
-    std::size_t left = 0;
-    std::optional<Error> error;
-  };
-  auto walk = std::make_shared<Walk>();
   auto snapshot = std::make_shared<const Config>(config);  // used again when the scan ends
-  std::string head = config.redis.key_prefix + "reviews:";
-  ScanPrimaries(
-      cluster_, GlobEscape(head) + "{*", "list", config.server.request_timeout_ms,
-      [walk, head](const std::string& key) {
-        std::string_view home = KeySlotTag(key, head);
-        if (!home.empty()) walk->homes.emplace(home);
+  ForEachSlotHome<Report>(
+      cluster_, config.redis.key_prefix + "reviews:", "list", config.server.request_timeout_ms,
+      "review queues",
+      [this, snapshot, max](const std::string& home,
+                            std::function<void(Result<std::vector<Report>>)> rows) {
+        ListQueue(*snapshot, home, max, std::move(rows));
       },
-      [this, walk, snapshot, max, callback = std::move(callback)](bool ok) {
-        if (!ok) return callback(Error{ErrorCode::kInternal, "review queues: SCAN failed"});
-        if (walk->homes.empty()) return callback(std::vector<Report>());
-        walk->lists.resize(walk->homes.size());
-        walk->left = walk->homes.size();
-        std::size_t i = 0;
-        for (const std::string& home : walk->homes) {
-          ListQueue(*snapshot, home, max,
-                    [walk, i, max, callback](Result<std::vector<Report>> list) {
-                      if (list.ok()) {
-                        walk->lists[i] = std::move(*list);
-                      } else if (!walk->error) {
-                        walk->error = list.error();
-                      }
-                      if (--walk->left > 0) return;
-                      if (walk->error) return callback(*walk->error);
-                      callback(MergeReviews(std::move(walk->lists), max));
-                    });
-          ++i;
-        }
+      [max, callback = std::move(callback)](Result<std::vector<std::vector<Report>>> lists) {
+        if (!lists.ok()) return callback(lists.error());
+        callback(MergeReviews(std::move(*lists), max));
       });
 }
 
@@ -410,44 +431,15 @@ void ReportStore::AccountRates(
       merged(std::vector<std::vector<RatedAccount>>{std::move(*rows)});
     });
   }
-  // Every rated set's slot-tag first (a key SCAN finds is not trusted to be ours unless it is
-  // exactly PREFIXrated_accounts:{TAG}), then account_rates on each at once.
-  struct Walk {
-    std::set<std::string> homes;
-    std::vector<std::vector<RatedAccount>> slots;
-    std::size_t left = 0;
-    std::optional<Error> error;
-  };
-  auto walk = std::make_shared<Walk>();
   auto snapshot = std::make_shared<const Config>(config);  // used again when the scan ends
-  std::string head = config.redis.key_prefix + "rated_accounts:";
-  ScanPrimaries(
-      cluster_, GlobEscape(head) + "{*", "zset", timeout_ms,
-      [walk, head](const std::string& key) {
-        std::string_view home = KeySlotTag(key, head);
-        if (!home.empty()) walk->homes.emplace(home);
+  ForEachSlotHome<RatedAccount>(
+      cluster_, config.redis.key_prefix + "rated_accounts:", "zset", timeout_ms,
+      "rated accounts",
+      [this, snapshot, timeout_ms](const std::string& home,
+                                   std::function<void(Result<std::vector<RatedAccount>>)> rows) {
+        RatedSet(*snapshot, home, timeout_ms, std::move(rows));
       },
-      [this, walk, snapshot, timeout_ms, merged](bool ok) {
-        if (!ok) return merged(Error{ErrorCode::kInternal, "rated accounts: SCAN failed"});
-        if (walk->homes.empty()) return merged(std::vector<std::vector<RatedAccount>>());
-        walk->slots.resize(walk->homes.size());
-        walk->left = walk->homes.size();
-        std::size_t i = 0;
-        for (const std::string& home : walk->homes) {
-          RatedSet(*snapshot, home, timeout_ms,
-                   [walk, i, merged](Result<std::vector<RatedAccount>> rows) {
-                     if (rows.ok()) {
-                       walk->slots[i] = std::move(*rows);
-                     } else if (!walk->error) {
-                       walk->error = rows.error();
-                     }
-                     if (--walk->left > 0) return;
-                     if (walk->error) return merged(*walk->error);
-                     merged(std::move(walk->slots));
-                   });
-          ++i;
-        }
-      });
+      std::move(merged));
 }
 
 void ReportStore::Ping(uint64_t timeout_ms, std::function<void(bool)> callback) {
