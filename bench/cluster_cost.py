@@ -15,7 +15,8 @@ and the primaries share the two cores); CPU per decision and the spread say what
 would give: a fleet's decisions/s per primary core is 1e6 / (Redis CPU per decision x busiest
 share x primaries).
 
-Run: python3 bench/cluster_cost.py --build build [--requests N]. Prints one table.
+Run: python3 bench/cluster_cost.py --build build [--requests N]. Prints one table; exits
+non-zero when a reply was not DUNNO or policyd-bench counted an error.
 """
 
 import argparse
@@ -187,6 +188,12 @@ def main():
         print(f"| {r['primaries']} | {r['rps']:,.0f} | {r['p50_us']:,.0f} µs | "
               f"{r['redis_us']:.1f} µs | {r['busiest_share'] * 100:.0f}% | "
               f"{r['policyd_us']:.1f} µs | {actions}; errors {r['errors']} |")
+    # Every request is within its limits: anything but DUNNO, or an error, is a failed run
+    # (scripts/test runs a short one as a smoke test).
+    bad = [r for r in rows if r["errors"] or set(r["actions"]) - {"dunno"}]
+    if bad:
+        sys.exit(f"cluster bench: unexpected replies or errors with {bad[0]['primaries']} "
+                 f"primaries")
 
 
 if __name__ == "__main__":
