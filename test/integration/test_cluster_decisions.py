@@ -127,6 +127,7 @@ limits = [ { subject = "user", metric = "messages", max = 2, window = "1h" } ]
         for i in range(2):
             c.send(eom(user, "192.0.2.8", f"{user}.{i}"))
             replies.append(c.read_reply())
+        c.close()
         self.assertEqual(replies[0], "DUNNO")
         self.assertTrue(replies[1].startswith("550 5.7.1 [QUOTA] Monthly message quota used "
                                               "up: 1/1"), replies[1])
