@@ -17,7 +17,7 @@ int64_t ToInt(const std::string& s) {
 }  // namespace
 
 std::optional<AccessOutcome> ParseAccessOutcome(const std::vector<std::string>& reply) {
-  if (reply.size() != 11) return std::nullopt;
+  if (reply.size() != 11 && reply.size() != 12) return std::nullopt;
   AccessOutcome o;
   o.kind = reply[0];
   if (o.kind != "pass" && o.kind != "block" && o.kind != "unknown_dunno" && o.kind != "ip" &&
@@ -36,6 +36,7 @@ std::optional<AccessOutcome> ParseAccessOutcome(const std::vector<std::string>& 
   o.acl_reason = reply[8];
   o.report_mode = reply[9];
   o.plan_name = reply[10];
+  if (reply.size() == 12) o.facts = reply[11];
   return o;
 }
 
@@ -49,11 +50,12 @@ std::optional<RateStage> ReadRateStage(const std::vector<std::string>& args) {
     r.counting = true;
     r.identity = args[12];
   } else if (stage == "rcpt" && count_at == "rcpt") {
-    // decide.lua counts a message only at its first counted recipient (pd:msg of the
-    // user): not yet on a cluster, every counted RCPT costs a message.
+    // The most a RCPT costs: decide.lua counts the message (and its size) at its first
+    // counted RCPT only, which each subject's call decides by its mark of `message`.
     r.costs = {1, 1, size};
     r.counting = true;
     r.identity = args[13];
+    r.message = args[12];
   } else if (stage == "rcpt") {
     r.costs = {1, 1, size};
   } else {
@@ -109,6 +111,27 @@ Result<Verdict> ClusterVerdict(const ReplyParts& p, const std::vector<std::strin
                            std::to_string(p.count), std::to_string(p.max),
                            std::to_string(p.window_s), std::to_string(p.retry_after), "",
                            p.created_block, p.quota_warnings});
+}
+
+RefusalReportCall RefusalReportOf(const AccessOutcome& o, const std::vector<std::string>& a,
+                                  bool create) {
+  const std::string& prefix = a[kArgPrefix];
+  const std::string& subject = a[kArgSubject];
+  bool ip = o.kind == "ip";
+  RefusalReportCall call;
+  // The dedup key routes the call: refusal_report.lua's keys share the subject's hash tag.
+  call.route_key = prefix + (ip ? "iprep:{" : "aclrep:{") + subject + "}:" +
+                   (ip ? a[kArgClientHex] : a[kArgDomain]);
+  call.args = {prefix,        o.kind,      subject,     a[23], a[kArgClientHex], a[kArgDomain],
+               a[25],         a[24],       a[1],        o.acl_reason,     o.report_mode,
+               o.account,     o.plan_name, a[19],       a[20],            a[21],
+               create ? "1" : "0"};
+  if (ip) {
+    call.parts = Parts("ip", "ip " + a[23] + " not in allow-list");
+  } else {
+    call.parts = Parts("acl", "acl " + o.acl_reason);
+  }
+  return call;
 }
 
 RateRefusal RateRefusalOf(const SubjectCall& call, const SubjectOutcome& o,

@@ -29,6 +29,7 @@ struct AccessOutcome {
   std::string acl_reason;                             // kind acl
   std::string report_mode;  // an ACL report's guidance: the user's mode, 'unknown' none
   std::string plan_name;
+  std::string facts;  // explain mode (a twelfth element): sections 1-3's facts as JSON
 };
 std::optional<AccessOutcome> ParseAccessOutcome(const std::vector<std::string>& reply);
 
@@ -38,6 +39,9 @@ struct RateStage {
   SubjectCosts costs;
   bool counting = false;  // false: the RCPT pre-check (count_at = eom), read only
   std::string identity;   // what the reservations are keyed by ('' for the pre-check)
+  // count_at = rcpt: the identity of the message the RCPT belongs to (SubjectCallContext::
+  // transaction_id: its messages and bytes cost once); '' otherwise.
+  std::string message;
 };
 std::optional<RateStage> ReadRateStage(const std::vector<std::string>& args);
 
@@ -67,6 +71,17 @@ struct ReplyParts {
 // A verdict without a limit: action, rule, and the report ('' none).
 ReplyParts Parts(std::string action, std::string rule, std::string report = "");
 Result<Verdict> ClusterVerdict(const ReplyParts& parts, const std::vector<std::string>& args);
+
+// The refusal_report.lua call of an IP allow-list or ACL refusal (outcome kind 'ip' or 'acl'),
+// in the user's slot, and the verdict it completes with the report id it answers. create
+// false (explain): the call only looks up an existing report and writes nothing.
+struct RefusalReportCall {
+  std::string route_key;  // the refusal's dedup key: every key the call touches shares its slot
+  std::vector<std::string> args;
+  ReplyParts parts;  // report: '' (the call's reply)
+};
+RefusalReportCall RefusalReportOf(const AccessOutcome& outcome,
+                                  const std::vector<std::string>& args, bool create);
 
 // The verdict parts of a refusing subject's outcome (its limit's subject word: the first limit
 // of that tag, metric, window and max; an unauthenticated sender's user and sender limits

@@ -1,6 +1,7 @@
 #include "core/subject_count.h"
 
 #include <string>
+#include <utility>
 
 namespace policyd {
 
@@ -11,26 +12,27 @@ int64_t SubjectCosts::For(const std::string& metric) const {
   return 0;
 }
 
-std::vector<SubjectCall> PlanSubjectCalls(const std::vector<TaggedLimit>& limits,
-                                          const SubjectCosts& costs) {
+std::vector<SubjectCall> SubjectCallsByTag(const std::vector<TaggedLimit>& limits) {
   std::vector<SubjectCall> calls;
-  std::vector<bool> costs_something;
   for (const TaggedLimit& l : limits) {
     if (l.tag.empty()) continue;
     size_t i = 0;
     while (i < calls.size() && calls[i].tag != l.tag) ++i;
-    if (i == calls.size()) {
-      calls.push_back(SubjectCall{l.tag, {}});
-      costs_something.push_back(false);
-    }
+    if (i == calls.size()) calls.push_back(SubjectCall{l.tag, {}});
     // A limit this request costs nothing under still goes along: window_add_all sets the
     // subject's hash TTL from its longest window, so every window must be there.
     calls[i].limits.push_back(l.limit);
-    if (costs.For(l.limit.metric) > 0) costs_something[i] = true;
   }
+  return calls;
+}
+
+std::vector<SubjectCall> PlanSubjectCalls(const std::vector<TaggedLimit>& limits,
+                                          const SubjectCosts& costs) {
   std::vector<SubjectCall> out;
-  for (size_t i = 0; i < calls.size(); ++i) {
-    if (costs_something[i]) out.push_back(std::move(calls[i]));
+  for (SubjectCall& call : SubjectCallsByTag(limits)) {
+    bool costs_something = false;
+    for (const SubjectLimit& l : call.limits) costs_something |= costs.For(l.metric) > 0;
+    if (costs_something) out.push_back(std::move(call));
   }
   return out;
 }
@@ -56,7 +58,7 @@ std::vector<std::string> BuildSubjectCountArgs(const SubjectCallContext& ctx,
       ctx.now_ms > 0 ? std::to_string(ctx.now_ms) : "", ctx.prefix, call.tag, ctx.message_id,
       std::to_string(ctx.buckets), std::to_string(ctx.reservation_ms),
       std::to_string(costs.messages), std::to_string(costs.recipients),
-      std::to_string(costs.bytes)};
+      std::to_string(costs.bytes), ctx.transaction_id};
   args.reserve(args.size() + 3 * call.limits.size());
   for (const SubjectLimit& l : call.limits) {
     args.push_back(l.metric);
@@ -69,7 +71,7 @@ std::vector<std::string> BuildSubjectCountArgs(const SubjectCallContext& ctx,
 std::vector<std::string> BuildSubjectRefundArgs(const SubjectCallContext& ctx,
                                                 const std::string& tag) {
   return {ctx.now_ms > 0 ? std::to_string(ctx.now_ms) : "", ctx.prefix, tag, ctx.message_id,
-          std::to_string(ctx.reservation_ms)};
+          std::to_string(ctx.reservation_ms), ctx.transaction_id};
 }
 
 CombinedVerdict CombineSubjectOutcomes(const std::vector<SubjectOutcome>& outcomes) {

@@ -52,11 +52,19 @@ struct SubjectCall {
 // its window sets the subject's hash TTL, as in decide.lua).
 std::vector<SubjectCall> PlanSubjectCalls(const std::vector<TaggedLimit>& limits,
                                           const SubjectCosts& costs);
+// Every subject of `limits` with all its limits, in the same order, whatever the request costs
+// (explain lists a limit it costs nothing under too: lib/core/cluster_explain.h).
+std::vector<SubjectCall> SubjectCallsByTag(const std::vector<TaggedLimit>& limits);
 
 // Arguments shared by a request's calls.
 struct SubjectCallContext {
   std::string prefix = "pd:";
   std::string message_id;      // the message identity: reservations are keyed by it
+  // count_at = rcpt: the identity of the message whose RCPT this is (message_id is the
+  // RCPT's): each subject counts the message's messages and bytes at its first counted RCPT
+  // only, keeping a mark of it with that RCPT's reservation (a refund takes both back).
+  // '' otherwise: every call costs what it is given.
+  std::string transaction_id;
   int64_t buckets = 60;        // [policy] buckets
   int64_t reservation_ms = 300000;  // a reservation (or a tombstone) lives 1 to 2 times this
   int64_t now_ms = 0;          // 0: the Redis server's TIME (tests inject one)

@@ -5,6 +5,7 @@
 #include "core/verdict.h"
 #include "ops/admin_input.h"
 #include "ops/op_input.h"
+#include "store/cluster_explain.h"
 
 namespace policyd::ops {
 namespace {
@@ -35,13 +36,6 @@ nlohmann::json ExplainJson(const Config& config, const Verdict& v) {
 
 AdminCall ExplainCall(const Config& config, const PolicyRequest& request) {
   AdminCall call;
-  if (!config.redis.cluster.empty()) {
-    // The cluster's decision in explain mode (ClusterPolicyStore) is not built yet.
-    call.run = [](AdminBackend, uint64_t, AdminDone done) {
-      done(Error{ErrorCode::kUnavailable, "explain is not built for Redis Cluster yet"});
-    };
-    return call;
-  }
   if (std::optional<Verdict> local = DecideLocally(request, config)) {
     call.argv = {"PING"};  // decided without Redis; the call only keeps the shape
     local->user = request.SaslUsername();
@@ -52,6 +46,20 @@ AdminCall ExplainCall(const Config& config, const PolicyRequest& request) {
   }
   DecideOptions options;
   options.mode = DecideMode::kExplain;
+  if (!config.redis.cluster.empty()) {
+    // On a cluster the facts are read slot by slot (lib/store/cluster_explain.h).
+    call.run = [config = std::make_shared<const Config>(config), request, options](
+                   AdminBackend backend, uint64_t timeout_ms, AdminDone done) {
+      ClusterClient* cluster = backend.cluster_client();
+      ExplainOnCluster(cluster->loop(), cluster, backend.reports().cluster_scripts(), config,
+                       request, options, timeout_ms,
+                       [config, done = std::move(done)](Result<Verdict> v) {
+                         if (!v.ok()) return done(v.error());
+                         done(ExplainJson(*config, *v));
+                       });
+    };
+    return call;
+  }
   call.script = "decide";
   call.argv = BuildDecideArgs(request, config, options, PlansSpec(config), AbuseSpec(config));
   call.result = [config, user = std::string(request.SaslUsername())](

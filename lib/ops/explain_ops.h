@@ -5,7 +5,8 @@
 // values as strings; checked with policyd's own parser and bounds). Result: {"reply" (the
 // action text exactly as policyd would send it; a refusal without a report yet shows
 // id=<new>&auth=<new>), "action", "rule", "report", "facts"}. One decide.lua call (none for
-// requests policyd answers without Redis).
+// requests policyd answers without Redis); on a Redis Cluster the same answer and facts from
+// reads slot by slot (lib/store/cluster_explain.h), nothing written there either.
 #pragma once
 
 #include <nlohmann/json.hpp>

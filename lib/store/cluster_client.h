@@ -36,6 +36,8 @@ class ClusterClient {
 
   void Start();
   void Stop(std::function<void()> done);
+  // The loop the client runs on (what works with it, e.g. an admin operation, times itself).
+  uv_loop_t* loop() const { return loop_; }
 
   // Runs argv on the primary serving `slot` (KeySlot of a key it touches). The callback runs
   // exactly once, as RedisClient's does.

@@ -5,8 +5,10 @@
 #include <string>
 #include <utility>
 
+#include "core/cluster_list_bombing.h"
 #include "core/report_slot.h"
 #include "core/report_token.h"
+#include "store/cluster_explain.h"
 
 namespace policyd {
 
@@ -49,9 +51,10 @@ void ClusterPolicyStore::Decide(std::shared_ptr<const Config> config,
     return callback(std::move(*local));
   }
   if (options.mode == DecideMode::kExplain) {
-    return callback(Error{ErrorCode::kUnavailable, "explain is not built on Redis Cluster yet"});
+    uint64_t timeout = config->server.request_timeout_ms;
+    return ExplainOnCluster(loop_, cluster_, scripts_, std::move(config), request, options,
+                            timeout, std::move(callback));
   }
-  (void)cluster_;
   const DecisionFields fields = ReadDecisionFields(request);
   DecideSubjects subjects = ReadDecideSubjects(fields);
   // One clock for every slot of the decision (the reservations' slices are named by it).
@@ -99,26 +102,9 @@ void ClusterPolicyStore::Decided(const std::shared_ptr<Request>& r, AccessOutcom
 }
 
 void ClusterPolicyStore::Report(const std::shared_ptr<Request>& r, const AccessOutcome& o) {
-  const std::vector<std::string>& a = r->args;
-  const std::string& prefix = a[kArgPrefix];
-  const std::string& subject = a[kArgSubject];
-  // The dedup key routes the call: refusal_report.lua's keys share the subject's hash tag.
-  std::string dedup = prefix + (o.kind == "ip" ? "iprep:{" : "aclrep:{") + subject + "}:" +
-                      (o.kind == "ip" ? a[kArgClientHex] : a[kArgDomain]);
-  std::vector<std::string> args{prefix, o.kind,         subject,      a[23],    a[kArgClientHex],
-                                a[kArgDomain], a[25],   a[24],        a[1],     o.acl_reason,
-                                o.report_mode, o.account, o.plan_name, a[19],  a[20],
-                                a[21]};
-  ReplyParts parts;
-  if (o.kind == "ip") {
-    parts.action = "ip";
-    parts.rule = "ip " + a[23] + " not in allow-list";
-  } else {
-    parts.action = "acl";
-    parts.rule = "acl " + o.acl_reason;
-  }
-  scripts_->Run("refusal_report", std::move(dedup), std::move(args), Left(*r),
-                [r, parts = std::move(parts)](Result<RedisValue> reply) mutable {
+  RefusalReportCall call = RefusalReportOf(o, r->args, /*create=*/true);
+  scripts_->Run("refusal_report", std::move(call.route_key), std::move(call.args), Left(*r),
+                [r, parts = std::move(call.parts)](Result<RedisValue> reply) mutable {
                   if (!reply.ok()) return r->Fail(reply.error());
                   parts.report = reply->AsString();
                   r->Answer(parts);
@@ -141,13 +127,13 @@ void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOu
   ctx.reservation_ms = std::max<int64_t>(r->config->policy.dedup_ttl_ms, 1000);
   ctx.now_ms = std::stoll(r->args[1]);
   ctx.timeout_ms = r->config->server.request_timeout_ms;
+  ctx.transaction_id = r->stage.message;
   auto decided = [this, r](SubjectDecision d) {
     switch (d.verdict.kind) {
       case CombinedVerdict::Kind::kAdmit: {
         bool repeat = !d.outcomes.empty();
         for (const SubjectOutcome& o : d.outcomes) repeat = repeat && o.repeat;
-        if (!repeat && r->stage.costs.messages > 0) CountSent(*r);
-        return r->Answer(Parts("dunno", repeat ? "counted (repeat)" : "counted"));
+        return Admitted(r, repeat);
       }
       case CombinedVerdict::Kind::kRefuse:
         return Throttled(r, RateRefusalOf(d.calls[d.verdict.deciding],
@@ -169,10 +155,52 @@ void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOu
 void ClusterPolicyStore::CountSent(const Request& r) {
   const std::vector<std::string>& a = r.args;
   if (a[28].empty()) return;  // no [abuse] rates
+  // With count_at = rcpt every admitted RCPT comes here; sent_count.lua counts its message
+  // once (as decide.lua counts at the first admitted RCPT only).
+  // Its mark is in the subject's reservation slices: declared with the sent key, as
+  // subject_count declares them (SubjectCallKeys), so a slot migration cannot split them.
+  SubjectCallContext ctx;
+  ctx.prefix = a[kArgPrefix];
+  ctx.now_ms = std::stoll(a[1]);
+  ctx.reservation_ms = std::max<int64_t>(r.config->policy.dedup_ttl_ms, 1000);
+  std::string span = std::to_string(ctx.reservation_ms);
   for (const std::string& tag : SentTags(a, r.account)) {
-    scripts_->Run("sent_count", a[kArgPrefix] + "sent:{" + tag + "}",
-                  {a[kArgPrefix], tag, a[1], a[28]}, Left(r), [](Result<RedisValue>) {});
+    std::vector<std::string> keys{a[kArgPrefix] + "sent:{" + tag + "}"};
+    if (!r.stage.message.empty()) {
+      std::vector<std::string> slices = SubjectCallKeys(ctx, tag);
+      keys.insert(keys.end(), slices.begin() + 1, slices.end());
+    }
+    scripts_->Run("sent_count", std::move(keys),
+                  {a[kArgPrefix], tag, a[1], a[28], r.stage.message, span}, Left(r),
+                  [](Result<RedisValue>) {});
   }
+}
+
+void ClusterPolicyStore::Admitted(const std::shared_ptr<Request>& r, bool repeat) {
+  std::optional<ListBombingCall> call =
+      BuildListBombingCall(r->args, r->stage.identity, NewReportId(r->args[kArgSubject]));
+  if (!call) {
+    if (!repeat && r->stage.costs.messages > 0) CountSent(*r);
+    return r->Answer(Parts("dunno", repeat ? "counted (repeat)" : "counted"));
+  }
+  scripts_->Run("list_bombing", std::move(call->keys), std::move(call->args), Left(*r),
+                [this, r, repeat](Result<RedisValue> reply) {
+                  // The admission stands whether or not its list-bombing was recorded (the
+                  // subjects counted it): a lost record only lets list-bombing fire later.
+                  bool answered = false;
+                  std::string created;
+                  if (reply.ok() && reply->elements.size() == 2) {
+                    answered = reply->elements[0].AsInt() == 1;
+                    created = reply->elements[1].AsString();
+                  }
+                  // A repeat of a request with no subject to count (no limits) is known
+                  // here only: decide.lua answers it as a repeat.
+                  bool again = repeat || answered;
+                  if (!again && r->stage.costs.messages > 0) CountSent(*r);
+                  ReplyParts parts = Parts("dunno", again ? "counted (repeat)" : "counted");
+                  parts.created_block = std::move(created);
+                  r->Answer(parts);
+                });
 }
 
 void ClusterPolicyStore::Precheck(const std::shared_ptr<Request>& r) {
@@ -230,13 +258,22 @@ void ClusterPolicyStore::Throttled(const std::shared_ptr<Request>& r, RateRefusa
                                 NewReportId(subject),
                                 refusal.evidence};
   scripts_->Run("record_throttles", prefix + "throttles:{" + subject + "}", std::move(args),
-                Left(*r), [r, refusal = std::move(refusal)](Result<RedisValue> reply) mutable {
+                Left(*r),
+                [r, subject, refusal = std::move(refusal)](Result<RedisValue> reply) mutable {
                   // The refusal stands whether or not its evidence was recorded.
-                  if (reply.ok() && reply->elements.size() == 1 &&
-                      reply->elements[0].elements.size() == 2 &&
-                      reply->elements[0].elements[0].AsInt() == 0 &&
-                      reply->elements[0].elements[1].AsInt() == 1) {
+                  if (!reply.ok() || reply->elements.size() != 1 ||
+                      reply->elements[0].elements.size() != 5) {
+                    return r->Answer(refusal.parts);
+                  }
+                  const std::vector<RedisValue>& e = reply->elements[0].elements;
+                  if (e[2].AsInt() == 1) {
                     refusal.parts.created_block = "rate";
+                  } else if (e[1].AsInt() == 1) {
+                    // Blocked by another request since this one's access facts were read:
+                    // the block is the answer, as decide.lua reading both at once gives.
+                    return r->Answer(Parts("block",
+                                           "block " + subject + " reason=" + e[3].AsString(),
+                                           e[4].AsString()));
                   }
                   r->Answer(refusal.parts);
                 });
@@ -265,14 +302,18 @@ void ClusterPolicyStore::Quotas(const std::shared_ptr<Request>& r, const Subject
   }
   auto rates = std::make_shared<SubjectDecision>(std::move(d));
   // The quota records are keyed by the request's identity, not a rate second try's: a
-  // repeat finds them whichever attempt of the rates admitted.
+  // repeat finds them whichever attempt of the rates admitted. With count_at = rcpt by the
+  // message's (as decide.lua, a message costs its quota once, at its first counted RCPT; the
+  // next RCPTs find it counted); then a record found is no repeat of this request.
+  bool own = r->stage.message.empty();
   quota_.Decide(
-      QuotaContext(*r, ctx.message_id), r->quotas,
+      QuotaContext(*r, own ? ctx.message_id : r->stage.message), r->quotas,
       admitted ? QuotaMode::kCount : QuotaMode::kLookup,
-      [this, r, ctx, rates, decided = std::move(decided)](QuotaDecision q) {
+      [this, r, ctx, own, rates, decided = std::move(decided)](QuotaDecision q) {
         const QuotaVerdict& v = q.verdict;
         SubjectDecision& d = *rates;
-        bool repeat = v.kind == QuotaVerdict::Kind::kRefuse && q.outcomes[v.deciding].repeat;
+        bool repeat = own && v.kind == QuotaVerdict::Kind::kRefuse &&
+                      q.outcomes[v.deciding].repeat;
         ReplyParts parts = v.parts;
         if (repeat) parts.rule += " (repeat)";
         if (d.verdict.kind == Kind::kGivenUp) {
@@ -285,7 +326,7 @@ void ClusterPolicyStore::Quotas(const std::shared_ptr<Request>& r, const Subject
           case QuotaVerdict::Kind::kAdmit:
             r->quota_warnings = v.warnings;
             // Without rate subjects only the quotas know a repeat.
-            if (d.outcomes.empty() && v.repeat) {
+            if (own && d.outcomes.empty() && v.repeat) {
               return r->Answer(Parts("dunno", "counted (repeat)"));
             }
             return decided(std::move(d));

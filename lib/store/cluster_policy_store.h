@@ -8,15 +8,17 @@
 //
 // A decision, in round trips: the access reads (two rounds, then access_decide on one
 // primary); then, for a pass, every subject's subject_count at once (the RCPT pre-check:
-// the same calls in check-only mode, which write nothing); then, only for a refusal or a
-// refusal's report, one call in the user's slot.
+// the same calls in check-only mode, which write nothing); then one call in the user's slot:
+// for a refusal or a refusal's report, or list_bombing.lua for an admitted, counted request.
+// With count_at = rcpt each subject's subject_count counts a message (and its size) at the
+// message's first counted RCPT only, as decide.lua does, by a mark of its own.
 //
 // Monthly quotas (the user's in its slot, the account's in its slot) are a step after the
 // rates admitted: lib/core/cluster_quota.h says why and how that stays exact.
 //
-// Not yet as on one Redis: list-bombing, a message counted once per transaction with count_at =
-// rcpt (every counted RCPT costs a message here), explain mode (kUnavailable), and the
-// loop's access cache (set_caches is kept, not read).
+// Explain mode only reads, writing nothing (lib/store/cluster_explain.h).
+//
+// Not yet as on one Redis: the loop's access cache (set_caches is kept, not read).
 #pragma once
 
 #include <uv.h>
@@ -78,6 +80,11 @@ class ClusterPolicyStore {
   // the verdict and not waited for: a count lost to a crash only makes a rate a message
   // smaller.
   void CountSent(const Request& r);
+  // An admitted, counted request: its list-bombing (list_bombing.lua in the user's slot,
+  // where decide.lua keeps it: one call, waited for, so that a block it creates is in the
+  // verdict as decide.lua's is), its sent counters, then the verdict. `repeat`: the subjects
+  // answered an earlier call with this identity.
+  void Admitted(const std::shared_ptr<Request>& r, bool repeat);
   // A rate refusal: the verdict, after record_throttles in the user's slot (unless the
   // refusal is a repeat of one already recorded).
   void Throttled(const std::shared_ptr<Request>& r, RateRefusal refusal);

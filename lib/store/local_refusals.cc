@@ -224,7 +224,7 @@ bool LocalRefusals::OnRecorded(const FlushCall& call, const Result<RedisValue>& 
   counters_.throttles_recorded += throttles;
   for (std::size_t i = 0; i < call.batches.size(); ++i) {
     const RedisValue& r = reply->elements[i];
-    if (r.elements.size() != 2) continue;
+    if (r.elements.size() < 2) continue;  // record_throttles.lua: { length, blocked, ... }
     cache_.OnRecorded(call.batches[i].subject, r.elements[0].integer, r.elements[1].integer != 0,
                       events, generation);
   }

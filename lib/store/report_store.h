@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/metrics.h"
+#include "core/rated_accounts.h"
 #include "core/report_page.h"
 #include "core/result.h"
 #include "core/signals.h"
@@ -43,10 +44,7 @@ class ReportStore {
  public:
   // One Redis.
   ReportStore(RedisClient* client, ScriptRunner* scripts) : client_(client), scripts_(scripts) {}
-  // A Redis Cluster: Get, ListReviews, RequestReview, ResolveReview, GetAclToday and
-  // IngestSignals of score signals are built; complaint and bounce signals and AccountRates
-  // answer an error (their cluster shape is not built yet), and client()/scripts() must not be
-  // called.
+  // A Redis Cluster: every call is built (issue 17); client()/scripts() must not be called.
   ReportStore(ClusterClient* cluster, ClusterScriptRunner* scripts)
       : cluster_(cluster), cluster_scripts_(scripts) {}
 
@@ -75,12 +73,22 @@ class ReportStore {
   // signal.lua: on one Redis one atomic call for the whole batch; on a cluster one call per
   // slot of the batch's subjects (each atomic; a batch over several slots is not: when one
   // call fails the batch answers its error while the others are applied). Outcomes in input
-  // order.
+  // order. On a cluster a batch with complaints or bounces takes three steps, because a
+  // user's complaint also counts in its account, another slot (pd:complaints:{account:A},
+  // pd:rated_accounts:{TAG}): signal_facts.lua per subject slot (feedback id seen? the user's
+  // account), account_signal.lua per account slot (counts the account, returns its rate
+  // text), then signal.lua per subject slot as on one Redis with that text. The subject's
+  // outcome (counts, warnings, blocks, events) is decided in one call as on one Redis; the
+  // account's count is not atomic with it: a failed last step or a duplicate feedback id racing
+  // its first copy counts the account twice (shown on /metrics, never blocked on).
   void IngestSignals(const Config& config, const std::vector<Signal>& signals,
                      const std::string& source,
                      std::function<void(Result<std::vector<SignalOutcome>>)> callback);
   // The accounts with a complaint or bounce in the rate window and their counts
-  // (account_rates.lua), newest first, at most kMaxRatedAccounts: for GET /metrics.
+  // (account_rates.lua), newest first, at most kMaxRatedAccounts: for GET /metrics. On a
+  // cluster account_rates runs on every slot's rated set (SCAN MATCH PREFIXrated_accounts:{*
+  // TYPE zset on each primary), all at once, and the rows are merged newest first; a failed
+  // SCAN or call fails the whole answer.
   void AccountRates(const Config& config, uint64_t timeout_ms,
                     std::function<void(Result<std::vector<AccountRateRow>>)> callback);
   // true when Redis answers PING within timeout (on a cluster: every primary is connected).
@@ -103,6 +111,29 @@ class ReportStore {
   // review_list.lua on one queue: home '' (one Redis) or a slot-tag found by SCAN.
   void ListQueue(const Config& config, const std::string& home, std::size_t max,
                  std::function<void(Result<std::vector<Report>>)> callback);
+  // One script call of a fan-out: in route's slot, answering one reply element per batch item
+  // of `items` (indexes into the batch), in order.
+  struct BatchCall {
+    std::string route;
+    std::vector<std::string> args;
+    std::vector<std::size_t> items;
+  };
+  // Runs `name` once per call, all at once; done gets the reply element of every batch item
+  // (n items; an item no call names, or a short reply, leaves an empty RedisValue), or the
+  // first error once every call has answered.
+  void RunBatch(std::string_view name, std::vector<BatchCall> calls, std::size_t n,
+                uint64_t timeout_ms, std::function<void(Result<std::vector<RedisValue>>)> done);
+  // signal.lua for the batch (IngestSignals); account_rates[i]: signal i's account rate ARGV.
+  void JudgeSignals(const Config& config, std::vector<Signal> signals,
+                    std::vector<std::string> account_rates, const std::string& source,
+                    std::function<void(Result<std::vector<SignalOutcome>>)> callback);
+  // The first two steps of a cluster batch with complaints or bounces (IngestSignals).
+  void IngestRatedOnCluster(const Config& config, std::vector<Signal> signals,
+                            const std::string& source,
+                            std::function<void(Result<std::vector<SignalOutcome>>)> callback);
+  // account_rates.lua on one rated set: home '' (one Redis) or a slot-tag found by SCAN.
+  void RatedSet(const Config& config, const std::string& home, uint64_t timeout_ms,
+                std::function<void(Result<std::vector<RatedAccount>>)> callback);
   // The queue slot-tag that review.lua and review_resolve.lua are given for report `id`.
   std::string HomeOf(const Config& config, const std::string& id) const;
 

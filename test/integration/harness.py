@@ -378,9 +378,9 @@ class ServedTestCase(unittest.TestCase):
 
     @classmethod
     def wait_ready(cls, policyd, http_port):
-        """Until policyd's Redis is ready. On a cluster its decisions are not built yet
-        (ClusterPolicyStore answers unavailable), so there its HTTP side's /healthz (200: every
-        primary connected) says so; http_port must be one it listens on."""
+        """Until policyd's Redis is ready. On a cluster its HTTP side's /healthz says so (200:
+        every slot has a connected primary), which a probe request could not: it touches only
+        the slots of its own subjects; http_port must be one it listens on."""
         if not cls.CLUSTER:
             return policyd.wait_redis_ready()
 
@@ -467,6 +467,25 @@ def key_slot(key):
     return crc16(key) % CLUSTER_SLOTS
 
 
+def names_in_slots(slots, kind, count, name=None):
+    """The first `count` names NAME (name(i) for i = 0, 1, ...; default KIND's initial and i)
+    whose subject tag KIND:NAME hashes into `slots` (a set): subjects placed on a primary."""
+    name = name or (lambda i: f"{kind[0]}{i}")
+    found, i = [], 0
+    while len(found) < count:
+        if key_slot(f"{kind}:{name(i)}".encode()) in slots:
+            found.append(name(i))
+        i += 1
+        if i > 1000000:
+            raise LookupError(f"no {kind} names in the slots given")
+    return found
+
+
+def addresses_in_slots(slots, count):
+    """The first `count` client addresses 198.51.A.B whose tag ip:ADDRESS is in `slots`."""
+    return names_in_slots(slots, "ip", count, lambda i: f"198.51.{i // 254 + 1}.{i % 254 + 1}")
+
+
 def _port_pair_free(port):
     """A cluster node listens on port and on its bus port, port + 10000: both must be free."""
     if port + 10000 > 65535:
@@ -528,6 +547,11 @@ class RedisCluster:
             except (OSError, RedisError):
                 continue
         raise OSError("no cluster node answers")
+
+    def slots_of(self, port):
+        """The set of slots the primary on `port` serves."""
+        return {slot for first, last, p, _ in self.slots() if p == port
+                for slot in range(first, last + 1)}
 
     def primaries(self):
         """Ports of the primaries that serve slots, in slot order."""

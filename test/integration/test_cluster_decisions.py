@@ -9,7 +9,8 @@ import json
 import time
 import unittest
 
-from harness import Policyd, RedisCluster, TempDir, request_bytes, wait_for
+from harness import Policyd, RedisCluster, TempDir, addresses_in_slots, names_in_slots, \
+    request_bytes, wait_for
 
 N = 40
 # One plan per limit under test: that limit is N, the others far above it.
@@ -43,34 +44,6 @@ def eom(user, client, instance):
                          sender=f"{user}@example.com", recipient="r@dest.example",
                          recipient_count=1, size=1000, client_address=client,
                          client_port=40000, instance=f"race.{instance}")
-
-
-class Placement:
-    """Names whose subjects sit on given primaries (CLUSTER KEYSLOT)."""
-
-    def __init__(self, cluster):
-        self.cluster = cluster
-        self.primaries = cluster.primaries()
-
-    def name_on(self, primary_index, kind, base, skip=0):
-        port = self.primaries[primary_index]
-        for i in range(100000):
-            name = f"{base}{i}"
-            if self.cluster.primary_of(f"pd:rate:{{{kind}:{name}}}") == port:
-                if skip == 0:
-                    return name
-                skip -= 1
-        raise AssertionError("no name found")
-
-    def client_on(self, primary_index, skip=0):
-        port = self.primaries[primary_index]
-        for i in range(1, 60000):
-            address = f"198.51.{i // 250}.{i % 250 + 1}"
-            if self.cluster.primary_of(f"pd:rate:{{ip:{address}}}") == port:
-                if skip == 0:
-                    return address
-                skip -= 1
-        raise AssertionError("no address found")
 
 
 class ClusterDecisionsTest(unittest.TestCase):
@@ -115,8 +88,9 @@ limits = [ { subject = "user", metric = "messages", max = 2, window = "1h" } ]
         primary than its user: the first message warns at 80/90/100 % (the events reach
         pd:events through the relay, one log line each), the second is refused with [QUOTA]
         and the user's rate count it took is given back."""
-        where = Placement(cluster)
-        user, account = where.name_on(0, "user", "quser"), where.name_on(1, "account", "qacct")
+        on = [cluster.slots_of(port) for port in cluster.primaries()]
+        user = names_in_slots(on[0], "user", 1, lambda i: f"quser{i}")[0]
+        account = names_in_slots(on[1], "account", 1, lambda i: f"qacct{i}")[0]
         ukey, akey = f"pd:user:{{user:{user}}}", f"pd:account:{{account:{account}}}"
         cluster.cmd(ukey, "HSET", ukey, "account", account, "mode", "account")
         cluster.cmd(akey, "HSET", akey, "quota", "1")
@@ -155,13 +129,14 @@ limits = [ { subject = "user", metric = "messages", max = 2, window = "1h" } ]
                     procs.append(p)
                 for p in procs:
                     p.wait_redis_ready()
-                where = Placement(cluster)
+                on = [cluster.slots_of(port) for port in cluster.primaries()]
                 # Per limit under test: a user on primary 0, its account on 1, its client on 2.
                 groups = []
+                clients = addresses_in_slots(on[2], 3)
                 for g, kind in enumerate(("user", "account", "ip")):
-                    user = where.name_on(0, "user", f"racer{kind}")
-                    account = where.name_on(1, "account", f"acct{kind}")
-                    client = where.client_on(2, skip=g)
+                    user = names_in_slots(on[0], "user", 1, lambda i: f"racer{kind}{i}")[0]
+                    account = names_in_slots(on[1], "account", 1, lambda i: f"acct{kind}{i}")[0]
+                    client = clients[g]
                     ukey = f"pd:user:{{user:{user}}}"
                     cluster.cmd(ukey, "HSET", ukey, "account", account, "mode", "account",
                                 "plan", kind)

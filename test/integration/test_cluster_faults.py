@@ -19,7 +19,8 @@ import time
 import unittest
 
 from faultload import report_line
-from harness import Policyd, RedisCluster, TempDir, key_slot, request_bytes, wait_for
+from harness import Policyd, RedisCluster, TempDir, addresses_in_slots, names_in_slots, \
+    request_bytes, wait_for
 
 DEFER = "action=451 4.3.0 Policy service temporarily unavailable\n\n"
 DUNNO = "action=DUNNO\n\n"
@@ -40,33 +41,6 @@ limits = [
   {{ subject = "ip", metric = "messages", max = {big}, window = "1h" }},
 ]
 """
-
-
-def slot_of(tag):
-    return key_slot(("{" + tag + "}").encode())
-
-
-def names_on(slots, kind, count, start=0):
-    """`count` names NAME whose tag KIND:NAME hashes into `slots` (a set of slots)."""
-    found, i = [], start
-    while len(found) < count:
-        name = f"{kind[0]}{i}"
-        if slot_of(f"{kind}:{name}") in slots:
-            found.append(name)
-        i += 1
-    return found
-
-
-def ips_on(slots, count):
-    found = []
-    for a in range(1, 255):
-        for b in range(1, 255):
-            ip = f"198.51.{a}.{b}"
-            if slot_of(f"ip:{ip}") in slots:
-                found.append(ip)
-                if len(found) == count:
-                    return found
-    raise LookupError("no address found")
 
 
 def eom(user, ip, instance):
@@ -143,19 +117,17 @@ class ClusterFailoverTest(unittest.TestCase):
             procs = []
             try:
                 primaries = cluster.primaries()
-                ranges = {p: set() for p in primaries}
-                for first, last, p, _ in cluster.slots():
-                    ranges[p].update(range(first, last + 1))
+                ranges = {p: cluster.slots_of(p) for p in primaries}
                 groups = {}  # primary -> (user, account, ip): every subject on that primary
                 for p in primaries:
-                    user = names_on(ranges[p], "user", 1)[0]
-                    account = names_on(ranges[p], "account", 1)[0]
-                    ip = ips_on(ranges[p], 1)[0]
+                    user = names_in_slots(ranges[p], "user", 1)[0]
+                    account = names_in_slots(ranges[p], "account", 1)[0]
+                    ip = addresses_in_slots(ranges[p], 1)[0]
                     seed_user(cluster, user, account)
                     groups[p] = (user, account, ip)
                 # A blocked user on the primary that will be killed: still blocked after.
                 victim = primaries[0]
-                blocked = names_on(ranges[victim], "user", 2)[1]
+                blocked = names_in_slots(ranges[victim], "user", 2)[1]
                 seed_user(cluster, blocked, groups[victim][1])
                 block_key = f"pd:block:{{user:{blocked}}}"
                 cluster.cmd(block_key, "HSET", block_key, "reason", "spam", "created", "1",
@@ -243,9 +215,9 @@ class ClusterReshardTest(unittest.TestCase):
                 # subject lives in the first 100 of 300 moved slots move while counting.
                 first = min(f for f, _, p, _ in cluster.slots() if p == source)
                 moving = set(range(first, first + 100))
-                users = names_on(moving, "user", 6)
-                account = names_on(moving, "account", 1)[0]
-                ip = ips_on(moving, 1)[0]
+                users = names_in_slots(moving, "user", 6)
+                account = names_in_slots(moving, "account", 1)[0]
+                ip = addresses_in_slots(moving, 1)[0]
                 for u in users:
                     seed_user(cluster, u, account)
                 for _ in range(4):

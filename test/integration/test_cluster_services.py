@@ -291,11 +291,14 @@ class ClusterServicesTest(ClusterServicesCase):
             self.assertIn("trap 1", self.cluster.cmd(report_key, "HGET", report_key, "evidence"))
             wait_for(lambda: self.delivered(subject, "block.created"), 15, interval=0.05,
                      what=f"block.created of {subject} delivered")
-        # Complaints and bounces also count in the account's slot: refused on a cluster.
+        # Complaints and bounces also count in the account's slot: built on a cluster too
+        # (the subject is blocked already, so the complaint is counted only).
         status, body = self.http("POST", "/api/v1/signals", json.dumps(
             [{"subject": subjects[0], "kind": "complaint"}]), auth)
-        self.assertEqual(status, 503)
-        self.assertIn("not built on a Redis Cluster yet", body)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["accepted"], 1)
+        complaints_key = f"pd:complaints:{{{subjects[0]}}}"
+        self.assertTrue(self.cluster.cmd(complaints_key, "HGETALL", complaints_key))
 
     def test_caches_hear_a_write_on_every_primary(self):
         text = self.metrics()

@@ -1,9 +1,11 @@
-"""Issue 3: decisions through real policyd processes sharing one real Redis."""
+"""Issue 3: decisions through real policyd processes sharing one real Redis. Issue 17: every
+case again on a Redis Cluster of 3 primaries (the Cluster* subclasses at the end)."""
 
 import asyncio
 import unittest
 
-from harness import Policyd, RedisServer, TempDir, request_bytes
+from harness import ClusterAsOneRedis, Policyd, RedisCluster, RedisServer, TempDir, \
+    request_bytes
 
 PLANS = """
 [policy]
@@ -24,15 +26,32 @@ def eom(user, instance):
                          client_port=instance, instance=f"race.{instance}")
 
 
-class SeveralInstancesTest(unittest.TestCase):
+class OneRedisOrCluster(unittest.TestCase):
+    """Where a case's Redis comes from: one redis-server, or with CLUSTER = True a Redis
+    Cluster of 3 primaries seen through ClusterAsOneRedis (cmd by key's slot, KEYS and
+    FLUSHALL on every primary), so each case runs unchanged on both."""
+    CLUSTER = False
+
+    def start_redis(self, tmp):
+        if self.CLUSTER:
+            return ClusterAsOneRedis(RedisCluster(tmp, replicas=0))
+        return RedisServer(tmp)
+
+    def new_policyd(self, tmp, redis, extra):
+        if self.CLUSTER:
+            return Policyd(tmp, 0, extra=extra, cluster=redis.cluster)
+        return Policyd(tmp, redis.port, extra=extra)
+
+
+class SeveralInstancesTest(OneRedisOrCluster):
     def test_four_instances_with_64_connections_each_admit_exactly_n(self):
         n = 100
         with TempDir() as tmp:
-            redis = RedisServer(tmp)
+            redis = self.start_redis(tmp)
             procs = []
             try:
                 for _ in range(4):
-                    p = Policyd(tmp, redis.port, extra=PLANS.format(n=n, events=100000))
+                    p = self.new_policyd(tmp, redis, PLANS.format(n=n, events=100000))
                     p.start()
                     procs.append(p)
                 for p in procs:
@@ -82,11 +101,11 @@ class SeveralInstancesTest(unittest.TestCase):
                 redis.stop()
 
 
-class EscalationRaceTest(unittest.TestCase):
+class EscalationRaceTest(OneRedisOrCluster):
     def test_four_instances_racing_create_exactly_one_block(self):
         with TempDir() as tmp:
-            redis = RedisServer(tmp)
-            procs = [Policyd(tmp, redis.port, extra=PLANS.format(n=1, events=5))
+            redis = self.start_redis(tmp)
+            procs = [self.new_policyd(tmp, redis, PLANS.format(n=1, events=5))
                      for _ in range(4)]
             try:
                 for p in procs:
@@ -125,13 +144,13 @@ class EscalationRaceTest(unittest.TestCase):
                 redis.stop()
 
 
-class RepliesTest(unittest.TestCase):
+class RepliesTest(OneRedisOrCluster):
     """The three refusals as Postfix receives them, through a real policyd."""
 
     def test_acl_block_and_rate_replies(self):
         with TempDir() as tmp:
-            redis = RedisServer(tmp)
-            p = Policyd(tmp, redis.port, extra=PLANS.format(n=1, events=5))
+            redis = self.start_redis(tmp)
+            p = self.new_policyd(tmp, redis, PLANS.format(n=1, events=5))
             try:
                 p.start()
                 p.wait_redis_ready()
@@ -140,8 +159,11 @@ class RepliesTest(unittest.TestCase):
                 c = p.client()
                 acl = c.ask(request_bytes(protocol_state="RCPT", sasl_username="u1",
                                           sender="x@not-ours.example", instance="a"))
+                # On a cluster a report id starts with a tag of its user's slot (report_slot.h).
+                slot_tag = r"[0-9a-z]{1,4}\." if self.CLUSTER else ""
                 self.assertRegex(acl, r"^550 \[ACL\] Blocked\. See https://policy\.example\.test/"
-                                      r"report\?id=[0-9a-f]{20}&auth=[0-9a-f-]{36}$")
+                                      r"report\?id=" + slot_tag +
+                                      r"[0-9a-f]{20}&auth=[0-9a-f-]{36}$")
                 self.assertEqual(c.ask(eom("u1", 1)), "DUNNO")
                 rate = c.ask(eom("u1", 2))
                 self.assertRegex(rate, r"^421 4\.7\.1 Rate limit exceeded: messages 1/1 per 1h; "
@@ -153,18 +175,16 @@ class RepliesTest(unittest.TestCase):
                 redis.stop()
 
 
-
-
-class UnauthenticatedTest(unittest.TestCase):
+class UnauthenticatedTest(OneRedisOrCluster):
     """[policy] unauthenticated: dunno, reject, and sender (the envelope sender is the subject
     under the default plan)."""
 
     def run_policy(self, mode, requests, n=2):
         with TempDir() as tmp:
-            redis = RedisServer(tmp)
+            redis = self.start_redis(tmp)
             extra = PLANS.format(n=n, events=100).replace(
                 '[policy]\n', f'[policy]\nunauthenticated = "{mode}"\n')
-            p = Policyd(tmp, redis.port, extra=extra)
+            p = self.new_policyd(tmp, redis, extra)
             try:
                 p.start()
                 p.wait_redis_ready()
@@ -196,6 +216,22 @@ class UnauthenticatedTest(unittest.TestCase):
         self.assertEqual(replies[3], "DUNNO")
         self.assertIn("pd:rate:{sender:a@x.example}", keys)
         self.assertIn("pd:rate:{sender:b@x.example}", keys)
+
+
+class ClusterSeveralInstancesTest(SeveralInstancesTest):
+    CLUSTER = True
+
+
+class ClusterEscalationRaceTest(EscalationRaceTest):
+    CLUSTER = True
+
+
+class ClusterRepliesTest(RepliesTest):
+    CLUSTER = True
+
+
+class ClusterUnauthenticatedTest(UnauthenticatedTest):
+    CLUSTER = True
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ std::string RecordThrottles(RedisServer& redis, const std::string& subject, int 
                           AbuseSpec(AbuseConfig()).escalation, std::to_string(now), "3600000",
                           "", subject, std::to_string(n), report_id,
                           "messages 1/1 per 86400s (user)"});
-  REQUIRE(reply.size() == 2);  // { throttle list length, blocked }
+  REQUIRE(reply.size() == 5);  // { list length, blocked, blocked by this call, reason, report }
   return reply[1] == "1" ? "blocked" : "";
 }
 

@@ -147,7 +147,7 @@ TEST_CASE("cluster abuse writes: a throttle race blocks once per subject; relay;
             ++errors;
             continue;
           }
-          if (r->elements[0].elements.size() == 2 && r->elements[0].elements[1].AsInt() == 1) {
+          if (r->elements[0].elements.size() == 5 && r->elements[0].elements[1].AsInt() == 1) {
             ++blocked_replies;
           }
         }

@@ -47,7 +47,8 @@ Outcome Ingest(RedisServer& redis, const Config& c, const std::string& tag,
   snprintf(id, sizeof id, "%020d", ++report);
   auto r = redis.Cmd({"FCALL", FindScript("signal")->function, "0", "pd:", std::to_string(now),
                       specs.escalation, specs.score, std::to_string(c.report.ttl_ms), "test",
-                      specs.rates, "", tag, kind, kind + " from a feedback loop", id, feedback_id});
+                      specs.rates, "", tag, kind, kind + " from a feedback loop", id, feedback_id,
+                      ""});
   REQUIRE(r.size() == 4);
   return {r[0], r[1], r[2], r[3]};
 }
@@ -214,13 +215,14 @@ TEST_CASE("rates: an account's rate is counted and shown beside its users', neve
 }
 
 // account_rates.lua as HttpServer's /metrics calls it (ReportStore::AccountRates), at `now`:
-// rows of { account, messages, complaints, bounces }.
+// rows of { account, messages, complaints, bounces } (the 5th field, the newest complaint's
+// or bounce's time, is checked against pd:rated_accounts below).
 std::vector<std::vector<std::string>> AccountRates(RedisServer& redis, const Config& c,
                                                    uint64_t now, int max = 1000) {
   auto flat = redis.Cmd({"FCALL", FindScript("account_rates")->function, "0", "pd:",
                          std::to_string(now), AbuseSpec(c).rates, std::to_string(max)});
   std::vector<std::vector<std::string>> rows;
-  for (size_t i = 0; i + 3 < flat.size(); i += 4) {
+  for (size_t i = 0; i + 4 < flat.size(); i += 5) {
     rows.push_back({flat[i], flat[i + 1], flat[i + 2], flat[i + 3]});
   }
   return rows;
@@ -248,6 +250,11 @@ TEST_CASE("rates: account_rates reads the rated accounts' window, newest first, 
   // The same sums as the evidence entry's account_rate (rate_sum over the same buckets).
   CHECK(rows == std::vector<std::vector<std::string>>{{"beta", "10", "1", "0"},
                                                       {"acme", "200", "2", "1"}});
+  // Each row ends with its account's score in pd:rated_accounts (a cluster merges by it).
+  CHECK(f.redis.Cmd({"FCALL", FindScript("account_rates")->function, "0", "pd:",
+                     std::to_string(kNow + 4 * kHour), AbuseSpec(f.c).rates, "1000"}) ==
+        std::vector<std::string>{"beta", "10", "1", "0", std::to_string(kNow + 2 * kHour),
+                                 "acme", "200", "2", "1", std::to_string(kNow + kHour + 2)});
   CHECK(AccountRates(f.redis, f.c, kNow + 4 * kHour, 1) ==
         std::vector<std::vector<std::string>>{{"beta", "10", "1", "0"}});
   CHECK(f.redis.Keys() == keys);  // reads only
@@ -280,7 +287,7 @@ TEST_CASE("rates: pd:rated_accounts keeps the 1,000 newest accounts and is docum
     auto r = f.redis.Cmd({"FCALL", FindScript("signal")->function, "0", "pd:",
                           std::to_string(kNow + i), AbuseSpec(f.c).escalation,
                           AbuseSpec(f.c).score, std::to_string(f.c.report.ttl_ms), "test",
-                          AbuseSpec(f.c).rates, "", "user:cap" + n, "complaint", "c", id, ""});
+                          AbuseSpec(f.c).rates, "", "user:cap" + n, "complaint", "c", id, "", ""});
     REQUIRE_MESSAGE(r.size() == 4, (r.empty() ? std::string() : r[0]));
   }
   CHECK(f.redis.CmdOne({"ZCARD", "pd:rated_accounts"}) == "1000");

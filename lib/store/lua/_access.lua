@@ -89,7 +89,7 @@ local function read_access(a)
 
   -- 3. ACL: only for SMTP users, and never for the null sender.
   local function refuse(reason)
-    out.kind, out.reason = 'acl', reason
+    out.kind, out.reason, facts.acl = 'acl', reason, reason
     return out
   end
   if is_user and sender_tag ~= '' then

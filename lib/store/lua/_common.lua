@@ -188,6 +188,34 @@ local function window_read_all(k, states)
   for i = 1, #states do window_settle(states[i], v[i * 3 - 2], v[i * 3 - 1], v[i * 3]) end
 end
 
+-- A subject call's limits (subject_count.lua, subject_explain.lua: ARGV from `first`, triples
+-- metric, window_s, max) against `cost` (per metric), their windows read with one HMGET of the
+-- subject's hash rk. Limits sharing a window (the same metric and window twice) share its
+-- state: read (and counted) once, checked against each max. Returns rows, one per limit of a
+-- known metric and a valid window in ARGV order ({ metric, window, max, st, cost }), and the
+-- distinct windows: states, with each one's cost and suffix (window_add_all's arguments).
+local function subject_windows(rk, args, first, cost, buckets, now)
+  local w = { rows = {}, states = {}, costs = {}, suffixes = {} }
+  local by_suffix = {}
+  for i = first, #args - 2, 3 do
+    local metric, window, max = args[i], tonumber(args[i + 1]), tonumber(args[i + 2])
+    local c = cost[metric]
+    if c and window and window > 0 and max then
+      local suffix = metric .. ':' .. fmt_int(window)
+      local st = by_suffix[suffix]
+      if not st then
+        st = window_state(rk, window_names(suffix), window, buckets, now)
+        by_suffix[suffix] = st
+        local n = #w.states + 1
+        w.states[n], w.costs[n], w.suffixes[n] = st, c, suffix
+      end
+      w.rows[#w.rows + 1] = { metric = metric, window = window, max = max, st = st, cost = c }
+    end
+  end
+  if #w.states > 0 then window_read_all(rk, w.states) end
+  return w
+end
+
 -- One window, read alone (usage.lua).
 local function window_read(prefix, tag, suffix, window_s, buckets, now)
   local k = key(prefix, 'rate', tag)
@@ -224,6 +252,32 @@ end
 local function window_usage(prefix, tag, suffix, window_s, max, buckets, now)
   local st = window_read(prefix, tag, suffix, window_s, buckets, now)
   return st.total, window_retry(st, 1, max, now)
+end
+
+-- Whether one limit refuses what a request costs under it (decide.lua, subject_count.lua,
+-- subject_explain.lua): the seconds until its window admits `cost` more (window_retry), or nil
+-- when there is room. A cost of 0 never refuses.
+local function window_refusal(st, cost, max, now)
+  if cost > 0 and st.total + cost > max then return window_retry(st, cost, max, now) end
+  return nil
+end
+
+-- ---------------------------------------------------------------------------------------
+-- explain (issue 19): the facts behind a decision, as JSON. decide.lua builds them in one
+-- call; on a Redis Cluster access_decide.lua (sections 1-3) and subject_explain.lua (each
+-- subject's windows) build their parts with the same helpers and policyd joins them
+-- (lib/core/cluster_explain.h).
+
+-- The facts every explain starts from (read_access and decide.lua add theirs).
+local function explain_facts(now, subject, stage)
+  return { now = now, subject = subject, stage = stage }
+end
+
+-- One rate limit's entry of facts.limits: the subject's tag, the limit, the units its window
+-- holds and, when it refuses (window_refusal), the seconds until it admits the request.
+local function limit_fact(tag, metric, max, window, st, retry)
+  return { subject = tag, metric = metric, max = max, window = window, count = st.total,
+           retry_after = retry }
 end
 
 -- Counts costs[i] on states[i] (one subject's hash k, each window once):

@@ -114,45 +114,84 @@ local function rate_text(kind, n, sent, rates, no_level)
 end
 
 -- The accounts that had a complaint or a bounce in the window, scored by the last one's time,
--- so GET /metrics (account_rates.lua) reads the few accounts worth a gauge without a SCAN.
--- Trimmed to the window and to the RATED_ACCOUNTS_MAX newest at every write.
+-- so GET /metrics (account_rates.lua) reads the few accounts worth a gauge without a SCAN of
+-- every counter. Trimmed to the window and to the RATED_ACCOUNTS_MAX newest at every write.
+-- home (issue 17): '' on one Redis (one set, PREFIXrated_accounts); on a cluster the slot-tag of
+-- the account's slot, one set per slot (PREFIXrated_accounts:{TAG}) beside the accounts' counters
+-- it names, so the write and account_rates.lua stay in one slot.
 local RATED_ACCOUNTS_MAX = 1000
-local function note_rated_account(prefix, account, now, rates)
-  local k = prefix .. 'rated_accounts'
+local function note_rated_account(prefix, account, now, rates, home)
+  local k = home_key(prefix, 'rated_accounts', home)
   redis.call('ZADD', k, now, account)
   redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. fmt_int(now - rates.window))
   redis.call('ZREMRANGEBYRANK', k, 0, -(RATED_ACCOUNTS_MAX + 1))
   redis.call('PEXPIRE', k, rates.window)
 end
 
--- account_rates.lua: the accounts of pd:rated_accounts within the window, newest first, at
--- most max, each as { account, messages, complaints, bounces } summed as a user's rate is.
-local function account_rate_rows(prefix, now, rates, max)
-  local k = prefix .. 'rated_accounts'
+-- account_rates.lua: the accounts of the home's rated set within the window, newest first, at
+-- most max, each as { account, messages, complaints, bounces, last } summed as a user's rate
+-- is; last is the time of its newest complaint or bounce (a cluster merges slots by it).
+local function account_rate_rows(prefix, now, rates, max, home)
+  local k = home_key(prefix, 'rated_accounts', home)
   local since = '(' .. fmt_int(now - rates.window)
   local rows = {}
-  for _, account in ipairs(redis.call('ZREVRANGEBYSCORE', k, '+inf', since, 'LIMIT', 0,
-                                      math.min(max, RATED_ACCOUNTS_MAX))) do
+  local flat = redis.call('ZREVRANGEBYSCORE', k, '+inf', since, 'WITHSCORES', 'LIMIT', 0,
+                          math.min(max, RATED_ACCOUNTS_MAX))
+  for i = 1, #flat, 2 do
+    local account = flat[i]
     if string.match(account, SAFE_NAME) then
       local atag = 'account:' .. account
       rows[#rows + 1] = { account, rate_sum(key(prefix, 'sent', atag), now, rates),
                           rate_sum(key(prefix, 'complaints', atag), now, rates),
-                          rate_sum(key(prefix, 'bounces', atag), now, rates) }
+                          rate_sum(key(prefix, 'bounces', atag), now, rates),
+                          flat[i + 1] }
     end
   end
   return rows
 end
 
+-- A complaint or bounce of a user, in its account (SAFE_NAME): counted beside the user's and
+-- noted among the rated accounts; returns the account's rate text for the user's evidence
+-- entry (never blocked on). On one Redis add_rate_signal calls it; on a cluster
+-- account_signal.lua does, in the account's slot (home: that slot's tag).
+local function count_account_signal(prefix, account, kind, now, rates, home)
+  local atag = 'account:' .. account
+  local ak = key(prefix, kind == 'complaint' and 'complaints' or 'bounces', atag)
+  rate_count(ak, 1, now, rates)
+  note_rated_account(prefix, account, now, rates, home)
+  return 'account ' .. account .. ': ' ..
+    rate_text(kind, rate_sum(ak, now, rates), rate_sum(key(prefix, 'sent', atag), now, rates),
+              rates, true)
+end
+
+-- Whether a feedback id (dedup, '' = none) of `tag` was seen within the window: the same
+-- report counts once. signal_facts.lua asks it on a cluster before the account is counted.
+local function feedback_seen(prefix, tag, dedup, now, rates)
+  if dedup == '' then return false end
+  local cur, prev = slice_keys(prefix, 'fbseen', tag, rates.window, now)
+  return slice_get(cur, prev, dedup) and true or false
+end
+
+-- The account of a user tag (SAFE_NAME), or nil: a sender address has none.
+local function user_account(prefix, tag)
+  if string.sub(tag, 1, 5) ~= 'user:' then return nil end
+  local account = redis.call('HGET', key(prefix, 'user', tag), 'account')
+  if account and string.match(account, SAFE_NAME) then return account end
+  return nil
+end
+
 -- One complaint or hard bounce of `tag` (signal.lua). dedup: an id of the feedback message
 -- ('' = none); the same id within the window counts once. Returns the rate text, the outcome
 -- ('counted', 'warned', 'blocked' or 'duplicate') and the reason of a block it made ('').
--- home: as add_signal's. The account's counters and pd:rated_accounts are other slots, so on a
--- cluster policyd does not send rate signals yet (lib/store/report_store.h).
+-- home: as add_signal's. On one Redis (home '') the user's account is counted here too; on a
+-- cluster its counters are another slot's, so ReportStore has counted it already
+-- (account_signal.lua, after signal_facts.lua found the feedback id new) and account_rate is
+-- the text that call returned ('' = no account).
 local function add_rate_signal(prefix, tag, kind, detail, dedup, now, rates, abuse, report_id,
-                               report_ttl, source, home)
+                               report_ttl, source, home, account_rate)
+  if feedback_seen(prefix, tag, dedup, now, rates) then return '', 'duplicate', '' end
   if dedup ~= '' then
-    local cur, prev, ttl = slice_keys(prefix, 'fbseen', tag, rates.window, now)
-    if slice_get(cur, prev, dedup) then return '', 'duplicate', '' end
+    local cur, _, ttl = slice_keys(prefix, 'fbseen', tag, rates.window, now)
     slice_set(cur, ttl, dedup, fmt_int(now))
   end
   local ck = key(prefix, kind == 'complaint' and 'complaints' or 'bounces', tag)
@@ -163,18 +202,11 @@ local function add_rate_signal(prefix, tag, kind, detail, dedup, now, rates, abu
   local pct = sent > 0 and 100 * n / sent or math.huge
   local text = rate_text(kind, n, sent, rates)
   -- The account of a user: counted and its rate shown beside the user's, never blocked on.
-  local account_rate = nil
-  if string.sub(tag, 1, 5) == 'user:' then
-    local account = redis.call('HGET', key(prefix, 'user', tag), 'account')
-    if account and string.match(account, SAFE_NAME) then
-      local atag = 'account:' .. account
-      local ak = key(prefix, kind == 'complaint' and 'complaints' or 'bounces', atag)
-      rate_count(ak, 1, now, rates)
-      note_rated_account(prefix, account, now, rates)
-      account_rate = 'account ' .. account .. ': ' ..
-        rate_text(kind, rate_sum(ak, now, rates), rate_sum(key(prefix, 'sent', atag), now, rates),
-                  rates, true)
-    end
+  if home ~= '' then
+    if account_rate == '' then account_rate = nil end
+  else
+    local account = user_account(prefix, tag)
+    account_rate = account and count_account_signal(prefix, account, kind, now, rates, '')
   end
   add_evidence(prefix, tag, { at = now, kind = kind, detail = detail, rate = text,
                               account_rate = account_rate, source = source },

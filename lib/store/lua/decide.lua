@@ -41,7 +41,7 @@ local explain = mode == 'explain'
 local now = now_ms(now_arg)
 -- The facts only explain returns: other calls write into a table shared by all calls
 -- (_common.lua NO_FACTS), never read, so a decision builds none of them.
-local facts = explain and { now = now, subject = subject, stage = stage } or NO_FACTS
+local facts = explain and explain_facts(now, subject, stage) or NO_FACTS
 local created_block = ''
 local quota_warnings = ''
 
@@ -147,7 +147,6 @@ else
       mode = next(user) and a.user_mode or 'unknown', account = account or '',
       plan = plan_name }, report_id, report_ttl, acl_dedup, not explain)
     if a.kind == 'ip' then return reply('ip', 'ip ' .. client .. ' not in allow-list', id) end
-    facts.acl = a.reason
     return reply('acl', 'acl ' .. a.reason, id)
   end
 end
@@ -210,15 +209,11 @@ local refused = nil
 if explain then facts.limits = {} end
 for i = 1, #check_l do
   local l, st, c = check_l[i], check_st[i], check_c[i]
-  local retry = nil
-  if st.total + c > l.max and c > 0 then
-    retry = window_retry(st, c, l.max, now)
-    if not refused then refused = { l = l, st = st, cost = c, retry = retry } end
-  end
+  local retry = window_refusal(st, c, l.max, now)
+  if retry and not refused then refused = { l = l, st = st, cost = c, retry = retry } end
   if explain then
-    facts.limits[#facts.limits + 1] = { subject = check_tag[i], metric = l.metric, max = l.max,
-                                        window = l.window, count = st.total,
-                                        retry_after = retry }
+    facts.limits[#facts.limits + 1] = limit_fact(check_tag[i], l.metric, l.max, l.window, st,
+                                                 retry)
   end
 end
 

@@ -10,7 +10,11 @@
 --       _common.lua emit_event: every subject of the call is then in that slot), then per
 --       subject: tag, n (0 only reads the state), report id for a block (on a cluster one in
 --       the subject's slot, NewReportId(tag)), evidence detail (escaped, bounded).
--- Reply: per subject { throttle list length, 1 if the subject is blocked (now or before) }.
+-- Reply: per subject { throttle list length, 1 if the subject is blocked (now or before),
+-- 1 if this call blocked it, the block's reason and report id ('' when not blocked before) }:
+-- on a cluster a rate refusal's throttle is recorded here after its access facts were read,
+-- so a block made meanwhile by another request is what the refusal answers (decide.lua,
+-- reading both in one call, would have answered the block).
 local prefix, abuse_spec, now_arg, report_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local home = check_home(ARGV[5])
 local now = now_ms(now_arg)
@@ -20,10 +24,11 @@ local out = {}
 for i = 6, #ARGV - 3, 4 do
   local tag, n, report_id, detail = ARGV[i], tonumber(ARGV[i + 1]) or 0, ARGV[i + 2], ARGV[i + 3]
   local tk = key(prefix, 'throttles', tag)
-  if active_block(prefix, tag, now) then
-    out[#out + 1] = { redis.call('LLEN', tk), 1 }
+  local b = active_block(prefix, tag, now)
+  if b then
+    out[#out + 1] = { redis.call('LLEN', tk), 1, 0, b.reason, b.report }
   elseif n == 0 then
-    out[#out + 1] = { redis.call('LLEN', tk), 0 }
+    out[#out + 1] = { redis.call('LLEN', tk), 0, 0, '', '' }
   else
     -- Evidence: one entry per batch (decide.lua writes one per throttle): the same facts,
     -- with how many local refusals it stands for, at a fraction of the writes.
@@ -32,9 +37,9 @@ for i = 6, #ARGV - 3, 4 do
     add_evidence(prefix, tag, { at = now, kind = 'throttle', detail = what .. ')' },
                  abuse.evidence_max, abuse.evidence_ttl)
     if count_throttles(prefix, tag, n, now, abuse, report_id, report_ttl, home) then
-      out[#out + 1] = { 0, 1 }
+      out[#out + 1] = { 0, 1, 1, '', '' }
     else
-      out[#out + 1] = { redis.call('LLEN', tk), 0 }
+      out[#out + 1] = { redis.call('LLEN', tk), 0, 0, '', '' }
     end
   end
 end

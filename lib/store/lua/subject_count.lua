@@ -6,10 +6,14 @@
 --
 -- ARGV (lib/core/subject_count.cc BuildSubjectCountArgs):
 --   [1] now in ms ('' or 0: Redis TIME)  [2] prefix  [3] the subject tag (escaped)
---   [4] the message identity ('': check only -- the RCPT pre-check with count_at = eom --
---       nothing is counted or recorded: 'counted' then means there is room)  [5] [policy] buckets  [6] reservation span in ms
+--   [4] the request's identity (the message's; with count_at = rcpt the RCPT's) ('': check
+--       only -- the RCPT pre-check with count_at = eom -- nothing is counted or recorded:
+--       'counted' then means there is room)  [5] [policy] buckets  [6] reservation span in ms
 --   [7] [8] [9] the costs: messages, recipients, bytes
---   [10...] the subject's resolved limits as triples: metric, window_s, max
+--   [10] count_at = rcpt: the message identity this RCPT belongs to ('' otherwise): the
+--       message's first counted RCPT costs messages and bytes, later ones only recipients,
+--       as decide.lua's msg_seen (see the mark below)
+--   [11...] the subject's resolved limits as triples: metric, window_s, max
 -- KEYS, when given (a cluster call): the subject's pd:rate key (the route key), the current
 -- and the previous reservation slice (_common.lua subject_call_keys).
 --
@@ -25,6 +29,11 @@
 --   'r|METRIC|WINDOW|COUNT|MAX|RETRY'   refused (a repeat answers the same)
 --   'f'                                 counted, then refunded
 --   't'                                 a refund that found no reservation (tombstone)
+-- and, with ARGV[10], the mark of a message counted here: '%m' .. MESSAGE -> the identity of
+-- the RCPT that counted it (written again into the current slice by every later counted RCPT
+-- of the message, so it lives as long as the transaction keeps counting; subject_refund.lua
+-- deletes it with that RCPT's reservation). No identity starts with '%' (hex digits, a
+-- report id, or either with '/2'), so no mark is taken for a reservation.
 local now = now_ms(ARGV[1])
 local prefix, tag, id = ARGV[2], ARGV[3], ARGV[4]
 local buckets, span = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -47,32 +56,22 @@ end
 
 local cost = { messages = tonumber(ARGV[7]) or 0, recipients = tonumber(ARGV[8]) or 0,
                bytes = tonumber(ARGV[9]) or 0 }
--- Limits sharing a window (the same metric and window twice) share its state: read and
--- counted once, checked against each max.
-local states, costs, suffixes, by_suffix, checks = {}, {}, {}, {}, {}
-for i = 10, #ARGV - 2, 3 do
-  local metric, window, max = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  local c = cost[metric]
-  -- A limit costing 0 is read but not checked: window_add_all sets the hash's TTL from the
-  -- longest window of `states`, which must hold every window of the subject.
-  if c and window and window > 0 and max then
-    local suffix = metric .. ':' .. fmt_int(window)
-    local st = by_suffix[suffix]
-    if not st then
-      st = window_state(rk, window_names(suffix), window, buckets, now)
-      by_suffix[suffix] = st
-      states[#states + 1], costs[#costs + 1], suffixes[#suffixes + 1] = st, c, suffix
-    end
-    if c > 0 then
-      checks[#checks + 1] = { metric = metric, window = window, max = max, st = st, cost = c }
-    end
-  end
+-- Each subject keeps its own mark of the message (the reservations' slices): its calls see
+-- the same RCPTs admitted as the user's pd:msg mark on one Redis, with no call to read it.
+local mark, holder = nil, nil
+if not check_only and ARGV[10] and ARGV[10] ~= '' then
+  mark = '%m' .. ARGV[10]
+  holder = slice_get(cur, prev, mark)
+  if holder then cost.messages, cost.bytes = 0, 0 end
 end
-if #states > 0 then window_read_all(rk, states) end
+-- A limit costing 0 is read but not checked: window_add_all sets the hash's TTL from the
+-- longest window of the states, which must hold every window of the subject.
+local w = subject_windows(rk, ARGV, 11, cost, buckets, now)
+local states, costs, suffixes = w.states, w.costs, w.suffixes
 
-for _, l in ipairs(checks) do
-  if l.st.total + l.cost > l.max then
-    local retry = window_retry(l.st, l.cost, l.max, now)
+for _, l in ipairs(w.rows) do
+  local retry = l.cost > 0 and window_refusal(l.st, l.cost, l.max, now)
+  if retry then
     if check_only then return { 'refused', l.metric, l.window, l.st.total, l.max, retry, 0 } end
     slice_set(cur, ttl, id, 'r|' .. l.metric .. '|' .. fmt_int(l.window) .. '|' ..
               fmt_int(l.st.total) .. '|' .. fmt_int(l.max) .. '|' .. fmt_int(retry))
@@ -88,5 +87,10 @@ for i, st in ipairs(states) do
     parts[#parts + 1] = suffixes[i] .. '@' .. fmt_int(st.cur) .. '=' .. fmt_int(costs[i])
   end
 end
-slice_set(cur, ttl, id, 'c|' .. fmt_int(buckets) .. '|' .. table.concat(parts, ','))
+local rec_value = 'c|' .. fmt_int(buckets) .. '|' .. table.concat(parts, ',')
+if mark then
+  slice_set(cur, ttl, id, rec_value, mark, holder or id)
+else
+  slice_set(cur, ttl, id, rec_value)
+end
 return { 'counted', '', 0, 0, 0, 0, 0 }

@@ -8,6 +8,9 @@
 -- ARGV (lib/core/subject_count.cc BuildSubjectRefundArgs):
 --   [1] now in ms ('' or 0: Redis TIME)  [2] prefix  [3] the subject tag (escaped)
 --   [4] the message identity  [5] reservation span in ms (as given to subject_count)
+--   [6] count_at = rcpt: the message identity of the RCPT ('' or none otherwise): a
+--       message mark this RCPT wrote (subject_count.lua) goes with its reservation, so the
+--       message's next RCPT costs a message again, as on one Redis after a refusal
 -- KEYS, when given (a cluster call): as subject_count.lua's (_common.lua subject_call_keys).
 --
 -- Reply: { status, units }: 'refunded' (units taken back from the windows; 0 when the buckets
@@ -45,4 +48,10 @@ if #states > 0 then
   for _, e in ipairs(entries) do units = units + window_take_back(e.st, e.idx, e.cost) end
 end
 slice_set(cur, ttl, id, 'f')
+if ARGV[6] and ARGV[6] ~= '' then
+  local mark = '%m' .. ARGV[6]
+  for _, k in ipairs({ cur, prev }) do
+    if redis.call('HGET', k, mark) == id then redis.call('HDEL', k, mark) end
+  end
+end
 return { 'refunded', units }

@@ -130,6 +130,61 @@ TEST_CASE("cluster decision: repeat, refund idempotency, tombstone, unrefunded e
   }
 }
 
+TEST_CASE("cluster decision: count_at = rcpt, a message's RCPTs cost it once per subject") {
+  Cluster& cluster = SharedCluster();
+  Router router(cluster.nodes[0]->port());
+  ClusterScriptRunner runner(&router.client());
+  std::string tag = TagOn(2, "user:txn");
+  // RCPTs a, b, c, d of one message t1, each costing at most a message, a recipient, 500 B.
+  auto ctx_of = [](const std::string& rcpt) {
+    SubjectCallContext ctx = Ctx(rcpt);
+    ctx.transaction_id = "t1";
+    return ctx;
+  };
+  auto count = [&](const std::string& rcpt) {
+    SubjectCall call{tag,
+                     {{"messages", 3600, 10}, {"recipients", 60, 1000}, {"bytes", 3600, 100000}}};
+    return ParseSubjectCountReply(RunScript(router, runner, "subject_count", tag,
+                                            BuildSubjectCountArgs(ctx_of(rcpt), call,
+                                                                  SubjectCosts{1, 1, 500})));
+  };
+  auto refund = [&](const std::string& rcpt) {
+    auto r = RunScript(router, runner, "subject_refund", tag,
+                       BuildSubjectRefundArgs(ctx_of(rcpt), tag));
+    REQUIRE_MESSAGE(r.ok(), r.error().message);
+    return r->elements[0].AsString();
+  };
+  auto totals = [&] {
+    return std::vector<int64_t>{Total(tag), Total(tag, "recipients:60"),
+                                Total(tag, "bytes:3600")};
+  };
+  using T = std::vector<int64_t>;
+  CHECK(count("a").status == Status::kCounted);
+  CHECK(totals() == T{1, 1, 500});
+  CHECK(count("b").status == Status::kCounted);
+  CHECK(totals() == T{1, 2, 500});  // the message was counted at a: a recipient only
+  CHECK(count("b").repeat);
+  CHECK(refund("b") == "refunded");
+  CHECK(totals() == T{1, 1, 500});  // b's refund leaves a's mark
+  CHECK(count("c").status == Status::kCounted);
+  CHECK(totals() == T{1, 2, 500});
+  // a's refund takes its message back and its mark with it (c, counted as a recipient only,
+  // keeps its recipient): the next RCPT costs the message again, as after a refusal.
+  CHECK(refund("a") == "refunded");
+  CHECK(totals() == T{0, 1, 0});
+  CHECK(count("d").status == Status::kCounted);
+  CHECK(totals() == T{1, 2, 500});
+  // Another message of the same subject is its own.
+  SubjectCallContext other = Ctx("e");
+  other.transaction_id = "t2";
+  SubjectCall call{tag, {{"messages", 3600, 10}}};
+  CHECK(ParseSubjectCountReply(RunScript(router, runner, "subject_count", tag,
+                                         BuildSubjectCountArgs(other, call,
+                                                               SubjectCosts{1, 1, 500})))
+            .status == Status::kCounted);
+  CHECK(Total(tag) == 2);
+}
+
 TEST_CASE("cluster decision: a refusal or a failure refunds the subjects that counted") {
   Cluster& cluster = SharedCluster();
   Router router(cluster.nodes[0]->port());

@@ -53,6 +53,36 @@ TEST_CASE("cluster verdict: access_decide's reply") {
   bad = pass;
   bad[1] = "user:messages";
   CHECK_FALSE(ParseAccessOutcome(bad));
+  // Explain mode: the facts as a twelfth element.
+  Strings explained = pass;
+  explained.push_back(R"({"plan":"default"})");
+  o = ParseAccessOutcome(explained);
+  REQUIRE(o);
+  CHECK(o->facts == R"({"plan":"default"})");
+  CHECK(ParseAccessOutcome(pass)->facts.empty());
+}
+
+TEST_CASE("cluster verdict: an IP or ACL refusal's report call, made or only looked up") {
+  AccessOutcome acl;
+  acl.kind = "acl";
+  acl.acl_reason = "domain x.org is not granted to user:alice";
+  acl.report_mode = "explicit";
+  Strings a = Args("rcpt", "eom");
+  a[23] = "192.0.2.1";
+  a[kArgClientHex] = "00000000000000000000ffffc0000201";
+  RefusalReportCall made = RefusalReportOf(acl, a, /*create=*/true);
+  CHECK(made.route_key == "pd:aclrep:{user:alice}:example.com");
+  REQUIRE(made.args.size() == 17);
+  CHECK(made.args[9] == acl.acl_reason);
+  CHECK(made.args[16] == "1");
+  CHECK(made.parts.rule == "acl " + acl.acl_reason);
+  AccessOutcome ip = acl;
+  ip.kind = "ip";
+  RefusalReportCall looked = RefusalReportOf(ip, a, /*create=*/false);
+  CHECK(looked.route_key == "pd:iprep:{user:alice}:00000000000000000000ffffc0000201");
+  CHECK(looked.args[16] == "0");
+  CHECK(looked.parts.action == "ip");
+  CHECK(looked.parts.rule == "ip 192.0.2.1 not in allow-list");
 }
 
 TEST_CASE("cluster verdict: decide.lua's cost table") {
@@ -72,6 +102,9 @@ TEST_CASE("cluster verdict: decide.lua's cost table") {
   REQUIRE(rcpt);
   CHECK(rcpt->counting);
   CHECK(rcpt->identity == "rcptid");
+  CHECK(rcpt->message == "msgid");  // its messages and bytes cost once per message
+  CHECK(eom->message.empty());
+  CHECK(pre->message.empty());
   CHECK_FALSE(ReadRateStage(Args("eom", "rcpt")));
 }
 

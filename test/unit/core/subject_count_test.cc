@@ -57,12 +57,16 @@ TEST_CASE("subject_count: ARGV of the count and the refund, route key in the sub
   SubjectCall call{"user:alice", {{"messages", 3600, 100}, {"recipients", 60, 7}}};
   auto args = BuildSubjectCountArgs(ctx, call, SubjectCosts{1, 2, 300});
   std::vector<std::string> want = {"",  "pd:", "user:alice", "m1", "60",  "300000", "1",
-                                   "2", "300", "messages",   "3600", "100", "recipients", "60",
-                                   "7"};
+                                   "2", "300", "",   "messages",   "3600", "100", "recipients",
+                                   "60", "7"};
   CHECK(args == want);
   ctx.now_ms = 1700000000000;
   CHECK(BuildSubjectRefundArgs(ctx, "user:alice") ==
-        std::vector<std::string>{"1700000000000", "pd:", "user:alice", "m1", "300000"});
+        std::vector<std::string>{"1700000000000", "pd:", "user:alice", "m1", "300000", ""});
+  // count_at = rcpt: the RCPT's message, after the costs and at the refund's end.
+  ctx.transaction_id = "t1";
+  CHECK(BuildSubjectCountArgs(ctx, call, SubjectCosts{1, 2, 300})[9] == "t1");
+  CHECK(BuildSubjectRefundArgs(ctx, "user:alice").back() == "t1");
   CHECK(SubjectRouteKey("pd:", "user:alice") == "pd:rate:{user:alice}");
 }
 
