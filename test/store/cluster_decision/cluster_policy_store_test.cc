@@ -361,6 +361,12 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
       {.name = "monthly quota: the RCPT pre-check refuses a used-up quota",
        .data = quota_customer("1", ""), .steps = {rcpt, Step{}, rcpt}, .expect = {D, D, Q},
        .explain = false},
+      {.name = "monthly quota, count_at = rcpt: a message costs it once, at its first RCPT",
+       .config = [](Config& c) { c.policy.count_at = CountAt::kRcpt; },
+       .data = quota_customer("1", ""),
+       .steps = {Step{.stage = "RCPT", .instance = "m0"}, Step{.stage = "RCPT", .instance = "m0"},
+                 Step{.stage = "RCPT", .instance = "m2"}},
+       .expect = {D, D, Q}, .explain = false},
       {.name = "monthly quota without rate limits (an any plan): repeats only the quota knows",
        .data = [](const std::function<void(Strings)>& put, const std::string& user_key,
                   const std::string&) {
@@ -476,7 +482,7 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
   }
   std::printf("cluster policy store: %d quota counters, %d quota evidence/events compared\n",
               quotas_compared, trails_compared);
-  CHECK(quotas_compared == 7);
+  CHECK(quotas_compared == 8);
   CHECK(trails_compared > 10);
   std::printf("cluster policy store: %d sent counters compared\n", sent_compared);
   std::printf("cluster policy store: %d window totals compared\n", totals_compared);
@@ -484,7 +490,7 @@ TEST_CASE("cluster policy store: the cluster answers what decide.lua answers on 
   CHECK(sent_compared > 10);
   std::printf("cluster policy store: %d requests compared over %zu scenarios\n", compared,
               scenarios.size());
-  CHECK(compared == 89);
+  CHECK(compared == 92);
   CHECK(explained == 64);  // not the quota scenarios: explain has no facts.quota yet
 }
 
