@@ -110,7 +110,7 @@ Result<Verdict> ClusterVerdict(const ReplyParts& p, const std::vector<std::strin
   return ParseDecideReply({p.action, p.rule, p.report, args[kArgDomain], p.metric,
                            std::to_string(p.count), std::to_string(p.max),
                            std::to_string(p.window_s), std::to_string(p.retry_after), "",
-                           p.created_block, ""});
+                           p.created_block, p.quota_warnings});
 }
 
 RefusalReportCall RefusalReportOf(const AccessOutcome& o, const std::vector<std::string>& a,

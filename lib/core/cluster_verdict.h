@@ -60,11 +60,13 @@ std::vector<std::string> SentTags(const std::vector<std::string>& args,
                                   const std::string& account);
 
 // decide.lua's reply fields for one verdict (reply(...) in decide.lua): action, rule, report,
-// the args' sender domain, metric, count, max, window_s, retry_after, facts '', created block.
+// the args' sender domain, metric, count, max, window_s, retry_after, facts '', created block,
+// quota warnings.
 struct ReplyParts {
   std::string action, rule, report, metric;
   int64_t count = 0, max = 0, window_s = 0, retry_after = 0;
   std::string created_block;
+  std::string quota_warnings;  // the levels an admitted message crossed (core/cluster_quota.h)
 };
 // A verdict without a limit: action, rule, and the report ('' none).
 ReplyParts Parts(std::string action, std::string rule, std::string report = "");

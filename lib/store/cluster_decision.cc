@@ -106,6 +106,7 @@ void ClusterDecision::DecideAttempt(const SubjectCallContext& ctx,
   p->ctx = ctx;
   p->costs = costs;
   p->attempt = attempt;
+  p->decision.message_id = ctx.message_id;
   p->decision.calls = PlanSubjectCalls(limits, costs);
   p->limits = std::move(limits);
   p->decision.outcomes.resize(p->decision.calls.size());

@@ -47,6 +47,7 @@ SubjectOutcome ParseSubjectCountReply(const Result<RedisValue>& reply);
 
 // What Decide answers: the calls made (PlanSubjectCalls), each one's outcome, and the verdict.
 struct SubjectDecision {
+  std::string message_id;  // the identity the outcomes' counts are under (a second try's)
   std::vector<SubjectCall> calls;
   std::vector<SubjectOutcome> outcomes;
   CombinedVerdict verdict;

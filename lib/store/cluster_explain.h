@@ -7,8 +7,8 @@
 // once). lib/core/cluster_explain.h joins the parts into decide.lua's facts JSON.
 //
 // Every call is a read: no key changes, no report is made, nothing is counted or reserved.
-// Not yet as on one Redis: monthly quotas (facts.quota), which the cluster's decision does
-// not enforce yet either.
+// Not yet as on one Redis: monthly quotas (facts.quota, and a used-up quota's refusal),
+// which the cluster's decision enforces (store/cluster_quota.h) but explain does not read.
 #pragma once
 
 #include <uv.h>

@@ -22,10 +22,13 @@ struct ClusterPolicyStore::Request {
   std::vector<TaggedLimit> limits;
   std::vector<std::string> kinds;  // each limit's subject word
   std::string account;             // '' none
+  std::vector<QuotaSubject> quotas;  // the user's and the account's monthly quotas
+  std::string quota_warnings;        // the levels an admitted message crossed
 
   void Answer(const ReplyParts& parts) {
     Result<Verdict> v = ClusterVerdict(parts, args);
     if (v.ok()) v->user = user;
+    if (v.ok() && v->quota_warnings.empty()) v->quota_warnings = quota_warnings;
     Callback cb = std::move(callback);
     cb(std::move(v));
   }
@@ -114,6 +117,7 @@ void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOu
   r->stage = std::move(*stage);
   r->limits = RequestLimits(o.limits, r->args, o.account, &r->kinds);
   r->account = o.account;
+  r->quotas = RequestQuotas(o, r->args);
   if (!r->stage.counting) return Precheck(r);
   SubjectCallContext ctx;
   ctx.prefix = r->args[kArgPrefix];
@@ -124,7 +128,7 @@ void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOu
   ctx.now_ms = std::stoll(r->args[1]);
   ctx.timeout_ms = r->config->server.request_timeout_ms;
   ctx.transaction_id = r->stage.message;
-  decision_.Decide(ctx, r->limits, r->stage.costs, [this, r](SubjectDecision d) {
+  auto decided = [this, r](SubjectDecision d) {
     switch (d.verdict.kind) {
       case CombinedVerdict::Kind::kAdmit: {
         bool repeat = !d.outcomes.empty();
@@ -141,7 +145,11 @@ void ClusterPolicyStore::Rates(const std::shared_ptr<Request>& r, const AccessOu
         return r->Fail(Error{ErrorCode::kUnavailable,
                              "rate check: an earlier attempt of this request was given up"});
     }
-  });
+  };
+  decision_.Decide(ctx, r->limits, r->stage.costs,
+                   [this, r, ctx, decided = std::move(decided)](SubjectDecision d) {
+                     Quotas(r, ctx, std::move(d), decided);
+                   });
 }
 
 void ClusterPolicyStore::CountSent(const Request& r) {
@@ -205,9 +213,7 @@ void ClusterPolicyStore::Precheck(const std::shared_ptr<Request>& r) {
   c->calls = PlanSubjectCalls(r->limits, r->stage.costs);
   c->outcomes.resize(c->calls.size());
   c->waiting = c->calls.size();
-  if (c->waiting == 0) {
-    return r->Answer(Parts("dunno", "pre-check within limits"));
-  }
+  if (c->waiting == 0) return PrecheckQuotas(r);
   SubjectCallContext ctx;
   ctx.prefix = r->args[kArgPrefix];
   ctx.message_id = "";  // subject_count.lua: check only, nothing written
@@ -221,9 +227,7 @@ void ClusterPolicyStore::Precheck(const std::shared_ptr<Request>& r) {
            c->outcomes[i] = ParseSubjectCountReply(reply);
            if (--c->waiting > 0) return;
            CombinedVerdict v = CombineSubjectOutcomes(c->outcomes);
-           if (v.kind == CombinedVerdict::Kind::kAdmit) {
-             return r->Answer(Parts("dunno", "pre-check within limits"));
-           }
+           if (v.kind == CombinedVerdict::Kind::kAdmit) return PrecheckQuotas(r);
            if (v.kind == CombinedVerdict::Kind::kRefuse) {
              return Throttled(r, RateRefusalOf(c->calls[v.deciding], c->outcomes[v.deciding],
                                                r->limits, r->kinds));
@@ -273,6 +277,96 @@ void ClusterPolicyStore::Throttled(const std::shared_ptr<Request>& r, RateRefusa
                   }
                   r->Answer(refusal.parts);
                 });
+}
+
+QuotaCallContext ClusterPolicyStore::QuotaContext(const Request& r,
+                                                 const std::string& message_id) const {
+  QuotaCallContext q;
+  q.subject.prefix = r.args[kArgPrefix];
+  q.subject.message_id = message_id;
+  q.subject.reservation_ms = std::max<int64_t>(r.config->policy.dedup_ttl_ms, 1000);
+  q.subject.now_ms = std::stoll(r.args[1]);
+  q.subject.timeout_ms = Left(r);
+  q.quota_spec = r.args[30];  // decide.lua ARGV[31]
+  q.abuse_spec = r.args[22];  // ARGV[23]
+  q.messages = r.stage.costs.messages;
+  return q;
+}
+
+void ClusterPolicyStore::Quotas(const std::shared_ptr<Request>& r, const SubjectCallContext& ctx,
+                                SubjectDecision d, std::function<void(SubjectDecision)> decided) {
+  using Kind = CombinedVerdict::Kind;
+  bool admitted = d.verdict.kind == Kind::kAdmit;
+  if (r->quotas.empty() || (!admitted && d.verdict.kind != Kind::kGivenUp)) {
+    return decided(std::move(d));
+  }
+  auto rates = std::make_shared<SubjectDecision>(std::move(d));
+  // The quota records are keyed by the request's identity, not a rate second try's: a
+  // repeat finds them whichever attempt of the rates admitted. With count_at = rcpt by the
+  // message's (as decide.lua, a message costs its quota once, at its first counted RCPT; the
+  // next RCPTs find it counted); then a record found is no repeat of this request.
+  bool own = r->stage.message.empty();
+  quota_.Decide(
+      QuotaContext(*r, own ? ctx.message_id : r->stage.message), r->quotas,
+      admitted ? QuotaMode::kCount : QuotaMode::kLookup,
+      [this, r, ctx, own, rates, decided = std::move(decided)](QuotaDecision q) {
+        const QuotaVerdict& v = q.verdict;
+        SubjectDecision& d = *rates;
+        bool repeat = own && v.kind == QuotaVerdict::Kind::kRefuse &&
+                      q.outcomes[v.deciding].repeat;
+        ReplyParts parts = v.parts;
+        if (repeat) parts.rule += " (repeat)";
+        if (d.verdict.kind == Kind::kGivenUp) {
+          // The rates were refunded by an earlier attempt: a quota refused it, or else the
+          // rates' own answer stands.
+          if (repeat) return r->Answer(parts);
+          return decided(std::move(d));
+        }
+        switch (v.kind) {
+          case QuotaVerdict::Kind::kAdmit:
+            r->quota_warnings = v.warnings;
+            // Without rate subjects only the quotas know a repeat.
+            if (own && d.outcomes.empty() && v.repeat) {
+              return r->Answer(Parts("dunno", "counted (repeat)"));
+            }
+            return decided(std::move(d));
+          case QuotaVerdict::Kind::kRefuse:
+          case QuotaVerdict::Kind::kFailure:
+          case QuotaVerdict::Kind::kGivenUp: {
+            // Not admitted: what the rates counted for it goes back (under the identity the
+            // counts are under: a second try's).
+            SubjectCallContext counted = ctx;
+            counted.message_id = d.message_id;
+            for (std::size_t i = 0; i < d.calls.size(); ++i) {
+              const SubjectOutcome& o = d.outcomes[i];
+              if (o.status == SubjectOutcome::Status::kCounted && !o.repeat) {
+                decision_.Refund(counted, d.calls[i].tag);
+              }
+            }
+            break;
+          }
+        }
+        if (v.kind == QuotaVerdict::Kind::kRefuse) return r->Answer(parts);
+        if (v.kind == QuotaVerdict::Kind::kFailure) {
+          return r->Fail(Error{ErrorCode::kUnavailable,
+                               "quota check failed: " + q.outcomes[v.deciding].error});
+        }
+        r->Fail(Error{ErrorCode::kUnavailable,
+                      "quota check: an earlier attempt of this request was given up"});
+      });
+}
+
+void ClusterPolicyStore::PrecheckQuotas(const std::shared_ptr<Request>& r) {
+  if (r->quotas.empty()) return r->Answer(Parts("dunno", "pre-check within limits"));
+  quota_.Decide(QuotaContext(*r, ""), r->quotas, QuotaMode::kCheck, [r](QuotaDecision q) {
+    const QuotaVerdict& v = q.verdict;
+    if (v.kind == QuotaVerdict::Kind::kRefuse) return r->Answer(v.parts);
+    if (v.kind == QuotaVerdict::Kind::kAdmit) {
+      return r->Answer(Parts("dunno", "pre-check within limits"));
+    }
+    r->Fail(Error{ErrorCode::kUnavailable,
+                  "quota pre-check failed: " + q.outcomes[v.deciding].error});
+  });
 }
 
 }  // namespace policyd

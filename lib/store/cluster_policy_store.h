@@ -13,10 +13,12 @@
 // With count_at = rcpt each subject's subject_count counts a message (and its size) at the
 // message's first counted RCPT only, as decide.lua does, by a mark of its own.
 //
+// Monthly quotas (the user's in its slot, the account's in its slot) are a step after the
+// rates admitted: lib/core/cluster_quota.h says why and how that stays exact.
+//
 // Explain mode only reads, writing nothing (lib/store/cluster_explain.h).
 //
-// Not yet as on one Redis: monthly quotas, and the loop's access cache (set_caches is kept,
-// not read).
+// Not yet as on one Redis: the loop's access cache (set_caches is kept, not read).
 #pragma once
 
 #include <uv.h>
@@ -35,6 +37,7 @@
 #include "store/cluster_access.h"
 #include "store/cluster_client.h"
 #include "store/cluster_decision.h"
+#include "store/cluster_quota.h"
 #include "store/cluster_script_runner.h"
 #include "store/local_refusals.h"
 
@@ -50,7 +53,8 @@ class ClusterPolicyStore {
         cluster_(cluster),
         scripts_(scripts),
         access_(loop, cluster, scripts),
-        decision_(ClusterSubjectCall(scripts), /*retry_refused=*/true) {}
+        decision_(ClusterSubjectCall(scripts), /*retry_refused=*/true),
+        quota_(ClusterSubjectCall(scripts)) {}
   ClusterPolicyStore(const ClusterPolicyStore&) = delete;
   ClusterPolicyStore& operator=(const ClusterPolicyStore&) = delete;
 
@@ -63,6 +67,8 @@ class ClusterPolicyStore {
   void set_caches(LocalRefusals* caches) { caches_ = caches; }
   // The rate checks' refunds and second tries (tests print them); null before a decision.
   const ClusterDecision* decisions() const { return &decision_; }
+  // The monthly quotas' calls (tests wait for their refunds).
+  const ClusterQuota& quotas() const { return quota_; }
 
  private:
   struct Request;
@@ -84,6 +90,16 @@ class ClusterPolicyStore {
   void Throttled(const std::shared_ptr<Request>& r, RateRefusal refusal);
   // Milliseconds left of the request's timeout (at least 1).
   uint64_t Left(const Request& r) const;
+  // The monthly quotas of a counted request, once its rates decided (lib/core/cluster_quota.h):
+  // admitted by the rates, each quota is counted in its slot; a quota refusal refunds the
+  // rates (ctx: the rate calls') and answers 'quota'. A request the rates gave up (a repeat
+  // of one a quota refused) answers that refusal again. Anything else, and an admission by
+  // the quotas, goes on to `decided` (the rates' verdict).
+  void Quotas(const std::shared_ptr<Request>& r, const SubjectCallContext& ctx, SubjectDecision d,
+              std::function<void(SubjectDecision)> decided);
+  // The RCPT pre-check's quotas, once the rates had room: read only.
+  void PrecheckQuotas(const std::shared_ptr<Request>& r);
+  QuotaCallContext QuotaContext(const Request& r, const std::string& message_id) const;
 
   uv_loop_t* loop_;
   ClusterClient* cluster_;
@@ -91,6 +107,7 @@ class ClusterPolicyStore {
   ClusterAccess access_;
   // Made at the first decision, with its config's request_timeout (refunds in flight use it).
   ClusterDecision decision_;
+  ClusterQuota quota_;
   DecideSpecsCache specs_;
   LocalRefusals* caches_ = nullptr;
 };

@@ -1,14 +1,16 @@
 """Issue 17: decisions through real policyd processes on a real Redis Cluster (3 primaries + 3
 replicas): policyd serves on it, and the race of the issue: 4 policyd x 64 connections, users
 whose user, account and IP subjects sit on three different primaries, limits on all three,
-admit exactly N under every limit, 20 rounds of 20."""
+admit exactly N under every limit, 20 rounds of 20; a monthly quota of an account on another
+primary than its user, its warnings relayed to pd:events (issue 19)."""
 
 import asyncio
+import json
 import time
 import unittest
 
 from harness import Policyd, RedisCluster, TempDir, addresses_in_slots, names_in_slots, \
-    request_bytes
+    request_bytes, wait_for
 
 N = 40
 # One plan per limit under test: that limit is N, the others far above it.
@@ -76,9 +78,44 @@ limits = [ { subject = "user", metric = "messages", max = 2, window = "1h" } ]
                 self.assertEqual(replies[4], "DUNNO")
                 self.assertEqual(cluster.cmd("pd:rate:{user:solo}", "HGET", "pd:rate:{user:solo}",
                                              "messages:3600:total"), "2")
+                self.check_monthly_quota(cluster, p)
             finally:
                 p.stop()
                 cluster.stop()
+
+    def check_monthly_quota(self, cluster, p):
+        """Issue 19 on a cluster: an account's monthly quota of 1, the account on another
+        primary than its user: the first message warns at 80/90/100 % (the events reach
+        pd:events through the relay, one log line each), the second is refused with [QUOTA]
+        and the user's rate count it took is given back."""
+        on = [cluster.slots_of(port) for port in cluster.primaries()]
+        user = names_in_slots(on[0], "user", 1, lambda i: f"quser{i}")[0]
+        account = names_in_slots(on[1], "account", 1, lambda i: f"qacct{i}")[0]
+        ukey, akey = f"pd:user:{{user:{user}}}", f"pd:account:{{account:{account}}}"
+        cluster.cmd(ukey, "HSET", ukey, "account", account, "mode", "account")
+        cluster.cmd(akey, "HSET", akey, "quota", "1")
+        dkey = f"pd:domains:{{account:{account}}}"
+        cluster.cmd(dkey, "HSET", dkey, "example.com", "verified")
+        c = p.client()
+        replies = []
+        for i in range(2):
+            c.send(eom(user, "192.0.2.8", f"{user}.{i}"))
+            replies.append(c.read_reply())
+        c.close()
+        self.assertEqual(replies[0], "DUNNO")
+        self.assertTrue(replies[1].startswith("550 5.7.1 [QUOTA] Monthly message quota used "
+                                              "up: 1/1"), replies[1])
+        rkey = f"pd:rate:{{user:{user}}}"
+        self.assertEqual(cluster.cmd(rkey, "HGET", rkey, "messages:3600:total"), "1")
+
+        def levels():
+            events = cluster.cmd("pd:events", "XRANGE", "pd:events", "-", "+") or []
+            return sorted(json.loads(dict(zip(e[1][::2], e[1][1::2]))["data"])["percent"]
+                          for e in events if "quota.warning" in e[1]
+                          and f"account:{account}" in e[1])
+        wait_for(lambda: len(levels()) == 3, what="the quota warnings relayed")
+        self.assertEqual(levels(), [80, 90, 100])
+        self.assertEqual(p.read_log().count("event=quota_warning"), 3)
 
     def test_four_instances_64_connections_exact_on_three_primaries(self):
         started = time.monotonic()

@@ -780,8 +780,9 @@ end
 -- Counts n messages on every state and fires each warning level crossed, once per period
 -- (HSETNX: the counter crosses a level in one call only, the flag keeps it so even if a
 -- quota is lowered and raised again). Returns the levels fired: 'TAG PERCENT,...'.
+-- home: where the events go (emit_event; nil on one Redis, the slot-tag on a cluster).
 local function quota_add(prefix, states, n, now, period_end, q, period, evidence_max,
-                         evidence_ttl)
+                         evidence_ttl, home)
   local fired = {}
   for _, s in ipairs(states) do
     local used = redis.call('HINCRBY', s.key, 'used', n)
@@ -794,7 +795,7 @@ local function quota_add(prefix, states, n, now, period_end, q, period, evidence
         local detail = p .. '% of the monthly quota: ' .. fmt_int(used) .. '/' ..
                        fmt_int(s.quota) .. ' messages in ' .. period
         emit_event(prefix, 'quota.warning', s.tag, now, { percent = p, used = used,
-                   quota = s.quota, period = period })
+                   quota = s.quota, period = period }, home)
         add_evidence(prefix, s.tag, { at = now, kind = 'quota', detail = detail },
                      evidence_max, evidence_ttl)
         fired[#fired + 1] = s.tag .. ' ' .. p

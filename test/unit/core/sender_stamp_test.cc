@@ -9,7 +9,7 @@
 namespace policyd {
 namespace {
 
-constexpr std::string_view kSecret = "stamp-secret-0123456789";
+constexpr std::string_view kStampSecret = "stamp-secret-0123456789";
 
 PolicyRequest Rcpt(const std::string& instance, const std::string& user = "alice",
                    const std::string& state = "RCPT") {
@@ -30,51 +30,51 @@ Verdict Dunno(std::string rule = "counted") {
 
 Config StampConfig() {
   Config c;
-  c.feedback.stamp_secret = std::string(kSecret);
+  c.feedback.stamp_secret = std::string(kStampSecret);
   return c;
 }
 
 }  // namespace
 
 TEST_CASE("sender_stamp: a stamp names its user and sender, and only to the secret's holder") {
-  std::string token = MakeSenderStamp(kSecret, {"alice", "news@example.com", 1234});
+  std::string token = MakeSenderStamp(kStampSecret, {"alice", "news@example.com", 1234});
   REQUIRE_FALSE(token.empty());
   CHECK(token.find("alice") == std::string::npos);  // opaque to recipients
   CHECK(token.find("example") == std::string::npos);
-  std::optional<StampedSender> s = VerifySenderStamp(kSecret, " " + token + "\r\n");
+  std::optional<StampedSender> s = VerifySenderStamp(kStampSecret, " " + token + "\r\n");
   REQUIRE(s);
   CHECK(s->user == "alice");
   CHECK(s->sender == "news@example.com");
   CHECK(s->time_ms == 1234);
   // A fresh IV each time: two stamps of the same sender differ.
-  CHECK(MakeSenderStamp(kSecret, {"alice", "news@example.com", 1234}) != token);
+  CHECK(MakeSenderStamp(kStampSecret, {"alice", "news@example.com", 1234}) != token);
   CHECK(VerifySenderStamp("another-secret-0123456789", token) == std::nullopt);
   CHECK(VerifySenderStamp("", token) == std::nullopt);
   CHECK(MakeSenderStamp("", {"alice", "", 1}).empty());
 }
 
 TEST_CASE("sender_stamp: every altered, truncated or forged token credits nobody") {
-  std::string token = MakeSenderStamp(kSecret, {"alice", "", 99});
+  std::string token = MakeSenderStamp(kStampSecret, {"alice", "", 99});
   for (std::size_t i = 0; i < token.size(); ++i) {
     std::string altered = token;
     altered[i] = altered[i] == 'A' ? 'B' : 'A';
     CAPTURE(i);
-    CHECK(VerifySenderStamp(kSecret, altered) == std::nullopt);
+    CHECK(VerifySenderStamp(kStampSecret, altered) == std::nullopt);
   }
   for (std::size_t n = 0; n < token.size(); ++n) {
-    CHECK(VerifySenderStamp(kSecret, token.substr(0, n)) == std::nullopt);
+    CHECK(VerifySenderStamp(kStampSecret, token.substr(0, n)) == std::nullopt);
   }
   for (const char* forged : {"1.", "1..", "1.AAAA.AAAA", "2.x.y", "alice", "1.\xff\xfe.AA"}) {
-    CHECK(VerifySenderStamp(kSecret, forged) == std::nullopt);
+    CHECK(VerifySenderStamp(kStampSecret, forged) == std::nullopt);
   }
-  CHECK(VerifySenderStamp(kSecret, token + "A") == std::nullopt);
-  CHECK(VerifySenderStamp(kSecret, std::string(5000, 'A')) == std::nullopt);
+  CHECK(VerifySenderStamp(kStampSecret, token + "A") == std::nullopt);
+  CHECK(VerifySenderStamp(kStampSecret, std::string(5000, 'A')) == std::nullopt);
 }
 
 TEST_CASE("sender_stamp: unstampable names get no stamp") {
-  CHECK(MakeSenderStamp(kSecret, {"", "a@b", 1}).empty());
-  CHECK(MakeSenderStamp(kSecret, {"al\nice", "a@b", 1}).empty());
-  CHECK(MakeSenderStamp(kSecret, {std::string(400, 'u'), "a@b", 1}).empty());
+  CHECK(MakeSenderStamp(kStampSecret, {"", "a@b", 1}).empty());
+  CHECK(MakeSenderStamp(kStampSecret, {"al\nice", "a@b", 1}).empty());
+  CHECK(MakeSenderStamp(kStampSecret, {std::string(400, 'u'), "a@b", 1}).empty());
 }
 
 TEST_CASE("sender_stamp: PREPEND at the first RCPT of each transaction, DUNNO otherwise") {
@@ -83,7 +83,8 @@ TEST_CASE("sender_stamp: PREPEND at the first RCPT of each transaction, DUNNO ot
   std::string first = SenderStampAction(Rcpt("tx1"), Dunno(), c, 5, &last);
   REQUIRE(first.starts_with("PREPEND X-Policyd-Sender: 1."));
   std::optional<StampedSender> s =
-      VerifySenderStamp(kSecret, first.substr(std::string("PREPEND X-Policyd-Sender: ").size()));
+      VerifySenderStamp(kStampSecret,
+                        first.substr(std::string("PREPEND X-Policyd-Sender: ").size()));
   REQUIRE(s);
   CHECK(s->user == "alice");
   CHECK(s->sender == "news@example.com");  // normalised like the decision's sender

@@ -1,0 +1,127 @@
+#include "store/cluster_quota.h"
+
+#include <memory>
+#include <utility>
+
+#include "log/log.h"
+
+namespace policyd {
+
+QuotaOutcome ParseQuotaReply(const Result<RedisValue>& reply) {
+  using Status = QuotaOutcome::Status;
+  QuotaOutcome o;
+  if (!reply.ok()) {
+    o.error = reply.error().message;
+    return o;
+  }
+  const auto& e = reply->elements;
+  if (reply->type != RedisValue::Type::kArray || e.size() != 6) {
+    o.error = "quota_count: unexpected reply";
+    return o;
+  }
+  std::string status = e[0].AsString();
+  if (status == "counted") {
+    o.status = Status::kCounted;
+  } else if (status == "refused") {
+    o.status = Status::kRefused;
+  } else if (status == "refunded") {
+    o.status = Status::kRefunded;
+  } else if (status == "none") {
+    o.status = Status::kNone;
+  } else {
+    o.error = "quota_count: unexpected status";
+    return o;
+  }
+  o.used = e[1].AsInt();
+  o.quota = e[2].AsInt();
+  o.rule = e[3].AsString();
+  o.warnings = e[4].AsString();
+  o.repeat = e[5].AsInt() == 1;
+  return o;
+}
+
+struct ClusterQuota::Pending {
+  QuotaCallContext ctx;
+  std::vector<QuotaSubject> quotas;
+  QuotaMode mode = QuotaMode::kCount;
+  QuotaDecision decision;
+  std::size_t waiting = 0;
+  std::function<void(QuotaDecision)> done;
+};
+
+void ClusterQuota::Decide(const QuotaCallContext& ctx, const std::vector<QuotaSubject>& quotas,
+                          QuotaMode mode, std::function<void(QuotaDecision)> done) {
+  auto p = std::make_shared<Pending>();
+  p->ctx = ctx;
+  p->quotas = quotas;
+  p->mode = mode;
+  // A quota a counting decision never reached (an earlier one refused) stays kNone.
+  QuotaOutcome none;
+  none.status = QuotaOutcome::Status::kNone;
+  p->decision.outcomes.assign(quotas.size(), none);
+  p->waiting = quotas.size();
+  p->done = std::move(done);
+  if (p->waiting == 0) {
+    p->decision.verdict = CombineQuotaOutcomes({});
+    return p->done(std::move(p->decision));
+  }
+  if (mode == QuotaMode::kCount) return Call(p, 0);
+  // Calls that write nothing: all at once.
+  for (std::size_t i = 0; i < quotas.size(); ++i) Call(p, i);
+}
+
+void ClusterQuota::Call(const std::shared_ptr<Pending>& p, std::size_t i) {
+  call_("quota_count", QuotaCallKeys(p->ctx, p->quotas[i].tag),
+        BuildQuotaCallArgs(p->ctx, p->quotas[i], p->mode), p->ctx.subject.timeout_ms,
+        [this, p, i](Result<RedisValue> reply) {
+          QuotaOutcome& o = p->decision.outcomes[i];
+          o = ParseQuotaReply(reply);
+          bool counting = p->mode == QuotaMode::kCount;
+          if (counting && i + 1 < p->quotas.size() &&
+              (o.status == QuotaOutcome::Status::kCounted ||
+               o.status == QuotaOutcome::Status::kNone)) {
+            return Call(p, i + 1);
+          }
+          if (!counting && --p->waiting > 0) return;
+          QuotaDecision& d = p->decision;
+          d.verdict = CombineQuotaOutcomes(d.outcomes);
+          if (counting) {
+            for (std::size_t r : d.verdict.refunds) Refund(p->ctx, p->quotas[r]);
+          }
+          p->done(std::move(d));
+        });
+}
+
+void ClusterQuota::Refund(const QuotaCallContext& ctx, const QuotaSubject& quota) {
+  ++refunds_sent_;
+  ++refunds_in_flight_;
+  SendRefund(QuotaCallKeys(ctx, quota.tag), BuildQuotaCallArgs(ctx, quota, QuotaMode::kRefund),
+             ctx.subject.timeout_ms, kRefundAttempts);
+}
+
+void ClusterQuota::SendRefund(std::vector<std::string> keys, std::vector<std::string> args,
+                              uint64_t timeout_ms, int attempts_left) {
+  // Copies for a retry: the call consumes its arguments.
+  auto retry_keys = keys;
+  auto retry_args = args;
+  call_("quota_count", std::move(keys), std::move(args), timeout_ms,
+        [this, retry_keys = std::move(retry_keys), retry_args = std::move(retry_args),
+         timeout_ms, attempts_left](Result<RedisValue> reply) mutable {
+          if (reply.ok()) {
+            --refunds_in_flight_;
+            return;
+          }
+          if (attempts_left > 1) {
+            // At once, as ClusterDecision's: the ClusterClient already waits for a primary
+            // that is failing over.
+            return SendRefund(std::move(retry_keys), std::move(retry_args), timeout_ms,
+                              attempts_left - 1);
+          }
+          --refunds_in_flight_;
+          ++refunds_lost_;
+          POLICYD_LOG_WARN("event=quota_refund_lost {} {}", LogField("key", retry_keys.front()),
+                           LogField("error", reply.error().message));
+        });
+}
+
+}  // namespace policyd
