@@ -84,4 +84,29 @@ Result<ClusterExplanation> ExplainRates(const std::string& access_facts, const R
   return out;
 }
 
+Result<ClusterExplanation> ExplainQuotas(ClusterExplanation rates,
+                                         const std::vector<QuotaSubject>& quotas,
+                                         const std::vector<QuotaOutcome>& outcomes,
+                                         const std::string& period) {
+  if (outcomes.size() != quotas.size()) return Unfit("number of quota replies");
+  nlohmann::json facts = nlohmann::json::parse(rates.facts, nullptr, false);
+  if (!facts.is_object()) return Unfit("rate facts");
+  nlohmann::json list = nlohmann::json::array();
+  for (std::size_t i = 0; i < quotas.size(); ++i) {
+    const QuotaOutcome& o = outcomes[i];
+    if (o.status == QuotaOutcome::Status::kError) return Unfit("quota reply: " + o.error);
+    if (o.status == QuotaOutcome::Status::kNone) continue;
+    list.push_back({{"subject", quotas[i].tag}, {"used", o.used}, {"quota", o.quota},
+                    {"period", period}, {"unlocked", o.unlocked}});
+  }
+  if (list.empty()) return rates;  // decide.lua: no quota field is a number, no facts.quota
+  facts["quota"] = std::move(list);
+  rates.facts = facts.dump();
+  QuotaVerdict v = CombineQuotaOutcomes(outcomes);
+  if (rates.parts.action != "rate" && v.kind == QuotaVerdict::Kind::kRefuse) {
+    rates.parts = v.parts;
+  }
+  return rates;
+}
+
 }  // namespace policyd

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cluster_quota.h"
 #include "core/cluster_verdict.h"
 #include "core/result.h"
 #include "core/subject_count.h"
@@ -34,5 +35,15 @@ Result<ClusterExplanation> ExplainRates(const std::string& access_facts, const R
                                         const std::vector<std::string>& kinds,
                                         const std::vector<SubjectCall>& calls,
                                         const std::vector<std::string>& subject_facts);
+
+// The request's monthly quotas added to a rate explanation, as decide.lua's section 4b
+// explains them: facts.quota lists every quota (RequestQuotas order; none: no quota field is
+// a number) with its use in `period`, and when the rates did not refuse, a quota the request
+// would overrun is the verdict ('quota'). outcomes[i]: quotas[i]'s quota_count.lua call in
+// mode check. kInternal when an outcome is an error.
+Result<ClusterExplanation> ExplainQuotas(ClusterExplanation rates,
+                                         const std::vector<QuotaSubject>& quotas,
+                                         const std::vector<QuotaOutcome>& outcomes,
+                                         const std::string& period);
 
 }  // namespace policyd

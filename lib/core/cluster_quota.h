@@ -75,6 +75,7 @@ struct QuotaOutcome {
   std::string rule;      // kRefused: decide.lua's rule text
   std::string warnings;  // the levels this call fired, "TAG PERCENT,..."
   bool repeat = false;
+  bool unlocked = false;  // QuotaMode::kCheck: the month is unlocked (explain's facts)
   std::string error;
 };
 

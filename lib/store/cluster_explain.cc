@@ -1,5 +1,6 @@
 #include "store/cluster_explain.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -9,6 +10,8 @@
 #include "core/cluster_explain.h"
 #include "core/cluster_verdict.h"
 #include "store/cluster_access.h"
+#include "store/cluster_decision.h"
+#include "store/cluster_quota.h"
 
 namespace policyd {
 namespace {
@@ -17,10 +20,11 @@ namespace {
 // hold this state through their callbacks).
 struct ExplainCall {
   ExplainCall(uv_loop_t* loop, ClusterClient* cluster, ClusterScriptRunner* scripts)
-      : access(loop, cluster, scripts), scripts(scripts) {}
+      : access(loop, cluster, scripts), scripts(scripts), quotas(ClusterSubjectCall(scripts)) {}
 
   ClusterAccess access;
   ClusterScriptRunner* scripts;
+  ClusterQuota quotas;  // mode check only: nothing written
   std::shared_ptr<const Config> config;
   std::vector<std::string> args;  // decide.lua's ARGV 1-32, mode 'explain'
   std::string user;               // sasl_username as sent
@@ -45,6 +49,8 @@ struct ExplainCall {
 void OnExplainAccess(const std::shared_ptr<ExplainCall>& x, AccessOutcome o);
 void LookUpReport(const std::shared_ptr<ExplainCall>& x, AccessOutcome o);
 void ReadWindows(const std::shared_ptr<ExplainCall>& x, AccessOutcome o);
+void ReadQuotas(const std::shared_ptr<ExplainCall>& x, std::vector<QuotaSubject> quotas,
+                int64_t messages, ClusterExplanation rates);
 
 void OnExplainAccess(const std::shared_ptr<ExplainCall>& x, AccessOutcome o) {
   if (o.kind == "block") {
@@ -82,6 +88,7 @@ void ReadWindows(const std::shared_ptr<ExplainCall>& x, AccessOutcome o) {
     std::optional<Error> error;
     std::size_t waiting = 0;
     std::string access_facts;
+    std::vector<QuotaSubject> quotas;
   };
   auto r = std::make_shared<Reads>();
   r->stage = std::move(*stage);
@@ -89,13 +96,15 @@ void ReadWindows(const std::shared_ptr<ExplainCall>& x, AccessOutcome o) {
   r->calls = SubjectCallsByTag(r->limits);
   r->replies.resize(r->calls.size());
   r->waiting = r->calls.size();
+  r->quotas = RequestQuotas(o, x->args);
   r->access_facts = std::move(o.facts);
   auto finish = [x, r] {
     if (r->error) return x->Fail(*r->error);
     Result<ClusterExplanation> e =
         ExplainRates(r->access_facts, r->stage, r->limits, r->kinds, r->calls, r->replies);
     if (!e.ok()) return x->Fail(e.error());
-    x->Answer(e->parts, std::move(e->facts));
+    if (r->quotas.empty()) return x->Answer(e->parts, std::move(e->facts));
+    ReadQuotas(x, std::move(r->quotas), r->stage.costs.messages, std::move(*e));
   };
   if (r->waiting == 0) return finish();
   SubjectCallContext ctx;
@@ -114,6 +123,29 @@ void ReadWindows(const std::shared_ptr<ExplainCall>& x, AccessOutcome o) {
                       if (--r->waiting == 0) finish();
                     });
   }
+}
+
+// decide.lua's section 4b, read only: each quota checked in its slot (quota_count.lua in
+// mode check, all at once), then facts.quota and a quota verdict (ExplainQuotas).
+void ReadQuotas(const std::shared_ptr<ExplainCall>& x, std::vector<QuotaSubject> quotas,
+                int64_t messages, ClusterExplanation rates) {
+  QuotaCallContext ctx;
+  ctx.subject.prefix = x->args[kArgPrefix];
+  ctx.subject.reservation_ms = std::max<int64_t>(x->config->policy.dedup_ttl_ms, 1000);
+  ctx.subject.now_ms = std::stoll(x->args[1]);
+  ctx.subject.timeout_ms = x->timeout_ms;
+  ctx.quota_spec = x->args[30];  // decide.lua ARGV[31]
+  ctx.abuse_spec = x->args[22];  // ARGV[23]
+  ctx.messages = messages;
+  std::string period = QuotaPeriod(ctx.subject.now_ms, QuotaSpecOffset(ctx.quota_spec));
+  auto list = std::make_shared<std::vector<QuotaSubject>>(quotas);
+  x->quotas.Decide(ctx, quotas, QuotaMode::kCheck,
+                   [x, list, period, rates = std::move(rates)](QuotaDecision d) mutable {
+                     Result<ClusterExplanation> e =
+                         ExplainQuotas(std::move(rates), *list, d.outcomes, period);
+                     if (!e.ok()) return x->Fail(e.error());
+                     x->Answer(e->parts, std::move(e->facts));
+                   });
 }
 
 }  // namespace

@@ -4,11 +4,12 @@
 // which in explain mode also returns sections 1-3's facts; an IP or ACL refusal looks its
 // existing report up (refusal_report.lua, create off) in the user's slot; a request with a
 // rate check reads each subject's windows in its own slot (subject_explain.lua, all at
-// once). lib/core/cluster_explain.h joins the parts into decide.lua's facts JSON.
+// once), then the monthly quotas in theirs (quota_count.lua in mode check).
+// lib/core/cluster_explain.h joins the parts into decide.lua's facts JSON.
 //
 // Every call is a read: no key changes, no report is made, nothing is counted or reserved.
-// Not yet as on one Redis: monthly quotas (facts.quota, and a used-up quota's refusal),
-// which the cluster's decision enforces (store/cluster_quota.h) but explain does not read.
+// Not as on one Redis: with count_at = rcpt a later RCPT of a message is explained as costing
+// the message again (decide.lua's explain reads the message's pd:msg mark).
 #pragma once
 
 #include <uv.h>

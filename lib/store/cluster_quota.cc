@@ -15,7 +15,7 @@ QuotaOutcome ParseQuotaReply(const Result<RedisValue>& reply) {
     return o;
   }
   const auto& e = reply->elements;
-  if (reply->type != RedisValue::Type::kArray || e.size() != 6) {
+  if (reply->type != RedisValue::Type::kArray || (e.size() != 6 && e.size() != 7)) {
     o.error = "quota_count: unexpected reply";
     return o;
   }
@@ -37,6 +37,7 @@ QuotaOutcome ParseQuotaReply(const Result<RedisValue>& reply) {
   o.rule = e[3].AsString();
   o.warnings = e[4].AsString();
   o.repeat = e[5].AsInt() == 1;
+  o.unlocked = e.size() == 7 && e[6].AsInt() == 1;
   return o;
 }
 

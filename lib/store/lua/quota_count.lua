@@ -27,6 +27,7 @@
 --   answers the first refusal), 'refunded' (this identity was refunded or given up here),
 --   'none' (no quota: the field is not a number; 'lookup': no earlier answer), for 'refund'
 --   'refunded' or 'already'. warnings: the levels this call fired, 'TAG PERCENT,...'.
+--   'check' answers a seventh element: 1 when the month is unlocked (policyctl quota unlock).
 --
 -- Reservation records, a field per message identity in pd:qresv:{TAG}:SLICE (kept between
 -- one and two spans, as subject_count.lua's): 'c|N|PERIOD' counted N messages in PERIOD,
@@ -76,13 +77,17 @@ if mode == 'lookup' or not quota then return { 'none', 0, 0, '', '', 0 } end
 
 local v = redis.call('HMGET', qk, 'used', 'unlocked')
 local used = tonumber(v[1]) or 0
-if n > 0 and used + n > quota and v[2] ~= '1' then
+-- 'check' also answers whether the month is unlocked (explain lists it, as decide.lua).
+local unlocked = v[2] == '1' and 1 or 0
+if n > 0 and used + n > quota and unlocked == 0 then
   if mode == 'count' then
     slice_set(cur, ttl, id, 'r|' .. fmt_int(used) .. '|' .. fmt_int(quota) .. '|' .. period)
+    return { 'refused', used, quota, rule(used, quota, period), '', 0 }
   end
-  return { 'refused', used, quota, rule(used, quota, period), '', 0 }
+  return { 'refused', used, quota, rule(used, quota, period), '', 0, unlocked }
 end
-if mode == 'check' or n <= 0 then return { 'counted', used, quota, '', '', 0 } end
+if mode == 'check' then return { 'counted', used, quota, '', '', 0, unlocked } end
+if n <= 0 then return { 'counted', used, quota, '', '', 0 } end
 local abuse = parse_abuse(ARGV[10])
 local warnings = quota_add(prefix, { { tag = tag, quota = quota, key = qk, used = used } }, n,
                            now, period_end, q, period, abuse.evidence_max, abuse.evidence_ttl,

@@ -112,4 +112,42 @@ TEST_CASE("cluster explain: no limits is decide.lua's empty table; bad replies a
   CHECK(ExplainRates(kAccess, Eom(), limits, kinds, calls, {user, ip}).ok());
 }
 
+TEST_CASE("cluster explain: quotas listed in facts.quota; one used up is the verdict") {
+  ClusterExplanation rates;
+  rates.parts = Parts("dunno", "within limits");
+  rates.facts = kAccess;
+  std::vector<QuotaSubject> quotas = {{"user:alice", "5"}, {"account:acme", "x"}};
+  QuotaOutcome user, none;
+  user.status = QuotaOutcome::Status::kRefused;
+  user.used = 5, user.quota = 5, user.rule = "quota user:alice 5/5 in 202612";
+  none.status = QuotaOutcome::Status::kNone;
+  Result<ClusterExplanation> e = ExplainQuotas(rates, quotas, {user, none}, "202612");
+  REQUIRE(e.ok());
+  CHECK(json::parse(e->facts)["quota"] ==
+        json::parse(R"([{"subject":"user:alice","used":5,"quota":5,"period":"202612",)"
+                    R"("unlocked":false}])"));
+  CHECK(e->parts.action == "quota");
+  CHECK(e->parts.rule == "quota user:alice 5/5 in 202612");
+  CHECK((e->parts.metric == "messages" && e->parts.count == 5 && e->parts.max == 5));
+
+  SUBCASE("a rate refusal outranks it, facts.quota still listed") {
+    rates.parts = Parts("rate", "rate user:alice.messages.3600s");
+    Result<ClusterExplanation> r = ExplainQuotas(rates, quotas, {user, none}, "202612");
+    REQUIRE(r.ok());
+    CHECK(r->parts.action == "rate");
+    CHECK(json::parse(r->facts).contains("quota"));
+  }
+  SUBCASE("no quota field is a number: no facts.quota, as decide.lua") {
+    Result<ClusterExplanation> r = ExplainQuotas(rates, quotas, {none, none}, "202612");
+    REQUIRE(r.ok());
+    CHECK(!json::parse(r->facts).contains("quota"));
+    CHECK(r->parts.action == "dunno");
+  }
+  SUBCASE("a failed quota call is an error") {
+    QuotaOutcome failed;
+    failed.error = "timeout";
+    CHECK(!ExplainQuotas(rates, quotas, {user, failed}, "202612").ok());
+  }
+}
+
 }  // namespace policyd
