@@ -172,8 +172,12 @@ class ClusterServicesCase(unittest.TestCase):
         """/healthz answers 200 (the ClusterClient is ready), the library is on every primary
         and every endpoint's consumer group exists on pd:events (a group starts at the stream's
         end: events before it would not be delivered)."""
-        wait_for(lambda: cls.http("GET", "/healthz")[0] == 200, timeout, interval=0.05,
-                 what="/healthz 200")
+        def healthy():
+            try:
+                return cls.http("GET", "/healthz")[0] == 200
+            except OSError:  # the HTTP listener is not bound yet (slow under ASan)
+                return False
+        wait_for(healthy, timeout, interval=0.05, what="/healthz 200")
         wait_for(lambda: all(function_name(cls.cluster.node(p), "block_add")
                              for p in cls.cluster.primaries()),
                  timeout, interval=0.05, what="the function library on every primary")
