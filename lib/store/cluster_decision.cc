@@ -6,6 +6,7 @@
 
 #include "log/log.h"
 #include "store/cluster_script_runner.h"
+#include "store/retried_script_call.h"
 #include "store/script_runner.h"
 
 namespace policyd {
@@ -153,38 +154,21 @@ void ClusterDecision::Refund(const SubjectCallContext& ctx, const std::string& t
                              std::function<void()> landed) {
   ++refunds_sent_;
   ++refunds_in_flight_;
-  SendRefund(SubjectCallKeys(ctx, tag), BuildSubjectRefundArgs(ctx, tag), ctx.timeout_ms,
-             kRefundAttempts, std::move(landed));
-}
-
-void ClusterDecision::SendRefund(std::vector<std::string> keys, std::vector<std::string> args,
-                                 uint64_t timeout_ms, int attempts_left,
-                                 std::function<void()> landed) {
-  // Copies for a retry: the call consumes its arguments.
-  auto retry_keys = keys;
-  auto retry_args = args;
-  call_("subject_refund", std::move(keys), std::move(args), timeout_ms,
-        [this, retry_keys = std::move(retry_keys), retry_args = std::move(retry_args),
-         timeout_ms, attempts_left, landed = std::move(landed)](Result<RedisValue> reply) mutable {
-          if (reply.ok()) {
-            --refunds_in_flight_;
-            if (landed) landed();
-            return;
-          }
-          if (attempts_left > 1) {
-            // Sent again at once: a primary that is failing over makes the ClusterClient
-            // hold the call until its deadline, so an immediate retry already waits.
-            ++refund_retries_;
-            return SendRefund(std::move(retry_keys), std::move(retry_args), timeout_ms,
-                              attempts_left - 1, std::move(landed));
-          }
-          --refunds_in_flight_;
-          ++refunds_lost_;
-          // The count stays: it expires with its window; only refusals can come of it.
-          POLICYD_LOG_WARN("event=subject_refund_lost {} {}", LogField("key", retry_keys.front()),
-                           LogField("error", reply.error().message));
-          if (landed) landed();
-        });
+  auto keys = SubjectCallKeys(ctx, tag);
+  std::string key = keys.front();
+  CallRetrying(&call_, "subject_refund", std::move(keys), BuildSubjectRefundArgs(ctx, tag),
+               ctx.timeout_ms, kRefundAttempts,
+               [this, key = std::move(key), landed = std::move(landed)](RetriedReply r) {
+                 --refunds_in_flight_;
+                 refund_retries_ += static_cast<uint64_t>(r.retries);
+                 if (!r.reply.ok()) {
+                   ++refunds_lost_;
+                   // The count stays: it expires with its window; only refusals can come of it.
+                   POLICYD_LOG_WARN("event=subject_refund_lost {} {}", LogField("key", key),
+                                    LogField("error", r.reply.error().message));
+                 }
+                 if (landed) landed();
+               });
 }
 
 }  // namespace policyd

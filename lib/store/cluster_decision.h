@@ -95,8 +95,6 @@ class ClusterDecision {
   void DecideAttempt(const SubjectCallContext& ctx, std::vector<TaggedLimit> limits,
                      const SubjectCosts& costs, int attempt,
                      std::function<void(SubjectDecision)> done);
-  void SendRefund(std::vector<std::string> keys, std::vector<std::string> args,
-                  uint64_t timeout_ms, int attempts_left, std::function<void()> landed);
 
   SubjectScriptCall call_;
   uint64_t refunds_in_flight_ = 0;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "log/log.h"
+#include "store/retried_script_call.h"
 
 namespace policyd {
 
@@ -96,33 +97,18 @@ void ClusterQuota::Call(const std::shared_ptr<Pending>& p, std::size_t i) {
 void ClusterQuota::Refund(const QuotaCallContext& ctx, const QuotaSubject& quota) {
   ++refunds_sent_;
   ++refunds_in_flight_;
-  SendRefund(QuotaCallKeys(ctx, quota.tag), BuildQuotaCallArgs(ctx, quota, QuotaMode::kRefund),
-             ctx.subject.timeout_ms, kRefundAttempts);
+  auto keys = QuotaCallKeys(ctx, quota.tag);
+  std::string key = keys.front();
+  CallRetrying(&call_, "quota_count", std::move(keys),
+               BuildQuotaCallArgs(ctx, quota, QuotaMode::kRefund), ctx.subject.timeout_ms,
+               kRefundAttempts, [this, key = std::move(key)](RetriedReply r) {
+                 --refunds_in_flight_;
+                 if (r.reply.ok()) return;
+                 ++refunds_lost_;
+                 POLICYD_LOG_WARN("event=quota_refund_lost {} {}", LogField("key", key),
+                                  LogField("error", r.reply.error().message));
+               });
 }
 
-void ClusterQuota::SendRefund(std::vector<std::string> keys, std::vector<std::string> args,
-                              uint64_t timeout_ms, int attempts_left) {
-  // Copies for a retry: the call consumes its arguments.
-  auto retry_keys = keys;
-  auto retry_args = args;
-  call_("quota_count", std::move(keys), std::move(args), timeout_ms,
-        [this, retry_keys = std::move(retry_keys), retry_args = std::move(retry_args),
-         timeout_ms, attempts_left](Result<RedisValue> reply) mutable {
-          if (reply.ok()) {
-            --refunds_in_flight_;
-            return;
-          }
-          if (attempts_left > 1) {
-            // At once, as ClusterDecision's: the ClusterClient already waits for a primary
-            // that is failing over.
-            return SendRefund(std::move(retry_keys), std::move(retry_args), timeout_ms,
-                              attempts_left - 1);
-          }
-          --refunds_in_flight_;
-          ++refunds_lost_;
-          POLICYD_LOG_WARN("event=quota_refund_lost {} {}", LogField("key", retry_keys.front()),
-                           LogField("error", reply.error().message));
-        });
-}
 
 }  // namespace policyd

@@ -64,8 +64,6 @@ class ClusterQuota {
  private:
   struct Pending;  // one Decide in flight
   void Call(const std::shared_ptr<Pending>& p, std::size_t i);
-  void SendRefund(std::vector<std::string> keys, std::vector<std::string> args,
-                  uint64_t timeout_ms, int attempts_left);
 
   SubjectScriptCall call_;
   uint64_t refunds_in_flight_ = 0;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cluster_fixture.h"
+#include "one_redis_client.h"
 #include "core/decide_args.h"
 #include "core/report_slot.h"
 #include "store/cluster_script_runner.h"
@@ -125,35 +126,13 @@ std::vector<std::string> Flat(const Result<RedisValue>& r) {
 
 // A one-Redis ReportStore on a private loop.
 struct OneRedisReports {
-  explicit OneRedisReports(int port) {
-    uv_loop_init(&loop);
-    RedisEndpoint ep;
-    ep.host = "127.0.0.1";
-    ep.port = port;
-    client = std::make_unique<RedisClient>(&loop, ep, RedisClientOptions{});
-    client->Start();
-    RunUntil([this] { return client->ready(); });
-    scripts = std::make_unique<ScriptRunner>(client.get());
-    store = std::make_unique<ReportStore>(client.get(), scripts.get());
-  }
-  ~OneRedisReports() {
-    store.reset();
-    scripts.reset();
-    bool stopped = false;
-    client->Stop([&] { stopped = true; });
-    while (!stopped) uv_run(&loop, UV_RUN_ONCE);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    client.reset();
-    uv_loop_close(&loop);
-  }
-  void RunUntil(const std::function<bool()>& done) {
-    for (int i = 0; i < 100000 && !done(); ++i) uv_run(&loop, UV_RUN_ONCE);
-  }
+  explicit OneRedisReports(int port)
+      : one(port), scripts(one.client.get()), store(one.client.get(), &scripts) {}
+  void RunUntil(const std::function<bool()>& done) { one.RunUntil(done); }
 
-  uv_loop_t loop;
-  std::unique_ptr<RedisClient> client;
-  std::unique_ptr<ScriptRunner> scripts;
-  std::unique_ptr<ReportStore> store;
+  OneRedisClient one;
+  ScriptRunner scripts;
+  ReportStore store;
 };
 
 std::vector<std::string> Names(const std::vector<AccountRateRow>& rows) {
@@ -189,7 +168,7 @@ TEST_CASE("cluster signals: complaints and bounces as on one Redis; account rate
   RedisServer redis;
   OneRedisReports one(redis.port());
   SignalBackend on_one;
-  on_one.store = one.store.get();
+  on_one.store = &one.store;
   on_one.run_until = [&one](std::function<bool()> done) { one.RunUntil(done); };
   on_one.cmd = [&redis](const std::vector<std::string>& argv) { return redis.Cmd(argv); };
 

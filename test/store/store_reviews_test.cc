@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cluster_fixture.h"
+#include "one_redis_client.h"
 #include "core/report_slot.h"
 #include "core/report_token.h"
 #include "core/review_queue.h"
@@ -72,33 +73,6 @@ struct Reports {
   RunUntil run_until;
 };
 
-// One Redis client on a private loop.
-struct OneRedis {
-  explicit OneRedis(int port) {
-    uv_loop_init(&loop);
-    RedisEndpoint ep;
-    ep.host = "127.0.0.1";
-    ep.port = port;
-    client = std::make_unique<RedisClient>(&loop, ep, RedisClientOptions{});
-    client->Start();
-    RunUntil([this] { return client->ready(); });
-    REQUIRE(client->ready());
-  }
-  ~OneRedis() {
-    bool stopped = false;
-    client->Stop([&] { stopped = true; });
-    while (!stopped) uv_run(&loop, UV_RUN_ONCE);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    client.reset();
-    uv_loop_close(&loop);
-  }
-  void RunUntil(const std::function<bool()>& done) {
-    for (int i = 0; i < 100000 && !done(); ++i) uv_run(&loop, UV_RUN_ONCE);
-  }
-
-  uv_loop_t loop;
-  std::unique_ptr<RedisClient> client;
-};
 
 }  // namespace
 
@@ -200,7 +174,7 @@ namespace policyd::test {
 
 TEST_CASE("reviews on one Redis: one queue pd:reviews, listed newest first, resolved") {
   RedisServer redis;
-  OneRedis one(redis.port());
+  OneRedisClient one(redis.port());
   ScriptRunner scripts(one.client.get());
   ReportStore store(one.client.get(), &scripts);
   Reports reports(&store, [&one](std::function<bool()> done) { one.RunUntil(done); });

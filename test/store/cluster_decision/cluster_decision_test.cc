@@ -357,3 +357,64 @@ TEST_CASE("cluster decision: a failed primary answers failure, refunds the other
 }
 
 }  // namespace policyd::test
+
+namespace policyd::test {
+
+// The refunds' retry (store/retried_script_call.h) over a call whose refunds fail the way a
+// lost connection does (an Error before the script runs) while failures_left lasts, and
+// otherwise reach one real Redis.
+TEST_CASE("cluster decision: a refund that fails is sent again, and given up after its attempts") {
+  OneRedisLoop one(10);
+  ScriptRunner runner(one.client.get());
+  SubjectScriptCall real = OneRedisSubjectCall(&runner);
+  int failures_left = 0, refund_attempts = 0;
+  SubjectScriptCall flaky = [&](std::string_view name, std::vector<std::string> keys,
+                                std::vector<std::string> args, uint64_t timeout_ms,
+                                RedisClient::Callback callback) {
+    if (name == "subject_refund") {
+      ++refund_attempts;
+      if (failures_left > 0) {
+        --failures_left;
+        return callback(Error{ErrorCode::kUnavailable, "connection lost"});
+      }
+    }
+    real(name, std::move(keys), std::move(args), timeout_ms, std::move(callback));
+  };
+  ClusterDecision decision(flaky);
+  auto limits = Limits("user:retry", 1, "account:retry", 5, "ip:192.0.2.9", 5);
+  auto run = [&one](auto done) { one.Run(done); };
+  REQUIRE(DecideNow(decision, run, "a", limits).verdict.kind == Kind::kAdmit);
+  auto total = [&one](const char* tag) {
+    return one.redis.CmdOne({"HGET", RateKey(tag), "messages:3600:total"});
+  };
+  auto settled = [&decision] { return decision.refunds_in_flight() == 0; };
+
+  SUBCASE("the first attempts fail, the retries land") {
+    failures_left = 2;
+    auto refused = DecideNow(decision, run, "b", limits);
+    REQUIRE(refused.verdict.kind == Kind::kRefuse);
+    REQUIRE(refused.verdict.refunds.size() == 2);  // the account and the IP counted "b"
+    one.Run(settled);
+    CHECK(refund_attempts == 4);
+    CHECK(decision.refund_retries() == 2);
+    CHECK(decision.refunds_lost() == 0);
+    CHECK(total("account:retry") == "1");
+    CHECK(total("ip:192.0.2.9") == "1");
+  }
+  SUBCASE("every attempt fails: lost, counted, and landed() still runs") {
+    failures_left = 1000;
+    auto refused = DecideNow(decision, run, "b", limits);
+    REQUIRE(refused.verdict.kind == Kind::kRefuse);
+    one.Run(settled);
+    CHECK(refund_attempts == 2 * ClusterDecision::kRefundAttempts);
+    CHECK(decision.refunds_lost() == 2);
+    CHECK(total("account:retry") == "2");  // the counts stay (they expire with their windows)
+    bool landed = false;
+    decision.Refund(Ctx("b"), "account:retry", [&landed] { landed = true; });
+    one.Run([&landed] { return landed; });
+    CHECK(landed);
+    CHECK(decision.refunds_lost() == 3);
+  }
+}
+
+}  // namespace policyd::test

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../cluster_fixture.h"
+#include "../one_redis_client.h"
 #include "../redis_server.h"
 #include "core/cluster_slot.h"
 #include "store/cluster_decision.h"
@@ -133,36 +134,16 @@ struct Instances {
 };
 
 // One redis-server and a client on a loop of its own: ClusterDecision on one Redis.
-// run(done, poll) runs the loop until done() or timeout_s; poll sleeps between iterations
-// (a test thread that only waits) instead of blocking in the loop.
+// Run(done) runs the loop until done() or timeout_seconds have passed.
 struct OneRedisLoop {
   RedisServer redis;
-  uv_loop_t loop;
-  std::unique_ptr<RedisClient> client;
-  int timeout_s;
+  OneRedisClient one;
+  std::unique_ptr<RedisClient>& client = one.client;
 
-  explicit OneRedisLoop(int timeout_seconds) : timeout_s(timeout_seconds) {
-    uv_loop_init(&loop);
-    RedisEndpoint endpoint;
-    endpoint.host = "127.0.0.1";
-    endpoint.port = redis.port();
-    client = std::make_unique<RedisClient>(&loop, endpoint, RedisClientOptions{});
-    client->Start();
-    Run([this] { return client->ready(); });
-    REQUIRE(client->ready());
-  }
-  ~OneRedisLoop() {
-    bool stopped = false;
-    client->Stop([&stopped] { stopped = true; });
-    Run([&stopped] { return stopped; });
-    uv_run(&loop, UV_RUN_DEFAULT);
-    client.reset();
-    uv_loop_close(&loop);
-  }
+  explicit OneRedisLoop(int timeout_seconds) : one(redis.port(), timeout_seconds) {}
   template <typename Done>
   void Run(Done done) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    while (!done() && std::chrono::steady_clock::now() < end) uv_run(&loop, UV_RUN_ONCE);
+    one.RunUntil(done);
   }
 };
 
