@@ -22,6 +22,8 @@ Also measured (issue 16):
 - FCALL decide on the fast path (ARGV[33] = '1': policyd's cache already checked blocks, the
   user, the IP allow-list and the ACL), when decide.lua reads ARGV[33];
 - FCALL decide with ARGV[29] empty: without count_sent (_rates.lua), what it costs;
+- EVALSHA of the commands a fast END-OF-MESSAGE runs, with nothing around them
+  (COMMANDS_ONLY): the floor any Lua decision with those commands stands on;
 - --quick: only FCALL decide (and its fast path), for measuring one change at a time;
 - --sections: where the fast END-OF-MESSAGE's time goes: the library's decide cut short
   (`do return 1 end`) before each section of decide.lua (SECTIONS), one row per cut, each
@@ -150,6 +152,33 @@ def fast_path(env, args):
     return out + ["1", limits_text, account, user_quota, account_quota]
 
 
+# The floor under the fast END-OF-MESSAGE (issue 16): the Redis commands it runs for a new
+# message within limits (script_cost's own row lists them: TIME, HMGET of the pd:msg slice and
+# of the previous one, EXISTS of the blocks, HMGET and HSET of the rate hash, HINCRBY of the
+# three sent counts, HSET of the answer), called from Lua with the same arguments' shape and
+# nothing else around them: what decide would cost if its logic cost nothing.
+COMMANDS_ONLY = """
+local t = redis.call('TIME')
+local u = ARGV[6]
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local msg = 'pd:msg:{' .. u .. '}:2999999'
+redis.call('HMGET', msg, '%', '%m' .. ARGV[13], ARGV[10])
+redis.call('HMGET', 'pd:msg:{' .. u .. '}:2999998', '%m' .. ARGV[13], ARGV[10])
+redis.call('EXISTS', 'pd:block:{' .. u .. '}', 'pd:block:{' .. ARGV[7] .. '}')
+local rk = 'pd:rate:{' .. u .. '}'
+redis.call('HMGET', rk, 'messages:3600:total', 'messages:3600:first', '13600000123',
+           'recipients:3600:total', 'recipients:3600:first', '23600000123',
+           'bytes:86400:total', 'bytes:86400:first', '3864000123')
+redis.call('HSET', rk, '13600000123', now % 1000, 'messages:3600:total', now % 997,
+           '23600000123', now % 991, 'recipients:3600:total', now % 983,
+           '3864000123', now % 977, 'bytes:86400:total', now % 971)
+redis.call('HINCRBY', 'pd:sent:{' .. u .. '}', '2500', '1')
+redis.call('HINCRBY', 'pd:sent:{' .. ARGV[7] .. '}', '2500', '1')
+redis.call('HINCRBY', 'pd:sent:{account:a}', '2500', '1')
+redis.call('HSET', msg, '%m' .. ARGV[13], 'c', ARGV[10], '1')
+return 1
+"""
+
 # (name, the text of decide.lua a cut is placed before; None = the whole script)
 SECTIONS = [("call + ARGV", "local explain = mode == 'explain'"),
             ("+ now (TIME), reply", "-- An earlier identical request"),
@@ -206,6 +235,7 @@ def main():
             return
         # (name, script, how the ARGV are changed)
         variants = [("EVALSHA return 1", "return 1", None),
+                    ("EVALSHA commands only", COMMANDS_ONLY, None),
                     ("EVALSHA ret1 nospec", "return 1", without_specs),
                     ("EVALSHA prelude", prelude + "return 1", None),
                     ("EVALSHA decide.lua", env.script, None),

@@ -524,7 +524,14 @@ class RedisCluster:
                     # As docs/operator-guide.md advises: with "yes" every node answers
                     # CLUSTERDOWN for every slot between a primary's failure and its
                     # replica's promotion, not only for the failed primary's slots.
-                    "--cluster-require-full-coverage", "no"]))
+                    "--cluster-require-full-coverage", "no",
+                    # CLUSTER SLOTS lists a replica once its replication offset is not 0,
+                    # after its first sync (which a primary delays repl-diskless-sync-delay,
+                    # 5 s, waiting for more replicas) and its primary's first write to it
+                    # (an empty primary's is the replication PING, every
+                    # repl-ping-replica-period, 10 s): a new cluster took 10 s, not 2, to be
+                    # whole.
+                    "--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "1"]))
             subprocess.run(["redis-cli", "--cluster", "create"]
                            + [f"127.0.0.1:{n.port}" for n in self.nodes]
                            + ["--cluster-replicas", str(replicas), "--cluster-yes"],

@@ -6,6 +6,7 @@ primary than its user, its warnings relayed to pd:events (issue 19)."""
 
 import asyncio
 import json
+from collections import Counter
 import time
 import unittest
 
@@ -120,11 +121,17 @@ limits = [ { subject = "user", metric = "messages", max = 2, window = "1h" } ]
     def test_four_instances_64_connections_exact_on_three_primaries(self):
         started = time.monotonic()
         with TempDir() as tmp:
-            cluster = RedisCluster(tmp)
+            # This race is about exactness, not latency or failover: on 2 cores under ASan,
+            # 4 policyd and 6 redis-servers can stall a node past the default 1 s node timeout
+            # (its replica then takes over mid-round) or a reply past the 1 s request_timeout
+            # (a failure reply, neither admitted nor throttled). Both bounds are widened here;
+            # the failover and timeout behaviour is test_cluster_faults'.
+            cluster = RedisCluster(tmp, node_timeout_ms=5000)
             procs = []
             try:
                 for _ in range(4):
-                    p = Policyd(tmp, None, cluster=cluster, extra=plans_config())
+                    p = Policyd(tmp, None, cluster=cluster, extra=plans_config(),
+                                request_timeout="5s")
                     p.start()
                     procs.append(p)
                 for p in procs:
@@ -199,8 +206,11 @@ limits = [ { subject = "user", metric = "messages", max = 2, window = "1h" } ]
                         figures.append(f"{grp['kind']} admitted {admitted} "
                                        f"false refusals {false_refusals}")
                         self.assertEqual(admitted, N, f"round {round_no} {grp['kind']}")
+                        others = Counter(r for r in mine if r != "action=DUNNO\n\n" and
+                                         not r.startswith("action=421 4.7.1"))
                         self.assertEqual(throttled, len(mine) - N,
-                                         f"round {round_no} {grp['kind']}")
+                                         f"round {round_no} {grp['kind']}: other replies "
+                                         f"{dict(others)}")
                         # Every subject kept exactly the admitted messages: the refunds of
                         # the refused ones (sent after their replies) have landed.
                         keys = [f"pd:rate:{{{t}}}" for t in (f"user:{grp['user']}",

@@ -77,7 +77,10 @@ RedisServer::RedisServer(bool cluster_enabled, int node_timeout_ms) {
                                      dir_.c_str(), "--logfile", log.c_str()};
     std::string node_timeout = std::to_string(node_timeout_ms);
     if (cluster_enabled) {
-      for (const char* a : {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"}) {
+      // A primary delays a replica's first sync repl-diskless-sync-delay (5 s) waiting for
+      // more replicas: most of a replicated test cluster's start-up.
+      for (const char* a : {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                            "--repl-diskless-sync-delay", "0"}) {
         argv.push_back(a);
       }
       if (node_timeout_ms > 0) {
