@@ -11,15 +11,10 @@
 #include "core/sender_stamp.h"
 #include "log/log.h"
 #include "server/server.h"
+#include "store/wall_clock.h"
 
 namespace policyd {
 namespace {
-
-uint64_t WallClockMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 // A client that starts a request must finish it; Postfix writes a whole request at once, so
 // only a broken or hostile client (slow-loris) ever waits here. A shorter idle_timeout caps it:
@@ -197,7 +192,8 @@ void Connection::OnDecided(uint64_t seq, Result<Verdict> verdict) {
       recipients_.Add(request_.Recipient());
     }
     std::string stamp =
-        SenderStampAction(request_, *verdict, *config_, WallClockMs(), &stamped_instance_);
+        SenderStampAction(request_, *verdict, *config_, static_cast<uint64_t>(WallClockMs()),
+                          &stamped_instance_);
     SendReply(stamp.empty() ? FormatVerdict(*verdict, *config_) : stamp, *verdict, false);
     return;
   }

@@ -102,6 +102,21 @@ void ClusterAccess::Read(std::vector<std::string> decide_args, uint64_t timeout_
   });
 }
 
+void ClusterAccess::ReadOutcome(std::vector<std::string> decide_args, uint64_t timeout_ms,
+                                std::function<void(Result<AccessOutcome>)> callback) {
+  Read(
+      std::move(decide_args), timeout_ms,
+      [callback = std::move(callback)](Result<std::vector<std::string>> reply) {
+        if (!reply.ok()) return callback(reply.error());
+        std::optional<AccessOutcome> outcome = ParseAccessOutcome(*reply);
+        if (!outcome) {
+          return callback(Error{ErrorCode::kInternal, "access_decide: unexpected reply"});
+        }
+        callback(std::move(*outcome));
+      },
+      "access_decide");
+}
+
 void ClusterAccess::ReadAccount(std::shared_ptr<Fill> fill) {
   std::optional<AccountReads> reads = PlanAccountReads(fill->args, fill->user_fields);
   if (!reads) return Eval(fill);

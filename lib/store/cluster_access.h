@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cluster_verdict.h"
 #include "core/result.h"
 #include "store/cluster_client.h"
 #include "store/cluster_script_runner.h"
@@ -43,6 +44,11 @@ class ClusterAccess {
   // access_decide (a decision's, lib/core/cluster_verdict.h ParseAccessOutcome).
   void Read(std::vector<std::string> decide_args, uint64_t timeout_ms, Callback callback,
             std::string script = "access_eval");
+
+  // A decision's access outcome: Read with access_decide, parsed (ParseAccessOutcome); a
+  // reply of another shape is an error.
+  void ReadOutcome(std::vector<std::string> decide_args, uint64_t timeout_ms,
+                   std::function<void(Result<AccessOutcome>)> callback);
 
  private:
   struct Fill;

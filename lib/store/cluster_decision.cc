@@ -8,6 +8,8 @@
 #include "store/cluster_script_runner.h"
 #include "store/retried_script_call.h"
 #include "store/script_runner.h"
+#include "store/status_reply.h"
+#include "store/wall_clock.h"
 
 namespace policyd {
 
@@ -28,27 +30,15 @@ SubjectScriptCall OneRedisSubjectCall(ScriptRunner* runner) {
 
 SubjectOutcome ParseSubjectCountReply(const Result<RedisValue>& reply) {
   using Status = SubjectOutcome::Status;
+  static constexpr Status kStatuses[] = {Status::kCounted, Status::kRefused, Status::kRefunded};
   SubjectOutcome o;
-  if (!reply.ok()) {
-    o.error = reply.error().message;
+  StatusReply r = ReadStatusReply(reply, "subject_count", {7}, {"counted", "refused", "refunded"});
+  if (!r.error.empty()) {
+    o.error = std::move(r.error);
     return o;
   }
-  const auto& e = reply->elements;
-  if (reply->type != RedisValue::Type::kArray || e.size() != 7) {
-    o.error = "subject_count: unexpected reply";
-    return o;
-  }
-  std::string status = e[0].AsString();
-  if (status == "counted") {
-    o.status = Status::kCounted;
-  } else if (status == "refused") {
-    o.status = Status::kRefused;
-  } else if (status == "refunded") {
-    o.status = Status::kRefunded;
-  } else {
-    o.error = "subject_count: unexpected status";
-    return o;
-  }
+  const auto& e = *r.fields;
+  o.status = kStatuses[r.status];
   o.metric = e[1].AsString();
   o.window_s = e[2].AsInt();
   o.count = e[3].AsInt();
@@ -93,9 +83,7 @@ void ClusterDecision::Decide(const SubjectCallContext& ctx,
                              std::function<void(SubjectDecision)> done) {
   SubjectCallContext at = ctx;
   if (at.now_ms <= 0) {
-    at.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+    at.now_ms = WallClockMs();
   }
   DecideAttempt(at, limits, costs, 0, std::move(done));
 }

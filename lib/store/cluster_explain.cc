@@ -12,6 +12,7 @@
 #include "store/cluster_access.h"
 #include "store/cluster_decision.h"
 #include "store/cluster_quota.h"
+#include "store/wall_clock.h"
 
 namespace policyd {
 namespace {
@@ -157,9 +158,7 @@ void ExplainOnCluster(uv_loop_t* loop, ClusterClient* cluster, ClusterScriptRunn
   options.mode = DecideMode::kExplain;
   // One clock for every slot's part (decide.lua reads one TIME).
   if (options.now_ms == 0) {
-    options.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    options.now_ms = WallClockMs();
   }
   auto x = std::make_shared<ExplainCall>(loop, cluster, scripts);
   x->args = BuildDecideArgs(request, *config, options, PlansSpec(*config), AbuseSpec(*config));
@@ -168,17 +167,13 @@ void ExplainOnCluster(uv_loop_t* loop, ClusterClient* cluster, ClusterScriptRunn
   x->timeout_ms = timeout_ms;
   x->callback = std::move(callback);
   std::vector<std::string> access_args(x->args.begin(), x->args.begin() + 31);
-  x->access.Read(
-      std::move(access_args), timeout_ms,
-      [x](Result<std::vector<std::string>> reply) {
-        if (!reply.ok()) return x->Fail(reply.error());
-        std::optional<AccessOutcome> outcome = ParseAccessOutcome(*reply);
-        if (!outcome || outcome->facts.empty()) {
-          return x->Fail(Error{ErrorCode::kInternal, "access_decide: unexpected reply"});
-        }
-        OnExplainAccess(x, std::move(*outcome));
-      },
-      "access_decide");
+  x->access.ReadOutcome(std::move(access_args), timeout_ms, [x](Result<AccessOutcome> outcome) {
+    if (!outcome.ok()) return x->Fail(outcome.error());
+    if (outcome->facts.empty()) {  // explain mode always answers its facts
+      return x->Fail(Error{ErrorCode::kInternal, "access_decide: no facts in explain mode"});
+    }
+    OnExplainAccess(x, std::move(*outcome));
+  });
 }
 
 }  // namespace policyd

@@ -9,6 +9,7 @@
 #include "core/report_slot.h"
 #include "core/report_token.h"
 #include "store/cluster_explain.h"
+#include "store/wall_clock.h"
 
 namespace policyd {
 
@@ -59,9 +60,7 @@ void ClusterPolicyStore::Decide(std::shared_ptr<const Config> config,
   DecideSubjects subjects = ReadDecideSubjects(fields);
   // One clock for every slot of the decision (the reservations' slices are named by it).
   if (options.now_ms == 0) {
-    options.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    options.now_ms = WallClockMs();
   }
   // A report this decision creates lives in the user's slot, with the user's other keys.
   options.report_id = NewReportId(subjects.subject);
@@ -75,17 +74,11 @@ void ClusterPolicyStore::Decide(std::shared_ptr<const Config> config,
   r->deadline = uv_now(loop_) + timeout;
   r->callback = std::move(callback);
   std::vector<std::string> access_args(r->args.begin(), r->args.begin() + 31);
-  access_.Read(
-      std::move(access_args), timeout,
-      [this, r](Result<std::vector<std::string>> reply) {
-        if (!reply.ok()) return r->Fail(reply.error());
-        std::optional<AccessOutcome> outcome = ParseAccessOutcome(*reply);
-        if (!outcome) {
-          return r->Fail(Error{ErrorCode::kInternal, "access_decide: unexpected reply"});
-        }
-        Decided(r, std::move(*outcome));
-      },
-      "access_decide");
+  access_.ReadOutcome(std::move(access_args), timeout,
+                      [this, r](Result<AccessOutcome> outcome) {
+                        if (!outcome.ok()) return r->Fail(outcome.error());
+                        Decided(r, std::move(*outcome));
+                      });
 }
 
 void ClusterPolicyStore::Decided(const std::shared_ptr<Request>& r, AccessOutcome outcome) {

@@ -5,34 +5,24 @@
 
 #include "log/log.h"
 #include "store/retried_script_call.h"
+#include "store/status_reply.h"
 
 namespace policyd {
 
 QuotaOutcome ParseQuotaReply(const Result<RedisValue>& reply) {
   using Status = QuotaOutcome::Status;
+  static constexpr Status kStatuses[] = {Status::kCounted, Status::kRefused, Status::kRefunded,
+                                         Status::kNone};
   QuotaOutcome o;
-  if (!reply.ok()) {
-    o.error = reply.error().message;
+  // Mode check answers a 7th element: whether the month is unlocked.
+  StatusReply r = ReadStatusReply(reply, "quota_count", {6, 7},
+                                  {"counted", "refused", "refunded", "none"});
+  if (!r.error.empty()) {
+    o.error = std::move(r.error);
     return o;
   }
-  const auto& e = reply->elements;
-  if (reply->type != RedisValue::Type::kArray || (e.size() != 6 && e.size() != 7)) {
-    o.error = "quota_count: unexpected reply";
-    return o;
-  }
-  std::string status = e[0].AsString();
-  if (status == "counted") {
-    o.status = Status::kCounted;
-  } else if (status == "refused") {
-    o.status = Status::kRefused;
-  } else if (status == "refunded") {
-    o.status = Status::kRefunded;
-  } else if (status == "none") {
-    o.status = Status::kNone;
-  } else {
-    o.error = "quota_count: unexpected status";
-    return o;
-  }
+  const auto& e = *r.fields;
+  o.status = kStatuses[r.status];
   o.used = e[1].AsInt();
   o.quota = e[2].AsInt();
   o.rule = e[3].AsString();

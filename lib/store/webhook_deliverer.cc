@@ -12,6 +12,7 @@
 #include "core/webhook_signature.h"
 #include "log/log.h"
 #include "net/http_post.h"
+#include "store/wall_clock.h"
 
 namespace policyd {
 namespace {
@@ -21,11 +22,7 @@ constexpr const char* kBatch = "100";  // kBatchSize, as Redis takes it
 constexpr size_t kMaxInFlight = 16;    // POSTs per endpoint at once
 constexpr int64_t kMaxOwned = 1000;    // pending events per endpoint before reading no more
 
-uint64_t WallMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
+uint64_t WallMs() { return static_cast<uint64_t>(WallClockMs()); }
 
 std::string ConsumerName() {
   char host[256] = {};

@@ -55,6 +55,19 @@ def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
     raise TimeoutError(f"timed out waiting for {what}")
 
 
+def healthz_ok(http_port):
+    """Whether policyd's HTTP side on http_port answers /healthz 200; False while its listener
+    is not bound yet (it binds after the policy listener)."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=2)
+        c.request("GET", "/healthz")
+        status = c.getresponse().status
+        c.close()
+        return status == 200
+    except OSError:
+        return False
+
+
 def golden(name):
     with open(os.path.join(GOLDEN, name), "rb") as f:
         return f.read()
@@ -384,16 +397,8 @@ class ServedTestCase(unittest.TestCase):
         if not cls.CLUSTER:
             return policyd.wait_redis_ready()
 
-        def healthy():
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=2)
-                c.request("GET", "/healthz")
-                status = c.getresponse().status
-                c.close()
-                return status == 200
-            except OSError:
-                return False
-        wait_for(healthy, timeout=10, interval=0.05, what="policyd's cluster ready")
+        wait_for(lambda: healthz_ok(http_port), timeout=10, interval=0.05,
+                 what="policyd's cluster ready")
 
     @classmethod
     def tearDownClass(cls):

@@ -21,7 +21,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Policyd, RedisCluster, RedisError, TempDir, free_port, wait_for
+from harness import Policyd, RedisCluster, RedisError, TempDir, free_port, healthz_ok, wait_for
 from test_webhooks import Receiver, webhooks_config
 
 REPORT_SECRET = "test-secret-0123456789abcdef"  # harness BASE_CONFIG [report] secret
@@ -172,12 +172,7 @@ class ClusterServicesCase(unittest.TestCase):
         """/healthz answers 200 (the ClusterClient is ready), the library is on every primary
         and every endpoint's consumer group exists on pd:events (a group starts at the stream's
         end: events before it would not be delivered)."""
-        def healthy():
-            try:
-                return cls.http("GET", "/healthz")[0] == 200
-            except OSError:  # the HTTP listener is not bound yet (slow under ASan)
-                return False
-        wait_for(healthy, timeout, interval=0.05, what="/healthz 200")
+        wait_for(lambda: healthz_ok(cls.http_port), timeout, interval=0.05, what="/healthz 200")
         wait_for(lambda: all(function_name(cls.cluster.node(p), "block_add")
                              for p in cls.cluster.primaries()),
                  timeout, interval=0.05, what="the function library on every primary")

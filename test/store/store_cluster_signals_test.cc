@@ -16,8 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster_fixture.h"
-#include "one_redis_client.h"
+#include "report_store_fixture.h"
 #include "core/decide_args.h"
 #include "core/report_slot.h"
 #include "store/cluster_script_runner.h"
@@ -39,11 +38,7 @@ struct SignalBackend {
 
   template <typename T, typename Start>
   T Await(Start start) {
-    std::optional<T> out;
-    start([&out](T r) { out = std::move(r); });
-    run_until([&out] { return out.has_value(); });
-    REQUIRE(out.has_value());
-    return std::move(*out);
+    return AwaitCall<T>(run_until, std::move(start));
   }
 
   Outcomes Ingest(const std::vector<Signal>& signals) {
@@ -124,16 +119,25 @@ std::vector<std::string> Flat(const Result<RedisValue>& r) {
   return out;
 }
 
-// A one-Redis ReportStore on a private loop.
-struct OneRedisReports {
-  explicit OneRedisReports(int port)
-      : one(port), scripts(one.client.get()), store(one.client.get(), &scripts) {}
-  void RunUntil(const std::function<bool()>& done) { one.RunUntil(done); }
+// The backend of a ClusterReports: commands go to the primary that holds argv[1].
+SignalBackend OnCluster(ClusterReports& c) {
+  SignalBackend be;
+  be.store = &c.store;
+  be.run_until = [&c](std::function<bool()> done) { c.RunUntil(done); };
+  be.cmd = [&c](const std::vector<std::string>& argv) {
+    return Flat(c.router.Call(argv[1], argv));
+  };
+  return be;
+}
 
-  OneRedisClient one;
-  ScriptRunner scripts;
-  ReportStore store;
-};
+// The backend of a OneRedisReports.
+SignalBackend OnOneRedis(OneRedisReports& one) {
+  SignalBackend be;
+  be.store = &one.store;
+  be.run_until = [&one](std::function<bool()> done) { one.RunUntil(done); };
+  be.cmd = [&one](const std::vector<std::string>& argv) { return one.redis.Cmd(argv); };
+  return be;
+}
 
 std::vector<std::string> Names(const std::vector<AccountRateRow>& rows) {
   std::vector<std::string> out;
@@ -155,22 +159,10 @@ std::vector<std::string> Texts(const Outcomes& outcomes) {
 }  // namespace
 
 TEST_CASE("cluster signals: complaints and bounces as on one Redis; account rates merged") {
-  Cluster cluster;
-  Router router(cluster.nodes[0]->port());
-  ClusterScriptRunner runner(&router.client());
-  ReportStore cstore(&router.client(), &runner);
-  SignalBackend on_cluster;
-  on_cluster.store = &cstore;
-  on_cluster.run_until = [&router](std::function<bool()> done) { router.RunUntil(done); };
-  on_cluster.cmd = [&router](const std::vector<std::string>& argv) {
-    return Flat(router.Call(argv[1], argv));
-  };
-  RedisServer redis;
-  OneRedisReports one(redis.port());
-  SignalBackend on_one;
-  on_one.store = &one.store;
-  on_one.run_until = [&one](std::function<bool()> done) { one.RunUntil(done); };
-  on_one.cmd = [&redis](const std::vector<std::string>& argv) { return redis.Cmd(argv); };
+  ClusterReports cluster;
+  SignalBackend on_cluster = OnCluster(cluster);
+  OneRedisReports one;
+  SignalBackend on_one = OnOneRedis(one);
 
   // Users on primaries 0 and 1 of an account on primary 2; another account on primary 0 with
   // a user on primary 2; a user with no account.
@@ -240,16 +232,9 @@ TEST_CASE("cluster signals: complaints and bounces as on one Redis; account rate
 }
 
 TEST_CASE("cluster signals: concurrent complaints crossing the block level block once") {
-  Cluster cluster;
-  Router router(cluster.nodes[0]->port());
-  ClusterScriptRunner runner(&router.client());
-  ReportStore store(&router.client(), &runner);
-  SignalBackend be;
-  be.store = &store;
-  be.run_until = [&router](std::function<bool()> done) { router.RunUntil(done); };
-  be.cmd = [&router](const std::vector<std::string>& argv) {
-    return Flat(router.Call(argv[1], argv));
-  };
+  ClusterReports cluster;
+  SignalBackend be = OnCluster(cluster);
+  ReportStore& store = cluster.store;
   std::string user = TagOn(0, "user:race"), account = TagOn(1, "account:race").substr(8);
   be.cmd({"HSET", "pd:user:{" + user + "}", "account", account});
   be.Sent(user, 200);  // 1 complaint is 0.5 %, at the level; the 2nd passes it
@@ -259,7 +244,7 @@ TEST_CASE("cluster signals: concurrent complaints crossing the block level block
     store.IngestSignals(be.config, {Sig(user, "complaint", "r-" + std::to_string(i))}, "test",
                         [&out, i](Result<Outcomes> r) { out[i] = std::move(r); });
   }
-  router.RunUntil([&out] {
+  cluster.RunUntil([&out] {
     for (const auto& o : out) {
       if (!o) return false;
     }

@@ -13,8 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "cluster_fixture.h"
-#include "one_redis_client.h"
+#include "report_store_fixture.h"
 #include "core/report_slot.h"
 #include "core/report_token.h"
 #include "core/review_queue.h"
@@ -35,11 +34,7 @@ struct Reports {
 
   template <typename T, typename Start>
   T Await(Start start) {
-    std::optional<T> out;
-    start([&out](T r) { out = std::move(r); });
-    run_until([&out] { return out.has_value(); });
-    REQUIRE(out.has_value());
-    return std::move(*out);
+    return AwaitCall<T>(run_until, std::move(start));
   }
 
   std::optional<Report> Get(const std::string& id) {
@@ -73,15 +68,12 @@ struct Reports {
   RunUntil run_until;
 };
 
-
 }  // namespace
 
 TEST_CASE("cluster reviews: read, request, list over every primary, resolve") {
-  Cluster cluster;
-  Router router(cluster.nodes[0]->port());
-  ClusterScriptRunner runner(&router.client());
-  ReportStore store(&router.client(), &runner);
-  Reports reports(&store, [&router](std::function<bool()> done) { router.RunUntil(done); });
+  ClusterReports on;
+  Cluster& cluster = on.cluster;
+  Reports reports(&on.store, [&on](std::function<bool()> done) { on.RunUntil(done); });
   // Four users: two on primary 0 (two slots, two queues on one primary), one on each other.
   std::string users[4] = {TagOn(0, "user:r"), TagOn(0, "user:r", 1), TagOn(1, "user:r"),
                           TagOn(2, "user:r")};
@@ -90,7 +82,7 @@ TEST_CASE("cluster reviews: read, request, list over every primary, resolve") {
   for (const std::string& u : users) {
     std::string id = NewReportId(u);
     auto r = reports.Await<Result<RedisValue>>([&](auto done) {
-      runner.Run("block_add", "pd:block:{" + u + "}",
+      on.runner.Run("block_add", "pd:block:{" + u + "}",
                  {"pd:", "0", u, "manual", "test", "3600000", id, "3600000", "10", "3600000",
                   "policyctl", Home(u)},
                  2000, done);
@@ -147,7 +139,7 @@ TEST_CASE("cluster reviews: read, request, list over every primary, resolve") {
 
   // A list that SCAN finds but that is not a queue of ours is left alone.
   std::string stray = "pd:reviews:{user:x}";
-  CHECK(router.Call(stray, {"LPUSH", stray, ids[0]}).ok());
+  CHECK(on.router.Call(stray, {"LPUSH", stray, ids[0]}).ok());
 
   // The list: every pending review once, newest request first, bounded.
   std::vector<std::string> newest_first(ids.rbegin(), ids.rend());
@@ -173,11 +165,9 @@ TEST_CASE("cluster reviews: read, request, list over every primary, resolve") {
 namespace policyd::test {
 
 TEST_CASE("reviews on one Redis: one queue pd:reviews, listed newest first, resolved") {
-  RedisServer redis;
-  OneRedisClient one(redis.port());
-  ScriptRunner scripts(one.client.get());
-  ReportStore store(one.client.get(), &scripts);
-  Reports reports(&store, [&one](std::function<bool()> done) { one.RunUntil(done); });
+  OneRedisReports one;
+  RedisServer& redis = one.redis;
+  Reports reports(&one.store, [&one](std::function<bool()> done) { one.RunUntil(done); });
   std::vector<std::string> ids;
   for (const char* user : {"user:a", "user:b", "user:c"}) {
     ids.push_back(NewReportId());
