@@ -53,8 +53,11 @@ class LocalRefusals {
  public:
   // Batching is what makes a local refusal cheap for Redis: one record_throttles call per
   // subject per interval, whatever the number of refusals (at most
-  // RefusalCacheLimits::max_batch_per_subject; beyond that, Redis decides).
-  static constexpr uint64_t kFlushIntervalMs = 20;
+  // RefusalCacheLimits::max_batch_per_subject; beyond that, Redis decides). The interval is
+  // long enough for a batch to hold several refusals of a flood spread over many subjects
+  // (at 20 ms, 1,000 refused users at 30,000 req/s gave batches of about one refusal, and
+  // Redis spent 15 µs per refusal; at 250 ms, 4 µs), and short against [abuse] within.
+  static constexpr uint64_t kFlushIntervalMs = 250;
   static constexpr uint64_t kProbeDelayMs = 1;
 
   struct Ticket {
