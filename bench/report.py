@@ -94,19 +94,20 @@ SCRIPT_COST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "script_c
 
 
 REPRODUCE_ROWS = (
-    "The full run (about 11 minutes on the 2-core machine; `--plan` prints its 69 runs) "
+    "The full run (about 12 minutes on the 2-core machine; `--plan` prints its 75 runs) "
     "measures what issue 16's targets and the tables below need: policyd and both peers at 1, 8 "
-    "and 64 connections under both limits, 3 rounds each; the redis-benchmark ceiling and the "
-    "trivial DUNNO server at 64 connections, high limit (the trivial server answers alike under "
-    "both limits, so the low limit's \"% of the trivial server\" uses that row); 1,000 users "
+    "and 64 connections under both limits, 3 rounds each; the redis-benchmark ceiling at 64 "
+    "connections, high limit; the trivial DUNNO server at 1, 8 and 64 connections, high limit "
+    "(what the transport alone costs; it answers alike under both limits, so the low limit's "
+    "\"% of the trivial server\" uses those rows); 1,000 users "
     "with 3 limits in every round (Redis CPU per decision) and 100,000 once (bytes per active "
     "user barely move between rounds); each stage alone through policyd in every round (Redis "
     "CPU per RCPT and per END-OF-MESSAGE: END-OF-MESSAGE only, then RCPT only on the counters "
     "it left); the open loop once; the idle connections. Runs are 6 s "
     "after 1 s of warm-up: the rounds of one row spread by 10–50 % on this machine with 10 s "
     "runs too, so the median of three short rounds says as much as three long ones. "
-    "`--all-rows` adds what no target reads: the pipelined ceiling, the ceiling and the trivial "
-    "server at 1 and 8 connections and under the low limit, 512 and 5,000 connections, 2 "
+    "`--all-rows` adds what no target reads: the pipelined ceiling, the ceiling at 1 and 8 "
+    "connections and under the low limit, the trivial server under the low limit, 512 and 5,000 connections, 2 "
     "threads, and 1,000,000 users (seeding it takes most of a minute per round).\n")
 
 
