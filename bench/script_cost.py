@@ -254,6 +254,9 @@ def main():
         for stage in ("rcpt", "eom"):
             decision = ceiling.sample_decision(stage)
             for name, script, change in variants:
+                # Each row on freshly seeded users: a row after others would find the answers
+                # they kept (pd:msg, one slice of dedup_ttl) and measure repeats, not decisions.
+                ceiling.reset(USERS)
                 args = change(ceiling.args[stage]) if change else ceiling.args[stage]
                 per_call, inner, cpu = measure(env, args, script)
                 cmd_us = sum(u for _, _, u in inner) / CALLS
