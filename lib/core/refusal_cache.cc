@@ -112,7 +112,19 @@ std::optional<Verdict> RefusalCache::Answer(const RefusalKey& key, uint64_t now_
 
 void RefusalCache::Clear() {
   entries_.clear();
-  subjects_.clear();
+  // Refusals already answered are throttles to record whatever changed since: their batches
+  // stay for the next flush (else every change to a user anywhere, or a reload, would drop up
+  // to a flush interval of them); what was cached about each subject goes.
+  for (auto it = subjects_.begin(); it != subjects_.end();) {
+    SubjectState& s = it->second;
+    if (s.batched == 0) {
+      it = subjects_.erase(it);
+      continue;
+    }
+    s.headroom = -1;
+    s.probe = false;
+    ++it;
+  }
   ++generation_;
 }
 

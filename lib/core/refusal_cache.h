@@ -76,7 +76,8 @@ class RefusalCache {
   // of its subject; nullopt when Redis must decide.
   std::optional<Verdict> Answer(const RefusalKey& key, uint64_t now_ms);
 
-  // Forgets every refusal and batched throttle state; the generation moves on.
+  // Forgets every refusal and each subject's headroom; the generation moves on. Throttles
+  // already answered locally stay batched for the next TakeBatches: they happened.
   void Clear();
 
   // The batches to record now (subjects with local refusals, or whose headroom is unknown);

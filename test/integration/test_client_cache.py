@@ -289,6 +289,39 @@ class LostConnectionTest(unittest.TestCase):
             finally:
                 redis.stop()
 
+    def test_throttles_refused_locally_before_a_change_are_all_recorded(self):
+        # A change empties the cache, not the throttles it answered since the last flush
+        # (every 250 ms): the next flush records them. Every 421, from Redis or from the
+        # cache, is one throttle on the user's list.
+        with TempDir() as tmp:
+            redis = RedisServer(tmp)
+            try:
+                with self.fleet_of_one(tmp, redis) as fleet:
+                    seed_user(redis, "t1", "acme")
+                    c = fleet.procs[0].client()
+                    self.assertEqual(kind(c.ask(eom("t1"))), "dunno")  # its one message
+                    refused = 0
+                    deadline = time.monotonic() + 5
+                    while fleet.hits() == 0:
+                        self.assertLess(time.monotonic(), deadline, "no local refusal")
+                        self.assertEqual(kind(c.ask(eom("t1"))), "rate")
+                        refused += 1
+                    hits = fleet.hits()
+                    for _ in range(3):  # each change right after a burst of local refusals
+                        for _ in range(10):
+                            self.assertEqual(kind(c.ask(eom("t1"))), "rate")
+                        refused += 10
+                        redis.cmd("HSET", "pd:user:{user:other}", "plan", "small")
+                    self.assertGreater(fleet.hits(), hits)
+                    throttles = "pd:throttles:{user:t1}"
+                    wait_for(lambda: int(redis.cmd("LLEN", throttles)) >= refused, timeout=5,
+                             what=f"{refused} throttles recorded")
+                    time.sleep(0.3)  # a flush interval: nothing more arrives
+                    self.assertEqual(int(redis.cmd("LLEN", throttles)), refused)
+                    c.close()
+            finally:
+                redis.stop()
+
     def test_a_redis_restart_leaves_no_cached_refusal(self):
         with TempDir() as tmp:
             redis = RedisServer(tmp)

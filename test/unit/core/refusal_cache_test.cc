@@ -124,6 +124,27 @@ TEST_CASE("refusal_cache: Clear() forgets refusals and headroom") {
   CHECK(cache.TakeBatches().empty());
 }
 
+TEST_CASE("refusal_cache: throttles answered before a Clear() are still taken") {
+  RefusalCache cache = Primed(100000);
+  for (int i = 0; i < 3; ++i) REQUIRE(cache.Answer(KeyOf(Eom()), 2000).has_value());
+  uint64_t before = cache.generation();
+  cache.Clear();
+  CHECK(cache.generation() != before);
+  CHECK(cache.size() == 0);
+  CHECK_FALSE(cache.Answer(KeyOf(Eom()), 2000).has_value());  // no refusal, no headroom
+  std::vector<ThrottleBatch> b = cache.TakeBatches();
+  REQUIRE(b.size() == 1);
+  CHECK(b[0].subject == "user:alice");
+  CHECK(b[0].n == 3);
+  CHECK(b[0].detail == "messages 10/10 per 3600s (user)");
+  CHECK(cache.TakeBatches().empty());
+  SUBCASE("its record after the Clear() gives the subject a headroom again") {
+    cache.OnRecorded("user:alice", 3, false, 100000, cache.generation());
+    REQUIRE(cache.Remember(KeyOf(Eom()), Throttled(), 2000, cache.generation()));
+    CHECK(cache.Answer(KeyOf(Eom()), 2000).has_value());
+  }
+}
+
 TEST_CASE("refusal_cache: a cheaper request than the refused one goes to Redis") {
   RefusalCache cache;
   RefusalKey big = KeyOf(Eom({{"size", "5000"}}));
